@@ -1,0 +1,41 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+# Each creates .venv and fetches what it needs on a fresh clone.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck check kafka-jars clean distclean bench
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %s)" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+kafka-jars: $(STAMP)
+	$(BIN)/hub kafka fetch
+
+demo: $(STAMP) kafka-jars
+	$(BIN)/hub demo
+
+test: $(STAMP) kafka-jars
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check hub projections consumers tests benchmarks
+	$(BIN)/ruff format --check hub projections consumers tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+clean:
+	-$(BIN)/hub kafka stop
+	rm -rf .hub
+
+distclean: clean
+	rm -rf $(VENV)

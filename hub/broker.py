@@ -1,0 +1,355 @@
+"""The local single-node Apache Kafka (KRaft) used for development, demo and tests.
+
+The official jars are resolved by Maven from the checked-in pom
+(``hub/data/kafka/pom.xml``); the broker runs as a detached JVM with its data,
+logs and pid file under ``<data_dir>/kafka``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from hub.errors import BrokerError, ConfigError
+from hub.kafka_admin import cluster_info, wait_for_metadata
+from hub.settings import HubSettings
+
+MIN_JAVA = 17
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 30.0
+
+
+def pom_path() -> Path:
+    return Path(str(resources.files("hub.data").joinpath("kafka/pom.xml")))
+
+
+def kafka_version() -> str:
+    match = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom_path().read_text(encoding="utf-8"))
+    if not match:
+        raise ConfigError(f"{pom_path()}: no <kafka.version> property")
+    return match.group(1)
+
+
+@dataclass(frozen=True)
+class BrokerPaths:
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "server.properties"
+
+    @property
+    def log4j(self) -> Path:
+        return self.root / "log4j2.properties"
+
+    @property
+    def pid(self) -> Path:
+        return self.root / "kafka.pid"
+
+    @property
+    def classpath(self) -> Path:
+        return self.root / "classpath.txt"
+
+    @property
+    def stdout(self) -> Path:
+        return self.logs / "kafka.out"
+
+
+def paths(settings: HubSettings) -> BrokerPaths:
+    return BrokerPaths(settings.data_dir.resolve() / "kafka")
+
+
+# --- prerequisites -------------------------------------------------------
+
+
+def java_major(version_output: str) -> int | None:
+    """Parse the major version from ``java -version`` output."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def check_java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        hint = "install a JDK (e.g. apt-get install openjdk-17-jre-headless)"
+        raise ConfigError(f"Java {MIN_JAVA}+ is needed for the local Kafka broker: {hint}")
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    major = java_major(out.stderr + out.stdout)
+    if major is None or major < MIN_JAVA:
+        found = major or "unknown"
+        raise ConfigError(f"Java {MIN_JAVA}+ is needed for the local Kafka broker, found {found}: install a newer JDK")
+    return java
+
+
+def resolve_classpath(settings: HubSettings, *, quiet: bool = True) -> str:
+    """Resolve the broker's runtime classpath with Maven, cached per pom digest."""
+    p = paths(settings)
+    pom = pom_path()
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:16]
+    stamp = p.classpath.with_suffix(".sha")
+    if p.classpath.is_file() and stamp.is_file() and stamp.read_text().strip() == digest:
+        cp = p.classpath.read_text().strip()
+        if all(Path(j).is_file() for j in cp.split(os.pathsep)):
+            return cp
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ConfigError("Maven 3.8+ is needed to fetch the Kafka jars: install it (e.g. apt-get install maven)")
+    p.root.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        mvn,
+        "-B",
+        "-f",
+        str(pom),
+        "dependency:build-classpath",
+        "-Dmdep.includeScope=runtime",
+        f"-Dmdep.outputFile={p.classpath}",
+    ]
+    if quiet:
+        cmd.insert(2, "-q")
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise BrokerError(f"Maven could not resolve the Kafka jars from {pom}:\n{tail}")
+    stamp.write_text(digest)
+    return p.classpath.read_text().strip()
+
+
+# --- process bookkeeping -------------------------------------------------
+
+
+def _is_our_broker(pid: int, config: Path) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"kafka.Kafka" in cmdline and str(config).encode() in cmdline
+
+
+def running_pid(settings: HubSettings) -> int | None:
+    """Pid of the broker this data dir owns, or None. Removes a stale pid file."""
+    p = paths(settings)
+    try:
+        pid = int(p.pid.read_text().strip())
+    except (OSError, ValueError):
+        if p.pid.exists():
+            p.pid.unlink()
+        return None
+    if _is_our_broker(pid, p.config):
+        return pid
+    p.pid.unlink(missing_ok=True)
+    return None
+
+
+def _write_config(settings: HubSettings, p: BrokerPaths) -> None:
+    host = "127.0.0.1"
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@{host}:{settings.kafka_controller_port}",
+        "listeners": f"PLAINTEXT://{host}:{settings.kafka_port},CONTROLLER://{host}:{settings.kafka_controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{settings.kafka_port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(p.data),
+        "num.partitions": "1",
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "10",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "log.flush.interval.messages": "9223372036854775807",
+    }
+    p.config.write_text("".join(f"{k}={v}\n" for k, v in props.items()), encoding="utf-8")
+    p.log4j.write_text(
+        "\n".join(
+            [
+                "status = warn",
+                "appender.file.type = RollingFile",
+                "appender.file.name = FILE",
+                f"appender.file.fileName = {p.logs}/server.log",
+                f"appender.file.filePattern = {p.logs}/server.log.%i",
+                "appender.file.layout.type = PatternLayout",
+                "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+                "appender.file.policies.type = Policies",
+                "appender.file.policies.size.type = SizeBasedTriggeringPolicy",
+                "appender.file.policies.size.size = 20MB",
+                "appender.file.strategy.type = DefaultRolloverStrategy",
+                "appender.file.strategy.max = 3",
+                "rootLogger.level = INFO",
+                "rootLogger.appenderRef.file.ref = FILE",
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+
+
+def _format_storage(java: str, cp: str, p: BrokerPaths) -> None:
+    if (p.data / "meta.properties").is_file():
+        return
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    proc = subprocess.run(
+        [
+            java,
+            f"-Dlog4j2.configurationFile={p.log4j}",
+            "-cp",
+            cp,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(p.config),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BrokerError(f"formatting Kafka storage in {p.data} failed: {(proc.stdout + proc.stderr).strip()[-800:]}")
+
+
+@dataclass(frozen=True)
+class StartResult:
+    pid: int
+    started: bool  # False when a broker was already running
+    bootstrap: str
+
+
+def start(settings: HubSettings, *, timeout_s: float = START_TIMEOUT_S) -> StartResult:
+    """Start the local broker and wait for metadata. A running broker is a no-op."""
+    p = paths(settings)
+    bootstrap = f"127.0.0.1:{settings.kafka_port}"
+    pid = running_pid(settings)
+    if pid is not None:
+        wait_for_metadata([bootstrap], timeout_s, alive=lambda: running_pid(settings) == pid)
+        return StartResult(pid, False, bootstrap)
+    java = check_java()
+    cp = resolve_classpath(settings)
+    for d in (p.data, p.logs):
+        d.mkdir(parents=True, exist_ok=True)
+    _write_config(settings, p)
+    _format_storage(java, cp, p)
+    env = dict(os.environ)
+    with p.stdout.open("ab") as out:
+        proc = subprocess.Popen(
+            [
+                java,
+                f"-Xmx{settings.kafka_heap}",
+                "-Xms256m",
+                "-XX:+UseG1GC",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={p.log4j}",
+                f"-Dkafka.logs.dir={p.logs}",
+                "-cp",
+                cp,
+                "kafka.Kafka",
+                str(p.config),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+            close_fds=True,
+        )
+    p.pid.write_text(str(proc.pid))
+    try:
+        wait_for_metadata([bootstrap], timeout_s, alive=lambda: proc.poll() is None)
+    except BrokerError as exc:
+        _terminate(proc.pid, STOP_TIMEOUT_S)
+        p.pid.unlink(missing_ok=True)
+        raise BrokerError(f"{exc}; see {p.logs / 'server.log'} and {p.stdout}") from exc
+    return StartResult(proc.pid, True, bootstrap)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+        return state != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _terminate(pid: int, timeout_s: float) -> bool:
+    """SIGTERM, wait, then SIGKILL. Returns True if it stopped gracefully."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            _reap(pid)
+            return True
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    _reap(pid)
+    return False
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def stop(settings: HubSettings, *, timeout_s: float = STOP_TIMEOUT_S) -> bool | None:
+    """Stop the broker. Returns None if none was running, else whether it stopped cleanly."""
+    pid = running_pid(settings)
+    if pid is None:
+        return None
+    graceful = _terminate(pid, timeout_s)
+    paths(settings).pid.unlink(missing_ok=True)
+    return graceful
+
+
+@dataclass(frozen=True)
+class Status:
+    pid: int | None
+    answering: bool
+    bootstrap: str
+    detail: str
+
+
+def status(settings: HubSettings) -> Status:
+    pid = running_pid(settings)
+    bootstrap = f"127.0.0.1:{settings.kafka_port}"
+    try:
+        info = cluster_info([bootstrap], timeout_s=3.0)
+        return Status(pid, True, bootstrap, f"cluster {info.get('cluster_id')}")
+    except BrokerError as exc:
+        return Status(pid, False, bootstrap, str(exc))

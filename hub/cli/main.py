@@ -1,0 +1,57 @@
+"""Root of the ``hub`` CLI: builds the settings once and wires sub-commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from hub.errors import HubError
+from hub.settings import HubSettings, load_settings
+
+app = typer.Typer(
+    name="hub",
+    help="Event-sourced data exchange hub for social work (GBA cross-region reporting).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    env_file: Path = typer.Option(Path(".env"), "--env-file", help="Optional file of HUB_* settings."),
+) -> None:
+    ctx.obj = load_settings(env_file=env_file)
+
+
+def settings_of(ctx: typer.Context) -> HubSettings:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, HubSettings)
+    return obj
+
+
+def _register() -> None:
+    from hub.cli import demo, kafka, topics
+
+    app.add_typer(kafka.app, name="kafka")
+    app.add_typer(topics.app, name="topics")
+    app.command("demo")(demo.demo)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app()
+    except HubError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,61 @@
+"""The hub's exception hierarchy: one root, one subclass per phase.
+
+Adapters translate library errors into these at the boundary
+(``raise PublishError(...) from exc``) so callers never need to know which
+client library sat underneath.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Root of every error the hub raises on purpose."""
+
+
+class ConfigError(HubError):
+    """Settings, environment or local tooling are wrong or missing."""
+
+
+class BrokerError(HubError):
+    """The local Kafka broker could not be started, reached or stopped."""
+
+
+class ValidationError(HubError):
+    """An event or a request failed validation at the edge.
+
+    ``errors`` holds one ``(field, message)`` pair per problem so that every
+    front end (SDK, HTTP, CLI) can report them the same way.
+    """
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(f"{field}: {msg}" for field, msg in self.errors))
+
+
+class SerializationError(HubError):
+    """Bytes could not be encoded or decoded (Avro, wire format)."""
+
+
+class SchemaRegistryError(HubError):
+    """The schema registry refused a request or could not be reached."""
+
+    def __init__(self, message: str, *, error_code: int | None = None, status: int | None = None) -> None:
+        self.error_code = error_code
+        self.status = status
+        super().__init__(message)
+
+
+class IncompatibleSchemaError(SchemaRegistryError):
+    """A schema change would break existing readers or writers."""
+
+
+class PublishError(HubError):
+    """An event could not be written to Kafka."""
+
+
+class PolicyError(HubError):
+    """A data-sharing agreement refused or could not be applied."""
+
+
+class ProjectionError(HubError):
+    """An event could not be applied to a read model."""

@@ -1,0 +1,138 @@
+"""Thin kafka-python adapter: metadata checks and applying the topology."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+
+from hub.errors import BrokerError
+from hub.topology import Drift, TopicSpec, drift
+
+
+def admin_client(bootstrap: list[str], timeout_s: float) -> KafkaAdminClient:
+    try:
+        return KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="hub-admin",
+            request_timeout_ms=int(timeout_s * 1000),
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+        )
+    except KafkaTimeoutError as exc:
+        raise BrokerError(
+            f"no Kafka broker answers at {','.join(bootstrap)} (start one with `hub kafka start`)"
+        ) from exc
+    except KafkaError as exc:
+        raise BrokerError(f"cannot reach Kafka at {','.join(bootstrap)}: {exc}") from exc
+
+
+def cluster_info(bootstrap: list[str], timeout_s: float = 5.0) -> dict[str, object]:
+    """Describe the cluster; raises :class:`BrokerError` if nobody answers."""
+    admin = admin_client(bootstrap, timeout_s)
+    try:
+        return dict(admin.describe_cluster())
+    except KafkaError as exc:
+        raise BrokerError(f"Kafka at {','.join(bootstrap)} did not answer a metadata request: {exc}") from exc
+    finally:
+        admin.close()
+
+
+def wait_for_metadata(bootstrap: list[str], timeout_s: float, alive: Callable[[], bool] = lambda: True) -> None:
+    """Poll until the broker answers metadata requests, or raise after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if not alive():
+            raise BrokerError("the broker process exited while starting")
+        try:
+            cluster_info(bootstrap, timeout_s=2.0)
+            return
+        except BrokerError as exc:
+            last = exc
+            time.sleep(0.5)
+    raise BrokerError(f"Kafka did not answer metadata requests within {timeout_s:.0f}s: {last}")
+
+
+@dataclass
+class ApplyReport:
+    created: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    drifted: list[Drift] = field(default_factory=list)
+
+
+def apply_topics(bootstrap: list[str], specs: Iterable[TopicSpec], timeout_s: float = 30.0) -> ApplyReport:
+    """Create missing topics and report drift of existing ones. Idempotent."""
+    specs = list(specs)
+    report = ApplyReport()
+    admin = admin_client(bootstrap, timeout_s)
+    try:
+        existing = set(admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        for start in range(0, len(missing), 100):
+            chunk = missing[start : start + 100]
+            result = admin.create_topics(
+                {
+                    s.name: {
+                        "num_partitions": s.partitions,
+                        "replication_factor": s.replication_factor,
+                        "configs": s.config,
+                    }
+                    for s in chunk
+                },
+                timeout_ms=int(timeout_s * 1000),
+                raise_errors=False,
+            )
+            failed = [
+                f"{t['name']}: {t.get('error_message') or t['error_code']}"
+                for t in result.get("topics", [])
+                if t.get("error_code") not in (0, TopicAlreadyExistsError.errno)
+            ]
+            if failed:
+                raise BrokerError("could not create topics: " + "; ".join(failed[:5]))
+            admin.wait_for_topics([s.name for s in chunk], timeout_ms=int(timeout_s * 1000))
+        report.created = [s.name for s in missing]
+        present = [s for s in specs if s.name in existing]
+        if present:
+            parts = _partition_counts(admin, [s.name for s in present])
+            configs = _topic_configs(admin, [s.name for s in present])
+            for spec in present:
+                found = drift(spec, parts.get(spec.name, 0), configs.get(spec.name, {}))
+                if found:
+                    report.drifted.extend(found)
+                else:
+                    report.unchanged.append(spec.name)
+        return report
+    except KafkaError as exc:
+        raise BrokerError(f"applying topics failed: {exc}") from exc
+    finally:
+        admin.close()
+
+
+def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for meta in admin.describe_topics(names):
+        out[meta.get("name") or meta["topic"]] = len(meta["partitions"])
+    return out
+
+
+def _topic_configs(admin: KafkaAdminClient, names: list[str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for start in range(0, len(names), 200):
+        resources = [ConfigResource(ConfigResourceType.TOPIC, n) for n in names[start : start + 200]]
+        result = admin.describe_configs(resources)
+        for name, entries in _iter_config_results(result):
+            out[name] = entries
+    return out
+
+
+def _iter_config_results(result: object) -> Iterable[tuple[str, dict[str, str]]]:
+    # kafka-python 3.x returns {"topic": {name: {key: {"value": ...}}}}
+    if isinstance(result, dict):
+        for name, entries in result.get("topic", {}).items():
+            yield name, {k: v["value"] for k, v in entries.items() if v.get("value") is not None}
+        return
+    raise BrokerError(f"unexpected describe_configs result from kafka-python: {type(result).__name__}")

@@ -1,0 +1,99 @@
+"""Pure naming functions for topics and registry subjects.
+
+Every name the hub puts on the wire is produced here, so a deployment that
+needs other conventions swaps these functions and nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+AUDIT_TOPIC: Final = "hub.audit"
+DLQ_TOPIC: Final = "hub.dlq"
+SCHEMAS_TOPIC: Final = "_schemas"
+
+_CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def event_slug(event_type: str) -> str:
+    """``CaseOpened`` -> ``case-opened``."""
+    if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", event_type):
+        raise ValueError(f"event type must be CamelCase, got {event_type!r}")
+    return _CAMEL_BOUNDARY.sub("-", event_type).lower()
+
+
+def event_type_of(slug: str) -> str:
+    """``case-opened`` -> ``CaseOpened`` (inverse of :func:`event_slug`)."""
+    if not _CODE.fullmatch(slug):
+        raise ValueError(f"not an event slug: {slug!r}")
+    return "".join(part.capitalize() for part in slug.split("-"))
+
+
+def _code(value: str, what: str) -> str:
+    if not _CODE.fullmatch(value):
+        raise ValueError(f"{what} must be lowercase letters, digits and single hyphens, got {value!r}")
+    return value
+
+
+def raw_topic(region: str, district: str, event_type: str) -> str:
+    """Private topic of one district's events: ``raw.gd.shenzhen-nanshan.case-opened``."""
+    return f"raw.{_code(region.lower(), 'region')}.{_code(district, 'district')}.{event_slug(event_type)}"
+
+
+def raw_prefix(region: str, district: str | None = None) -> str:
+    """ACL / subscription prefix: ``raw.gd.`` or ``raw.gd.shenzhen-nanshan.``."""
+    base = f"raw.{_code(region.lower(), 'region')}."
+    return base if district is None else f"{base}{_code(district, 'district')}."
+
+
+def raw_pattern(region: str) -> str:
+    """Regex matching every raw topic of ``region`` (for pattern subscriptions)."""
+    return rf"^raw\.{re.escape(region.lower())}\.[a-z0-9-]+\.[a-z0-9-]+$"
+
+
+def shared_topic(zone: str, event_type: str) -> str:
+    """De-identified topic of one zone: ``shared.gba.case-opened``."""
+    return f"shared.{_code(zone, 'zone')}.{event_slug(event_type)}"
+
+
+def shared_prefix(zone: str) -> str:
+    return f"shared.{_code(zone, 'zone')}."
+
+
+def shared_pattern(zone: str) -> str:
+    return rf"^shared\.{re.escape(zone)}\.[a-z0-9-]+$"
+
+
+def subject_for(topic: str, *, is_key: bool = False) -> str:
+    """Registry subject under TopicNameStrategy: ``<topic>-value``."""
+    return f"{topic}-{'key' if is_key else 'value'}"
+
+
+@dataclass(frozen=True)
+class RawCoordinates:
+    region: str
+    district: str
+    event_type: str
+
+
+@dataclass(frozen=True)
+class SharedCoordinates:
+    zone: str
+    event_type: str
+
+
+def parse_raw_topic(topic: str) -> RawCoordinates:
+    parts = topic.split(".")
+    if len(parts) != 4 or parts[0] != "raw":
+        raise ValueError(f"not a raw topic: {topic!r}")
+    return RawCoordinates(parts[1].upper(), parts[2], event_type_of(parts[3]))
+
+
+def parse_shared_topic(topic: str) -> SharedCoordinates:
+    parts = topic.split(".")
+    if len(parts) != 3 or parts[0] != "shared":
+        raise ValueError(f"not a shared topic: {topic!r}")
+    return SharedCoordinates(parts[1], event_type_of(parts[2]))

@@ -1,0 +1,120 @@
+"""Typed settings, built once from ``HUB_*`` variables and an optional ``.env``.
+
+Build them with :func:`load_settings` at the edge (CLI, app factory, test
+fixture) and pass the object down; nothing else in the hub reads the
+environment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import ConfigError
+
+ENV_PREFIX = "HUB_"
+#: Families of variables whose names are data, not fields (e.g. one HMAC key
+#: per agreement). They are read by the component that owns them.
+DYNAMIC_PREFIXES: tuple[str, ...] = ("HUB_AGREEMENT_KEY_",)
+
+Currency = Literal["CNY", "HKD", "MOP"]
+
+
+class HubSettings(BaseSettings):
+    """Everything a hub process needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",  # unknown HUB_ names are caught by _check_unknown
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    data_dir: Path = Field(Path(".hub"), description="Local state: broker data, logs, SQLite, pid files.")
+    kafka_port: int = Field(9092, ge=1, le=65535, description="Port of the local broker's client listener.")
+    kafka_controller_port: int = Field(9093, ge=1, le=65535, description="Port of the local KRaft controller.")
+    kafka_heap: str = Field("1g", pattern=r"^\d+[mMgG]$", description="Max heap of the local broker (-Xmx).")
+    bootstrap_servers: str = Field("", description="Kafka bootstrap servers; defaults to the local broker.")
+    schema_registry_url: str = Field("http://127.0.0.1:8081", description="Confluent-compatible schema registry.")
+    database_url: str = Field("", description="SQLAlchemy URL of the read models; defaults to SQLite in data_dir.")
+    reporting_currency: Currency = Field("CNY", description="Currency reports are converted into.")
+    raw_partitions: int = Field(1, ge=1, le=64, description="Partitions of each raw.<region>.<district>.<event> topic.")
+    shared_partitions: int = Field(3, ge=1, le=64, description="Partitions of each shared.<zone>.<event> topic.")
+    replication_factor: int = Field(1, ge=1, le=16, description="Replication factor of hub topics.")
+    request_timeout_s: float = Field(10.0, gt=0, le=600, description="Bound on any single broker round trip.")
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> HubSettings:
+        if not self.bootstrap_servers:
+            object.__setattr__(self, "bootstrap_servers", f"127.0.0.1:{self.kafka_port}")
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'hub.db'}")
+        if self.kafka_port == self.kafka_controller_port:
+            raise ValueError("kafka_port and kafka_controller_port must differ")
+        return self
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+
+def _env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def known_variables() -> list[str]:
+    return sorted(_env_name(name) for name in HubSettings.model_fields)
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].strip()
+        if "=" not in line:
+            raise ConfigError(f"{path}:{lineno}: expected NAME=value, got {raw!r}")
+        name, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    return values
+
+
+def _check_unknown(names: list[str], origin: str) -> None:
+    known = set(known_variables())
+    for name in names:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper.startswith(DYNAMIC_PREFIXES):
+            continue
+        hint = difflib.get_close_matches(upper, known, n=1)
+        suggestion = f" (did you mean {hint[0]}?)" if hint else ""
+        raise ConfigError(f"unknown setting {name} in {origin}{suggestion}")
+
+
+def load_settings(env_file: Path | None = Path(".env"), **overrides: object) -> HubSettings:
+    """Build the settings: ``overrides`` > environment > ``.env`` > defaults.
+
+    Raises :class:`ConfigError` with one line naming the offending variable.
+    """
+    if env_file is not None and env_file.is_file():
+        _check_unknown(list(_read_env_file(env_file)), str(env_file))
+    else:
+        env_file = None
+    _check_unknown(list(os.environ), "the environment")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return HubSettings(_env_file=env_file, **given)  # type: ignore[call-arg, arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        name = _env_name(loc) if loc else "settings"
+        raise ConfigError(f"{name}: {err['msg']}") from exc

@@ -1,0 +1,46 @@
+"""Start what a job needs and stop exactly what it started."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from types import TracebackType
+
+from rich.console import Console
+
+from hub import broker
+from hub.settings import HubSettings
+
+
+class LocalStack(AbstractContextManager["LocalStack"]):
+    """Context manager that starts the local broker if needed and undoes only its own starts."""
+
+    def __init__(self, settings: HubSettings, console: Console) -> None:
+        self.settings = settings
+        self.console = console
+        self._undo: list[tuple[str, Callable[[], object]]] = []
+
+    def ensure_kafka(self) -> None:
+        with self.console.status(f"starting Apache Kafka {broker.kafka_version()}…"):
+            result = broker.start(self.settings)
+        if result.started:
+            self.console.print(
+                f"[green]✓[/] Kafka {broker.kafka_version()} started at {result.bootstrap} (pid {result.pid})"
+            )
+            self._undo.append(("Kafka", lambda: broker.stop(self.settings)))
+        else:
+            self.console.print(f"[green]✓[/] Kafka already running at {result.bootstrap}; it will be left running")
+
+    def add_cleanup(self, name: str, fn: Callable[[], object]) -> None:
+        self._undo.append((name, fn))
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        while self._undo:
+            name, fn = self._undo.pop()
+            try:
+                fn()
+                self.console.print(f"[green]✓[/] stopped {name}")
+            except Exception as err:  # noqa: BLE001 - keep stopping the rest
+                self.console.print(f"[red]✗[/] stopping {name} failed: {err}")
