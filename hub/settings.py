@@ -47,6 +47,9 @@ class HubSettings(BaseSettings):
     shared_partitions: int = Field(3, ge=1, le=64, description="Partitions of each shared.<zone>.<event> topic.")
     replication_factor: int = Field(1, ge=1, le=16, description="Replication factor of hub topics.")
     request_timeout_s: float = Field(10.0, gt=0, le=600, description="Bound on any single broker round trip.")
+    tokens_file: Path | None = Field(None, description="Hashed API tokens; defaults to data_dir/tokens.json.")
+    secrets_file: Path | None = Field(None, description="File of agreement HMAC keys (NAME=value lines), outside git.")
+    agreements_dir: Path | None = Field(None, description="Data-sharing agreements; defaults to the shipped ones.")
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> HubSettings:
@@ -54,6 +57,8 @@ class HubSettings(BaseSettings):
             object.__setattr__(self, "bootstrap_servers", f"127.0.0.1:{self.kafka_port}")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'hub.db'}")
+        if self.tokens_file is None:
+            object.__setattr__(self, "tokens_file", self.data_dir / "tokens.json")
         if self.kafka_port == self.kafka_controller_port:
             raise ValueError("kafka_port and kafka_controller_port must differ")
         return self
