@@ -1,6 +1,6 @@
 """The event catalogue: which event types exist and what keys them.
 
-Pure data mirroring ``EVENTS.md``; ``tests/test_catalogue.py`` checks it
+Pure data mirroring ``EVENTS.md``; ``tests/test_schemas.py`` checks it
 against the ``.avsc`` files so the two cannot drift.
 """
 
