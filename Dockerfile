@@ -3,6 +3,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY hub ./hub
 COPY schemas ./schemas
+COPY agreements ./agreements
 COPY projections ./projections
 COPY consumers ./consumers
 RUN pip install --no-cache-dir '.[postgres]'

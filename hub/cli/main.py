@@ -36,10 +36,11 @@ def settings_of(ctx: typer.Context) -> HubSettings:
 
 
 def _register() -> None:
-    from hub.cli import demo, kafka, topics
+    from hub.cli import agreements, demo, kafka, topics
 
     app.add_typer(kafka.app, name="kafka")
     app.add_typer(topics.app, name="topics")
+    app.add_typer(agreements.app, name="agreements")
     app.command("demo")(demo.demo)
 
 
