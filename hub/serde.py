@@ -82,10 +82,8 @@ class AvroSerializer:
     def schema_id(self, subject: str) -> int:
         sid = self._ids.get(subject)
         if sid is None:
-            try:
-                sid = self._registry.register(subject, self._schema_text)
-            except SchemaRegistryError as exc:
-                raise SerializationError(f"cannot register the writer schema under {subject}: {exc}") from exc
+            # a registry failure stays a SchemaRegistryError: it is an outage, not a bad record
+            sid = self._registry.register(subject, self._schema_text)
             self._ids[subject] = sid
         return sid
 
@@ -107,6 +105,8 @@ class AvroDeserializer:
             try:
                 text = self._registry.get_schema(schema_id)
             except SchemaRegistryError as exc:
+                if exc.status != 404:
+                    raise  # the registry is unreachable or failing: an outage to wait out, not a bad record
                 raise SerializationError(f"writer schema id {schema_id} is unknown to the registry: {exc}") from exc
             parsed = parse(text)
             self._writers[schema_id] = parsed

@@ -19,6 +19,9 @@ from hub.kafka_admin import apply_topics
 from hub.orgunits import org_units
 from hub.settings import HubSettings, load_settings
 
+# Fixture modules of later capabilities register here (one line each).
+pytest_plugins: list[str] = ["tests.fixtures.registry"]
+
 
 def free_port() -> int:
     with socket.socket() as s:

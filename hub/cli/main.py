@@ -36,12 +36,17 @@ def settings_of(ctx: typer.Context) -> HubSettings:
 
 
 def _register() -> None:
-    from hub.cli import agreements, demo, kafka, topics
+    from hub.cli import agreements, demo, ingest, kafka, publish, registry, schemas, tokens, topics
 
     app.add_typer(kafka.app, name="kafka")
     app.add_typer(topics.app, name="topics")
     app.add_typer(agreements.app, name="agreements")
+    app.add_typer(registry.app, name="registry")
+    app.add_typer(schemas.app, name="schemas")
+    app.add_typer(tokens.app, name="tokens")
+    app.add_typer(ingest.app, name="ingest")
     app.command("demo")(demo.demo)
+    app.command("publish")(publish.publish)
 
 
 _register()

@@ -1,0 +1,1 @@
+"""HTTP ingest edge: :mod:`hub.ingest.batch` (pure rules) and :mod:`hub.ingest.app` (FastAPI adapter)."""

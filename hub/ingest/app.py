@@ -1,0 +1,397 @@
+"""FastAPI adapter of the HTTP ingest edge: ``POST /v1/events``, ``GET /healthz``.
+
+Thin: the body is read raw (bounded), parsed and checked by
+:mod:`hub.ingest.batch`, and the valid events go through a real
+:class:`~hub.publisher.Publisher`. Every error has the same JSON shape
+(``{"error": {"status", "code", "message", "details"?}}``); see ``docs/ingest.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+
+from hub.catalogue import EVENT_TYPES
+from hub.errors import PublishError, SchemaRegistryError, SerializationError
+from hub.ingest.batch import (
+    IngestError,
+    Limits,
+    Outcome,
+    authenticate,
+    body_too_large,
+    check_content_type,
+    check_declared_length,
+    check_districts,
+    check_may_publish,
+    failed,
+    parse_body,
+    prepare,
+    raw_coordinates,
+    rejected,
+    response_body,
+)
+from hub.publisher import Ack, Publisher
+from hub.settings import HubSettings
+from hub.tokens import TokenEntry, TokenFileError, TokenSet
+from hub.validation import ValidatedEvent
+
+log = logging.getLogger("hub.ingest")
+
+TokenSource = TokenSet | Callable[[], TokenSet]
+
+EXAMPLE_CASE_OPENED: dict[str, Any] = {
+    "type": "CaseOpened",
+    "event_id": "0b7e3f5c-2a8d-4f57-9a54-3f1d6f0c9a21",
+    "occurred_at": "2026-03-02T09:30:00+08:00",
+    "region": "GD",
+    "district": "shenzhen-nanshan",
+    "station": "ns-shekou",
+    "case_id": "NS-2026-000123",
+    "service_area": "ELDERLY",
+    "risk_level": "MEDIUM",
+    "client_id": "NS-P-000987",
+    "client_name": "陈阿姨",
+    "client_birth_year": 1948,
+    "client_gender": "F",
+    "vulnerable_groups": ["ELDERLY_ALONE"],
+    "worker_id": "NS-W-0042",
+    "referral_source": "community",
+}
+EXAMPLE_DONATION: dict[str, Any] = {
+    "type": "DonationReceived",
+    "event_id": "5d1c9e0a-7b3f-4c2e-8f61-2a9b0c4d7e13",
+    "occurred_at": "2026-03-02T10:05:00+08:00",
+    "region": "GD",
+    "district": "shenzhen-nanshan",
+    "station": None,
+    "donation_id": "NS-D-2026-0007",
+    "amount": "1250.00",
+    "currency": "CNY",
+    "donor_type": "ENTERPRISE",
+    "donor_name": "Nanshan Tech Co.",
+    "project_id": "NS-PRJ-011",
+    "beneficiaries": 40,
+}
+
+
+# -- documentation models (responses are built as plain dicts) --------------------
+
+
+class FieldErrorDoc(BaseModel):
+    field: str
+    message: str
+
+
+class ResultDoc(BaseModel):
+    index: int
+    event_id: str | None
+    status: Literal["accepted", "rejected", "failed"]
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    errors: list[FieldErrorDoc] | None = None
+
+
+class ErrorDetailDoc(BaseModel):
+    index: int | None
+    field: str
+    message: str
+
+
+class ErrorDoc(BaseModel):
+    status: int
+    code: str
+    message: str
+    details: list[ErrorDetailDoc] | None = None
+
+
+class IngestResponseDoc(BaseModel):
+    accepted: int
+    rejected: int
+    failed: int
+    results: list[ResultDoc]
+    error: ErrorDoc | None = None
+
+
+class ErrorResponseDoc(BaseModel):
+    error: ErrorDoc
+
+
+def _request_body_doc(limits: Limits) -> dict[str, Any]:
+    event = {
+        "type": "object",
+        "description": "One event in the flat JSON ingest form (docs/events.md): `type` plus the record's fields.",
+        "required": ["type", "event_id", "occurred_at", "region", "district"],
+        "properties": {
+            "type": {"type": "string", "enum": list(EVENT_TYPES)},
+            "event_id": {"type": "string", "format": "uuid"},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "region": {"type": "string", "enum": ["GD", "HK", "MO", "JS", "FJ"]},
+            "district": {"type": "string", "example": "shenzhen-nanshan"},
+            "station": {"type": ["string", "null"]},
+        },
+        "additionalProperties": True,
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "description": (
+                f"One event (a JSON object) or a batch (a JSON array of 1..{limits.max_events} events); "
+                f"at most {limits.max_body_bytes} bytes."
+            ),
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            event,
+                            {"type": "array", "items": event, "minItems": 1, "maxItems": limits.max_events},
+                        ]
+                    },
+                    "examples": {
+                        "one event": {"summary": "A single CaseOpened", "value": EXAMPLE_CASE_OPENED},
+                        "batch": {"summary": "A batch of two events", "value": [EXAMPLE_CASE_OPENED, EXAMPLE_DONATION]},
+                    },
+                }
+            },
+        }
+    }
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": IngestResponseDoc, "description": "Every event is on Kafka."},
+    207: {
+        "model": IngestResponseDoc,
+        "description": "Some events are on Kafka; the others were invalid (see results).",
+    },
+    400: {"model": ErrorResponseDoc, "description": "Malformed JSON, empty body or bad Content-Length."},
+    401: {"model": ErrorResponseDoc, "description": "Missing, unknown or revoked bearer token."},
+    403: {"model": ErrorResponseDoc, "description": "Not a publisher token, or an event of another district."},
+    413: {"model": ErrorResponseDoc, "description": "Body over the byte limit or batch over the event limit."},
+    415: {"model": ErrorResponseDoc, "description": "Content-Type is not application/json."},
+    422: {
+        "model": IngestResponseDoc,
+        "description": "No event is valid (per-event, per-field errors), or the body is neither an object nor an "
+        "array, or the batch is empty (`error` only).",
+    },
+    503: {
+        "model": IngestResponseDoc,
+        "description": "Broker or schema registry unavailable: retry the `failed` events. Also (`error` only) when "
+        "the token store cannot be read.",
+    },
+}
+
+
+# -- the adapter -------------------------------------------------------------------
+
+
+class _PublisherHolder:
+    """One publisher per app, created on first use so the app starts while Kafka is down."""
+
+    def __init__(self, factory: Callable[[], Publisher]) -> None:
+        self._factory = factory
+        self._publisher: Publisher | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Publisher:
+        with self._lock:
+            if self._publisher is None:
+                self._publisher = self._factory()
+            return self._publisher
+
+    def close(self) -> None:
+        with self._lock:
+            if self._publisher is not None:
+                self._publisher.close()
+                self._publisher = None
+
+
+def _registry_problem(publisher: Publisher, valid: Sequence[tuple[int, ValidatedEvent]]) -> str | None:
+    """Register each topic's writer schema before anything is sent; the registry's error if it fails."""
+    seen: set[tuple[str, str, str]] = set()
+    for _, event in valid:
+        key = (event.region, event.district, event.event_type)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            publisher.encode(event)  # registers (cached per subject) before encoding the body
+        except SchemaRegistryError as exc:
+            return str(exc)
+        except SerializationError:
+            pass  # an event that does not encode is reported by publish_many with the others
+    return None
+
+
+def ingest(holder: _PublisherHolder, entry: TokenEntry, items: Sequence[object]) -> tuple[int, dict[str, Any]]:
+    """Validate, check districts, publish; blocking (run it in a worker thread)."""
+    prepared = prepare(items)
+    check_districts(entry, [(i, ev.district) for i, ev in prepared.valid])
+    outcomes: dict[int, Outcome] = dict(prepared.outcomes)
+    failure: tuple[str, str] | None = None
+    if prepared.valid:
+        try:
+            publisher = holder.get()
+            problem = _registry_problem(publisher, prepared.valid)
+        except PublishError as exc:
+            failure = ("broker_unavailable", str(exc))
+        else:
+            if problem is not None:
+                failure = ("registry_unavailable", f"schema registry: {problem}")
+        if failure is not None:
+            for index, ev in prepared.valid:
+                outcomes[index] = failed(index, ev.event_id, failure[1])
+        else:
+            results = publisher.publish_many([ev for _, ev in prepared.valid])
+            for (index, ev), result in zip(prepared.valid, results, strict=True):
+                if isinstance(result, Ack):
+                    outcomes[index] = Outcome(
+                        index,
+                        ev.event_id,
+                        "accepted",
+                        topic=result.topic,
+                        partition=result.partition,
+                        offset=result.offset,
+                    )
+                elif result.phase in ("publish", "registry"):
+                    outcomes[index] = failed(index, ev.event_id, result.message)
+                    failure = failure or ("broker_unavailable", result.message)
+                else:
+                    outcomes[index] = rejected(index, ev.event_id, result.errors)
+    status, body = response_body(list(outcomes.values()), failure)
+    log.info(
+        "ingest token=%s status=%d accepted=%d rejected=%d failed=%d",
+        entry.id,
+        status,
+        body["accepted"],
+        body["rejected"],
+        body["failed"],
+    )
+    return status, body
+
+
+def _error_response(exc: IngestError) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = (
+            'Bearer realm="hub"' if exc.code == "missing_token" else 'Bearer realm="hub", error="invalid_token"'
+        )
+    elif exc.status == 503:
+        headers["Retry-After"] = "5"
+    return JSONResponse({"error": exc.as_dict()}, status_code=exc.status, headers=headers)
+
+
+async def _read_body(request: Request, limits: Limits) -> bytes:
+    """The body, refused with 413 as soon as it passes the limit, whatever Content-Length claimed."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.max_body_bytes:
+            raise body_too_large(limits)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_ingest_app(
+    settings: HubSettings,
+    publisher_factory: Callable[[], Publisher],
+    tokens: TokenSource,
+    *,
+    limits: Limits | None = None,
+) -> FastAPI:
+    """The ingest API.
+
+    ``publisher_factory`` builds the :class:`Publisher` on first use (so the app
+    starts while Kafka is down); ``tokens`` is a :class:`TokenSet` or a callable
+    returning the current one (e.g. :class:`hub.tokens.TokenFile`, which
+    re-reads the file so revocations apply at once).
+    """
+    limits = limits or Limits()
+    holder = _PublisherHolder(publisher_factory)
+    current_tokens: Callable[[], TokenSet] = tokens if callable(tokens) else (lambda: tokens)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(holder.close)
+
+    app = FastAPI(
+        title="Social-work exchange hub: ingest API",
+        version="1",
+        description="Publish district events to the hub's raw topics. See docs/ingest.md.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.limits = limits
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        err = IngestError(exc.status_code, code, str(exc.detail))
+        return JSONResponse({"error": err.as_dict()}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error_response(IngestError(400, "bad_request", "the request does not match the API"))
+
+    @app.exception_handler(Exception)
+    async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error in the ingest API", exc_info=exc)
+        err = IngestError(500, "internal_error", "internal error; nothing about it is your fault (see the server log)")
+        return JSONResponse({"error": err.as_dict()}, status_code=500)
+
+    @app.get("/healthz", summary="Liveness", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """The process is up (it does not probe Kafka: publishing reports 503 when Kafka is down)."""
+        return {"status": "ok"}
+
+    @app.post(
+        "/v1/events",
+        summary="Publish one event or a batch",
+        tags=["events"],
+        status_code=202,
+        responses=_RESPONSES,
+        openapi_extra=_request_body_doc(limits),
+    )
+    async def post_events(request: Request) -> JSONResponse:
+        """Validate every event, then publish the valid ones, each as one Kafka record on
+        `raw.<region>.<district>.<event>` keyed by its aggregate id.
+
+        202 all accepted; 207 some accepted and the rest invalid; 422 none valid;
+        503 broker or registry unavailable (per-event results say which made it).
+        """
+        try:
+            try:
+                entry = authenticate(current_tokens(), request.headers.get("authorization"))
+            except TokenFileError as exc:
+                log.error("tokens file unusable: %s", exc)
+                raise IngestError(
+                    503, "tokens_unavailable", "the hub cannot read its token store; retry later"
+                ) from exc
+            check_may_publish(entry)
+            check_content_type(request.headers.get("content-type"))
+            check_declared_length(request.headers.get("content-length"), limits)
+            try:
+                body = await _read_body(request, limits)
+            except ClientDisconnect as exc:
+                raise IngestError(400, "client_disconnected", "the client went away before the body was read") from exc
+            items, _ = parse_body(body, limits)
+            check_districts(entry, raw_coordinates(items))
+            status, payload = await run_in_threadpool(ingest, holder, entry, items)
+        except IngestError as exc:
+            return _error_response(exc)
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return JSONResponse(payload, status_code=status, headers=headers)
+
+    return app

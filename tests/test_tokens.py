@@ -1,0 +1,234 @@
+"""Bearer tokens: hashing and role rules (pure) and the tokens file."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub import tokens
+from hub.tokens import Role, Scope, TokenError, TokenFile, TokenFileError, TokenSet
+
+# -- pure ----------------------------------------------------------------------
+
+
+def test_issue_returns_a_fresh_token_and_stores_only_its_sha256() -> None:
+    token, entry = tokens.issue("publisher", district="shenzhen-nanshan")
+    other, _ = tokens.issue("publisher", district="shenzhen-nanshan")
+    assert token != other
+    assert len(token) == 43  # 32 random bytes, urlsafe base64 without padding
+    assert entry.hash == "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+    assert entry.role is Role.PUBLISHER
+    assert entry.scope == Scope(region="GD", district="shenzhen-nanshan")
+    assert entry.name == "publisher-shenzhen-nanshan"
+    stored = json.dumps(tokens.entry_to_dict(entry))
+    assert token not in stored and token not in repr(entry)
+
+
+def test_publisher_region_comes_from_the_district() -> None:
+    _, entry = tokens.issue(Role.PUBLISHER, district="hk-sham-shui-po", name="ssp")
+    assert (entry.scope.region, entry.scope.district, entry.name) == ("HK", "hk-sham-shui-po", "ssp")
+
+
+def test_partner_scope_is_normalised_to_lowercase() -> None:
+    _, entry = tokens.issue("partner", partner="MO")
+    assert entry.scope == Scope(partner="mo")
+
+
+@pytest.mark.parametrize(
+    ("role", "kwargs", "words"),
+    [
+        ("publisher", {}, ["needs a district", "--district"]),
+        ("publisher", {"district": "atlantis"}, ["unknown district", "atlantis"]),
+        ("publisher", {"district": "jinjiang", "partner": "fj"}, ["not to a partner"]),
+        ("partner", {}, ["needs a partner id", "hk, mo, gd, js, fj"]),
+        ("partner", {"partner": "tw"}, ["unknown partner", "'tw'"]),
+        ("analyst", {"district": "jinjiang"}, ["analyst", "not scoped to a district"]),
+        ("admin", {"partner": "hk"}, ["admin", "not scoped to a partner"]),
+        ("root", {}, ["unknown role", "publisher, analyst, partner, admin"]),
+    ],
+)
+def test_wrong_scopes_are_refused_with_a_reason(role: str, kwargs: dict[str, str], words: list[str]) -> None:
+    with pytest.raises(TokenError) as info:
+        tokens.issue(role, district=kwargs.get("district"), partner=kwargs.get("partner"))
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_authenticate_finds_the_entry_of_a_token_and_nothing_else() -> None:
+    t1, e1 = tokens.issue("publisher", district="shenzhen-nanshan")
+    t2, e2 = tokens.issue("analyst")
+    store = TokenSet().add(e1).add(e2)
+    assert store.authenticate(t1) == e1
+    assert store.authenticate(t2) == e2
+    assert store.authenticate(t1 + "x") is None
+    assert store.authenticate(e1.hash) is None  # the stored hash is not a credential
+    assert store.authenticate("") is None
+    assert store.authenticate(None) is None
+
+
+def test_revoke_removes_the_token() -> None:
+    t1, e1 = tokens.issue("publisher", district="jinjiang")
+    store, removed = TokenSet().add(e1).revoke(e1.id)
+    assert removed == e1 and len(store) == 0
+    assert store.authenticate(t1) is None
+    with pytest.raises(TokenError, match="no token with id 'tok_missing'"):
+        store.revoke("tok_missing")
+
+
+def test_only_a_publisher_publishes_and_only_for_its_own_district() -> None:
+    _, pub = tokens.issue("publisher", district="shenzhen-nanshan")
+    assert pub.can_publish
+    assert pub.may_publish_for("GD", "shenzhen-nanshan")
+    assert pub.may_publish_for("gd", "shenzhen-nanshan")
+    assert not pub.may_publish_for("GD", "guangzhou-tianhe")
+    assert not pub.may_publish_for("HK", "shenzhen-nanshan")
+    for role, partner in (("analyst", None), ("partner", "hk"), ("admin", None)):
+        _, entry = tokens.issue(role, partner=partner)
+        assert not entry.can_publish
+        assert not entry.may_publish_for("GD", "shenzhen-nanshan")
+
+
+# -- the file's JSON form --------------------------------------------------------
+
+
+def _doc() -> dict[str, Any]:
+    _, pub = tokens.issue("publisher", district="shenzhen-nanshan", now=datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    _, partner = tokens.issue("partner", partner="hk")
+    return tokens.dump_tokens(TokenSet((pub, partner)))
+
+
+def test_dump_and_parse_round_trip() -> None:
+    doc = _doc()
+    parsed = tokens.parse_tokens(doc)
+    assert tokens.dump_tokens(parsed) == doc
+    assert doc["tokens"][0]["created_at"] == "2026-03-01T08:00:00Z"
+    assert doc["tokens"][0]["scope"] == {"region": "GD", "district": "shenzhen-nanshan"}
+
+
+def _set(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
+    target = doc
+    for part in path[:-1]:
+        target = target[part]
+    if value is _DEL:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+
+
+_DEL = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "words"),
+    [
+        (("tokens", 0, "hash"), _DEL, ["tokens[0]", "missing field 'hash'"]),
+        (("tokens", 0, "hash"), "md5:abc", ["tokens[0]", "field 'hash'", "sha256"]),
+        (("tokens", 1, "role"), "superuser", ["tokens[1]", "field 'role'", "superuser"]),
+        (("tokens", 1, "name"), 7, ["tokens[1]", "field 'name'", "non-empty string"]),
+        (("tokens", 0, "id"), "", ["tokens[0]", "field 'id'"]),
+        (("tokens", 0, "created_at"), "yesterday", ["tokens[0]", "field 'created_at'", "ISO-8601"]),
+        (("tokens", 0, "created_at"), "2026-03-01T08:00:00", ["tokens[0]", "field 'created_at'", "UTC offset"]),
+        (("tokens", 0, "scope"), {"district": "atlantis"}, ["tokens[0]", "field 'scope'", "atlantis"]),
+        (("tokens", 0, "scope", "region"), "HK", ["tokens[0]", "field 'scope'", "region GD"]),
+        (("tokens", 0, "scope", "city"), "shenzhen", ["tokens[0]", "field 'scope'", "unknown keys", "city"]),
+        (("tokens", 1, "scope"), {}, ["tokens[1]", "field 'scope'", "partner id"]),
+        (("tokens", 1, "scope"), ["hk"], ["tokens[1]", "field 'scope'", "object"]),
+        (("tokens", 1), "tok_x", ["tokens[1]", "must be an object"]),
+        (("tokens",), {}, ["field 'tokens' must be a list"]),
+        (("version",), 2, ["field 'version' must be 1"]),
+    ],
+)
+def test_malformed_file_names_the_entry_and_field(path: tuple[Any, ...], value: Any, words: list[str]) -> None:
+    doc = copy.deepcopy(_doc())
+    _set(doc, path, value)
+    with pytest.raises(TokenFileError) as info:
+        tokens.parse_tokens(doc, "tokens.json")
+    message = str(info.value)
+    assert message.startswith("tokens.json:")
+    for word in words:
+        assert word in message, message
+
+
+def test_entry_errors_name_the_token_id_too() -> None:
+    doc = _doc()
+    token_id = doc["tokens"][1]["id"]
+    doc["tokens"][1]["role"] = "root"
+    with pytest.raises(TokenFileError, match=rf"tokens\[1\] \(id {token_id}\): field 'role'"):
+        tokens.parse_tokens(doc)
+
+
+def test_repeated_ids_and_hashes_are_refused() -> None:
+    doc = _doc()
+    doc["tokens"][1]["id"] = doc["tokens"][0]["id"]
+    with pytest.raises(TokenFileError, match=r"tokens\[1\]: field 'id' .* repeats tokens\[0\]"):
+        tokens.parse_tokens(doc)
+    doc = _doc()
+    doc["tokens"].append({**doc["tokens"][0], "id": "tok_copy"})
+    with pytest.raises(TokenFileError, match=r"tokens\[2\] \(id tok_copy\): field 'hash' repeats"):
+        tokens.parse_tokens(doc)
+
+
+# -- the file ------------------------------------------------------------------
+
+
+def test_write_then_read_keeps_every_entry_and_no_secret(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "tokens.json"
+    t1, e1 = tokens.issue("publisher", district="yancheng-tinghu")
+    t2, e2 = tokens.issue("admin", name="ops")
+    tokens.write_tokens(path, TokenSet((e1, e2)))
+    assert tokens.read_tokens(path) == TokenSet((e1, e2))
+    text = path.read_text(encoding="utf-8")
+    assert t1 not in text and t2 not in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["tokens.json"]  # no temporary file left behind
+
+
+def test_missing_file_is_an_empty_set(tmp_path: Path) -> None:
+    assert len(tokens.read_tokens(tmp_path / "absent.json")) == 0
+
+
+def test_invalid_json_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text('{"tokens": [\n  {"id": "a",}\n]}', encoding="utf-8")
+    with pytest.raises(TokenFileError, match=r"tokens\.json: not valid JSON at line 2 column"):
+        tokens.read_tokens(path)
+
+
+def test_add_and_revoke_on_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    t1, e1 = tokens.issue("publisher", district="jinjiang")
+    _, e2 = tokens.issue("analyst")
+    tokens.add_token(path, e1)
+    tokens.add_token(path, e2)
+    assert tokens.read_tokens(path).authenticate(t1) == e1
+    assert tokens.revoke_token(path, e1.id) == e1
+    assert tokens.read_tokens(path) == TokenSet((e2,))
+
+
+def test_token_file_sees_revocation_and_fails_closed_on_a_broken_file(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    source = TokenFile(path)
+    assert len(source()) == 0
+    t1, e1 = tokens.issue("publisher", district="shenzhen-nanshan")
+    tokens.add_token(path, e1)
+    assert source().authenticate(t1) == e1
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(TokenFileError):
+        source()
+    with pytest.raises(TokenFileError):  # still broken: the old set is not served
+        source()
+    tokens.write_tokens(path, TokenSet((e1,)))
+    assert source().authenticate(t1) == e1
+    tokens.revoke_token(path, e1.id)
+    assert source().authenticate(t1) is None
+
+
+def test_default_path_is_in_the_data_dir(tmp_path: Path) -> None:
+    assert tokens.default_tokens_path(tmp_path) == tmp_path / "tokens.json"
