@@ -36,7 +36,7 @@ def settings_of(ctx: typer.Context) -> HubSettings:
 
 
 def _register() -> None:
-    from hub.cli import agreements, demo, ingest, kafka, publish, registry, schemas, tokens, topics
+    from hub.cli import agreements, demo, demo_data, ingest, kafka, publish, registry, schemas, tokens, topics
 
     app.add_typer(kafka.app, name="kafka")
     app.add_typer(topics.app, name="topics")
@@ -46,6 +46,7 @@ def _register() -> None:
     app.add_typer(tokens.app, name="tokens")
     app.add_typer(ingest.app, name="ingest")
     app.command("demo")(demo.demo)
+    app.command("demo-data")(demo_data.demo_data)
     app.command("publish")(publish.publish)
 
 
