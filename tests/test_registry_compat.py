@@ -238,3 +238,13 @@ def test_a_named_type_used_twice_is_reported_at_both_fields_and_recursive_types_
     assert check(linked("string"), [linked("int")], Level.BACKWARD) == [
         "field 'v': type changed from int to string (BACKWARD: type mismatch, string cannot read int)"
     ]
+
+
+def test_logical_type_change_is_refused_naming_the_field() -> None:
+    money = {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 2}
+    v1 = {"type": "record", "name": "D", "fields": [{"name": "amount", "type": money}]}
+    v2 = {"type": "record", "name": "D", "fields": [{"name": "amount", "type": "string"}]}
+    messages = compat.check(json.dumps(v2), [json.dumps(v1)], compat.Level.BACKWARD_TRANSITIVE)
+    assert any("field 'amount': logical type changed from decimal/18/2 to none" in m for m in messages), messages
+    assert compat.check(json.dumps(v1), [json.dumps(v1)], compat.Level.FULL_TRANSITIVE) == []
+    assert compat.check(json.dumps(v2), [json.dumps(v1)], compat.Level.NONE) == []

@@ -175,7 +175,52 @@ def check_detailed(
         for direction in _DIRECTIONS[lvl]:
             reader, writer = (new, old) if direction == "BACKWARD" else (old, new)
             found.extend(_Explainer(direction).explain_pair(reader, writer))
+        found.extend(_logical_type_changes(_load_json(old_text), _load_json(schema_text(new_schema)), lvl))
     return found
+
+
+def _logical(schema: Any) -> tuple[str, ...] | None:
+    """The logical type of a field's (non-null) type, with decimal precision and scale."""
+    if isinstance(schema, list):
+        branches = [b for b in schema if b != "null"]
+        return _logical(branches[0]) if len(branches) == 1 else None
+    if isinstance(schema, dict) and "logicalType" in schema:
+        lt = str(schema["logicalType"])
+        if lt == "decimal":
+            return (lt, str(schema.get("precision")), str(schema.get("scale", 0)))
+        return (lt,)
+    return ("none",)
+
+
+def _logical_type_changes(old: Any, new: Any, level: Level, path: tuple[str, ...] = ()) -> list[Incompatibility]:
+    """Hub rule on top of Avro's: a field may not change its logical type.
+
+    Avro resolution ignores logical types, so decimal bytes -> string or
+    timestamp-millis -> long pass its checker while readers silently misread
+    money and time. The hub refuses them, naming the field.
+    """
+    if not (isinstance(old, dict) and isinstance(new, dict) and old.get("type") == new.get("type") == "record"):
+        return []
+    out: list[Incompatibility] = []
+    old_fields = {f["name"]: f["type"] for f in old.get("fields", []) if isinstance(f, dict)}
+    for field in new.get("fields", []):
+        if not isinstance(field, dict) or field.get("name") not in old_fields:
+            continue
+        name = str(field["name"])
+        before, after = _logical(old_fields[name]), _logical(field["type"])
+        where = ".".join((*path, name))
+        if before is not None and after is not None and before != after:
+            out.append(
+                Incompatibility(
+                    where,
+                    "logical_type_changed",
+                    "BACKWARD" if level is not Level.FORWARD and level is not Level.FORWARD_TRANSITIVE else "FORWARD",
+                    f"field '{where}': logical type changed from {'/'.join(before)} to {'/'.join(after)} "
+                    "(hub rule: readers would misread the value)",
+                )
+            )
+        out.extend(_logical_type_changes(old_fields[name], field["type"], level, (*path, name)))
+    return out
 
 
 def _result(reader: avro.schema.Schema, writer: avro.schema.Schema) -> SchemaCompatibilityResult:
