@@ -4,6 +4,7 @@ COPY pyproject.toml README.md ./
 COPY hub ./hub
 COPY schemas ./schemas
 COPY agreements ./agreements
+COPY fx ./fx
 COPY projections ./projections
 COPY consumers ./consumers
 RUN pip install --no-cache-dir '.[postgres]'

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check kafka-jars clean distclean bench
+.PHONY: demo test lint typecheck check kafka-jars postgres clean distclean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %s)" % sys.version.split()[0])'
@@ -21,7 +21,10 @@ kafka-jars: $(STAMP)
 demo: $(STAMP) kafka-jars
 	$(BIN)/hub demo
 
-test: $(STAMP) kafka-jars
+postgres:
+	bash scripts/ensure-postgres.sh
+
+test: $(STAMP) kafka-jars postgres
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -36,10 +36,11 @@ def settings_of(ctx: typer.Context) -> HubSettings:
 
 
 def _register() -> None:
-    from hub.cli import agreements, demo, demo_data, ingest, kafka, publish, registry, schemas, tokens, topics
+    from hub.cli import agreements, db, demo, demo_data, ingest, kafka, publish, registry, schemas, tokens, topics
 
     app.add_typer(kafka.app, name="kafka")
     app.add_typer(topics.app, name="topics")
+    app.add_typer(db.app, name="db")
     app.add_typer(agreements.app, name="agreements")
     app.add_typer(registry.app, name="registry")
     app.add_typer(schemas.app, name="schemas")
