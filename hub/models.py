@@ -169,17 +169,20 @@ def parse_timestamp(value: object) -> datetime:
         raise _rule("timestamp_type", f"must be an ISO-8601 timestamp string, not {json_type(value)}")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise _rule("timestamp_offset", "must include a UTC offset (e.g. +08:00 or Z)")
-    out_of_range = _rule(
-        "timestamp_range",
-        f"must be from {EARLIEST_TIMESTAMP:%Y-%m-%d} up to (not including) {LATEST_TIMESTAMP:%Y-%m-%d} UTC",
-    )
     try:
         utc = moment.astimezone(UTC)
     except OverflowError as exc:
-        raise out_of_range from exc
+        raise _timestamp_out_of_range() from exc
     if not EARLIEST_TIMESTAMP <= utc < LATEST_TIMESTAMP:
-        raise out_of_range
+        raise _timestamp_out_of_range()
     return utc.replace(microsecond=utc.microsecond - utc.microsecond % 1000)
+
+
+def _timestamp_out_of_range() -> PydanticCustomError:
+    return _rule(
+        "timestamp_range",
+        f"must be from {EARLIEST_TIMESTAMP:%Y-%m-%d} up to (not including) {LATEST_TIMESTAMP:%Y-%m-%d} UTC",
+    )
 
 
 def parse_date(value: object) -> date:

@@ -31,6 +31,19 @@ class LocalStack(AbstractContextManager["LocalStack"]):
         else:
             self.console.print(f"[green]✓[/] Kafka already running at {result.bootstrap}; it will be left running")
 
+    def ensure_registry(self) -> str:
+        """Start the embedded schema registry unless one answers at the configured URL."""
+        from hub.registry import service
+
+        with self.console.status("starting the schema registry…"):
+            result = service.start(self.settings)
+        if result.started:
+            self.console.print(f"[green]✓[/] schema registry started at {result.url} (pid {result.pid})")
+            self._undo.append(("schema registry", lambda: service.stop(self.settings)))
+        else:
+            self.console.print(f"[green]✓[/] schema registry already running at {result.url}; it will be left running")
+        return result.url
+
     def add_cleanup(self, name: str, fn: Callable[[], object]) -> None:
         self._undo.append((name, fn))
 

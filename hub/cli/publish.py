@@ -6,13 +6,16 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hub.bulk import ImportSummary
 from hub.cli.main import settings_of
+from hub.settings import HubSettings
 
 console = Console(stderr=True)
 
@@ -36,20 +39,37 @@ def publish(
 
     Exit status: 0 all published, 2 some lines rejected, 1 the import stopped (broker or registry failure).
     """
+    if source != "-" and not Path(source).is_file():
+        console.print(f"[red]error:[/] {source}: no such file")
+        raise typer.Exit(1)
+    summary = run_publish(settings_of(ctx), source, rejects=rejects, timeout=timeout, console=console)
+    if summary.aborted:
+        raise typer.Exit(1)
+    if summary.rejected:
+        raise typer.Exit(2)
+
+
+def run_publish(
+    settings: HubSettings,
+    source: str,
+    *,
+    rejects: Path | None = None,
+    timeout: float | None = None,
+    console: Console = console,
+    show_topics: bool = True,
+) -> ImportSummary:
+    """Publish a file (or ``-``) with a progress bar and a summary; the work behind ``hub publish``."""
     from hub.bulk import import_lines
     from hub.publisher import Publisher
     from hub.registry.client import RegistryClient
 
-    settings = settings_of(ctx)
+    lines: IO[str]
     if source == "-":
         lines = sys.stdin
         total: int | None = None
         rejects_path = rejects or Path(f"stdin-{datetime.now():%Y%m%dT%H%M%S}.rejects.jsonl")
     else:
         path = Path(source)
-        if not path.is_file():
-            console.print(f"[red]error:[/] {source}: no such file")
-            raise typer.Exit(1)
         total = _count_lines(path)
         lines = path.open(encoding="utf-8")
         rejects_path = rejects or path.with_suffix(".rejects.jsonl")
@@ -64,27 +84,30 @@ def publish(
         TimeElapsedColumn(),
         console=console,
     )
-    with (
-        Publisher(settings, registry, timeout_s=timeout) as pub,
-        rejects_path.open("w", encoding="utf-8") as rej,
-        progress,
-    ):
-        task = progress.add_task("publish", total=total, rate="")
+    try:
+        with (
+            Publisher(settings, registry, timeout_s=timeout) as pub,
+            rejects_path.open("w", encoding="utf-8") as rej,
+            progress,
+        ):
+            task = progress.add_task("publish", total=total, rate="")
 
-        def advance(n: int) -> None:
-            done = progress.tasks[0].completed + n
-            rate = done / max(time.monotonic() - started, 1e-6)
-            progress.update(task, advance=n, rate=f"{rate:,.0f} ev/s")
+            def advance(n: int) -> None:
+                done = progress.tasks[0].completed + n
+                rate = done / max(time.monotonic() - started, 1e-6)
+                progress.update(task, advance=n, rate=f"{rate:,.0f} ev/s")
 
-        summary = import_lines(lines, pub, rej, on_progress=advance)
-    if lines is not sys.stdin:
-        lines.close()
+            summary = import_lines(lines, pub, rej, on_progress=advance)
+    finally:
+        if lines is not sys.stdin:
+            lines.close()
+        registry.close()
     elapsed = time.monotonic() - started
 
-    table = Table("topic", "events", title="published per topic")
-    for topic, n in sorted(summary.per_topic.items()):
-        table.add_row(topic, f"{n:,}")
-    if summary.per_topic:
+    if show_topics and summary.per_topic:
+        table = Table("topic", "events", title="published per topic")
+        for topic, n in sorted(summary.per_topic.items()):
+            table.add_row(topic, f"{n:,}")
         console.print(table)
     console.print(
         f"published {summary.published:,}, rejected {summary.rejected:,} in {elapsed:.1f}s "
@@ -97,6 +120,4 @@ def publish(
     if summary.aborted:
         console.print(f"[red]stopped:[/] {summary.aborted}")
         console.print("re-running the same file is safe: already published events keep their event_id")
-        raise typer.Exit(1)
-    if summary.rejected:
-        raise typer.Exit(2)
+    return summary

@@ -1,0 +1,45 @@
+"""A throwaway broker and registry for benchmarks: temp data dir, free ports, stopped at exit."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hub import broker, topology
+from hub.kafka_admin import apply_topics
+from hub.orgunits import org_units
+from hub.registry import service
+from hub.settings import HubSettings, load_settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def local_stack(prefix: str) -> Iterator[HubSettings]:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        port = free_port()
+        settings = load_settings(
+            env_file=None,
+            data_dir=Path(tmp),
+            kafka_port=port,
+            kafka_controller_port=free_port(),
+            bootstrap_servers=f"127.0.0.1:{port}",
+            schema_registry_url=f"http://127.0.0.1:{free_port()}",
+        )
+        broker.start(settings)
+        try:
+            apply_topics(settings.bootstrap_list, topology.expand(settings, org_units()), timeout_s=60)
+            service.start(settings)
+            try:
+                yield settings
+            finally:
+                service.stop(settings)
+        finally:
+            broker.stop(settings)
