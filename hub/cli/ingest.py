@@ -31,14 +31,14 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to listen on."),
-    tokens_file: Path | None = typer.Option(None, "--tokens-file", help="Default: <data_dir>/tokens.json."),
+    tokens_file: Path | None = typer.Option(None, "--tokens-file", help="Default: HUB_TOKENS_FILE."),
     max_body_bytes: int = typer.Option(DEFAULT_MAX_BODY_BYTES, "--max-body-bytes", min=1, help="Largest body."),
     max_events: int = typer.Option(DEFAULT_MAX_EVENTS, "--max-events", min=1, help="Largest batch."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the ingest API until interrupted."""
     settings = settings_of(ctx)
-    path = tokens_file if tokens_file is not None else default_tokens_path(settings.data_dir)
+    path = tokens_file if tokens_file is not None else (settings.tokens_file or default_tokens_path(settings.data_dir))
     tokens = TokenFile(path)
     count = len(tokens())  # a malformed file stops here with a message naming the entry and field
     if count == 0:

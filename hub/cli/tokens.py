@@ -14,11 +14,12 @@ app = typer.Typer(help="Create, list and revoke bearer tokens of the HTTP APIs."
 console = Console()
 err_console = Console(stderr=True)
 
-FILE_OPTION = typer.Option(None, "--file", help="Tokens file (default: <data_dir>/tokens.json).")
+FILE_OPTION = typer.Option(None, "--file", help="Tokens file (default: HUB_TOKENS_FILE, <data_dir>/tokens.json).")
 
 
 def tokens_path(ctx: typer.Context, given: Path | None) -> Path:
-    return given if given is not None else tokens.default_tokens_path(settings_of(ctx).data_dir)
+    settings = settings_of(ctx)
+    return given if given is not None else (settings.tokens_file or tokens.default_tokens_path(settings.data_dir))
 
 
 @app.command()
