@@ -54,7 +54,9 @@ def assert_error(resp: httpx.Response, status: int, code: int, *needles: str) ->
 
 
 def test_register_read_back_and_lookup(http: httpx.Client, subject: str) -> None:
-    v1, v2 = schema("case_id"), with_optional(schema("case_id"), "note")
+    # a record name of its own: identical schema text under another test's subject would share its id
+    unique = f"R{uuid.uuid4().hex[:8]}"
+    v1, v2 = schema("case_id", name=unique), with_optional(schema("case_id", name=unique), "note")
     first = post(http, f"/subjects/{subject}/versions", {"schema": v1})
     assert first.status_code == 200 and first.headers["content-type"] == CT
     id1 = first.json()["id"]
