@@ -36,6 +36,7 @@ def settings_of(ctx: typer.Context) -> HubSettings:
 
 
 def _register() -> None:
+    from hub.cli import subscribe  # noqa: I001 - one line per capability keeps parallel edits apart
     from hub.cli import agreements, db, demo, demo_data, ingest, kafka, publish, registry, schemas, tokens, topics
 
     app.add_typer(kafka.app, name="kafka")
@@ -49,6 +50,7 @@ def _register() -> None:
     app.command("demo")(demo.demo)
     app.command("demo-data")(demo_data.demo_data)
     app.command("publish")(publish.publish)
+    app.command("subscribe")(subscribe.subscribe)
 
 
 _register()
