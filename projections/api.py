@@ -1,0 +1,246 @@
+"""The query API (FastAPI): reports, indicators and projection status, for analyst tokens.
+
+Thin: requests are checked and answered by :class:`projections.reporting.ReportService`;
+this module maps them to HTTP. Every error has the shape
+``{"error": {"status", "code", "message", "field"?}}``:
+
+- 401 without a bearer token or with an unknown one, 403 for a role other
+  than analyst or admin;
+- 400 for a malformed parameter (a period string, a format), 404 for an
+  unknown zone, 422 for an unknown indicator, region or district, or a
+  missing parameter; 503 when the database or the tokens file is unusable.
+
+Suppression applies to every figure served: each output of a zone and period
+is a view of that period's single suppression pattern.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from hub.errors import HubError, ValidationError
+from hub.settings import HubSettings
+from hub.tokens import Role, TokenEntry, TokenFileError, TokenSet
+from projections import store
+from projections.report import render_csv, report_document
+from projections.reporting import BadParameter, NotFound, ReportService
+from projections.store import StoreUnavailable
+from projections.suppression import Policy
+
+log = logging.getLogger("hub.query")
+
+TokenSource = TokenSet | Callable[[], TokenSet]
+LagProvider = Callable[[Engine], Mapping[tuple[str, str, int], Mapping[str, Any]]]
+"""Returns extra fields per (projection, topic, partition), e.g. ``{"offsets_behind": 3, "seconds_behind": 1.5}``."""
+
+READ_ROLES = frozenset({Role.ANALYST, Role.ADMIN})
+
+
+class ApiError(Exception):
+    """An error answer."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+    def response(self) -> JSONResponse:
+        body: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        headers: dict[str, str] = {}
+        if self.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="hub"'
+        elif self.status == 503:
+            headers["Retry-After"] = "5"
+        return JSONResponse({"error": body}, status_code=self.status, headers=headers)
+
+
+def _from_validation(exc: ValidationError) -> ApiError:
+    field = exc.errors[0][0] if exc.errors else None
+    text = "; ".join(f"{f}: {m}" for f, m in exc.errors) or str(exc)
+    if isinstance(exc, NotFound):
+        return ApiError(404, "not_found", text, field)
+    if isinstance(exc, BadParameter):
+        return ApiError(400, "bad_parameter", text, field)
+    return ApiError(422, "invalid_parameter", text, field)
+
+
+def _authenticate(tokens: Callable[[], TokenSet], authorization: str | None) -> TokenEntry:
+    if not authorization:
+        raise ApiError(401, "missing_token", "missing bearer token: send Authorization: Bearer <token>")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "missing_token", "the Authorization header must be 'Bearer <token>'")
+    try:
+        entry = tokens().authenticate(token.strip())
+    except TokenFileError as exc:
+        log.error("tokens file unusable: %s", exc)
+        raise ApiError(503, "tokens_unavailable", "the hub cannot read its token store; retry later") from exc
+    if entry is None:
+        raise ApiError(401, "invalid_token", "unknown or revoked bearer token")
+    if entry.role not in READ_ROLES:
+        raise ApiError(
+            403,
+            "forbidden_role",
+            f"token {entry.id} has role {entry.role.value}; only analyst and admin tokens may read",
+        )
+    return entry
+
+
+def create_query_app(
+    settings: HubSettings,
+    engine: Engine,
+    tokens: TokenSource,
+    *,
+    threshold: int = 5,
+    refresh_interval_s: float = 2.0,
+    lag: LagProvider | None = None,
+    service: ReportService | None = None,
+) -> FastAPI:
+    """The query API over the read-model database ``engine``.
+
+    ``tokens`` is a :class:`TokenSet` or a callable returning the current one
+    (:class:`hub.tokens.TokenFile` re-reads the file when it changes). ``lag``
+    may add fields (offsets and seconds behind) to each partition of
+    ``/v1/projections/status``; without it the status shows what the database knows.
+    The indicators are refreshed when behind the facts, checked at most every ``refresh_interval_s``.
+    """
+    current_tokens: Callable[[], TokenSet] = tokens if callable(tokens) else (lambda: tokens)
+    reports = service or ReportService(
+        engine,
+        reporting_currency=settings.reporting_currency,
+        policy=Policy(threshold=threshold),
+        refresh_interval_s=refresh_interval_s,
+    )
+    app = FastAPI(
+        title="Social-work exchange hub: query API",
+        version="1",
+        description="Cross-region reports and indicators (suppressed small counts). See docs/reports.md.",
+    )
+    app.state.service = reports
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return ApiError(exc.status_code, code, str(exc.detail)).response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        location = [str(p) for p in first.get("loc", ()) if p not in ("query", "path")]
+        field = ".".join(location) or None
+        return ApiError(
+            422, "invalid_parameter", f"{field or 'request'}: {first.get('msg', 'invalid')}", field
+        ).response()
+
+    @app.exception_handler(Exception)
+    async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error in the query API", exc_info=exc)
+        return ApiError(500, "internal_error", "internal error (see the server log)").response()
+
+    async def _call(request: Request, work: Callable[[], Any]) -> Any:
+        _authenticate(current_tokens, request.headers.get("authorization"))
+        try:
+            return await run_in_threadpool(work)
+        except ValidationError as exc:
+            raise _from_validation(exc) from exc
+        except StoreUnavailable as exc:
+            raise ApiError(503, "database_unavailable", str(exc)) from exc
+        except HubError as exc:
+            log.error("query failed: %s", exc)
+            raise ApiError(500, "query_failed", str(exc)) from exc
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/reports/{zone}", tags=["reports"], summary="The report of a zone for a period")
+    async def get_report(
+        request: Request,
+        zone: str,
+        period: str = Query(..., description="2026, 2026-Q1 or 2026-03 (Asia/Shanghai)"),
+        format: str = Query("json", description="json or csv"),
+        region: str | None = Query(None, description="Only this region's rows (e.g. GD)"),
+        district: str | None = Query(None, description="Only this district's row (e.g. shenzhen-nanshan)"),
+    ) -> Response:
+        """Indicators of every district, region and the zone for the period, with the FX rates used,
+        suppression marks and caveats. `format=csv` gives long-form CSV after `#` comment lines."""
+        if format not in ("json", "csv"):
+            raise ApiError(400, "bad_parameter", f"format: expected json or csv, got {format!r}", "format")
+        report = await _call(request, lambda: reports.report(zone, period, region=region, district=district))
+        if format == "csv":
+            filename = f"{zone}-{report.period.value}.csv"
+            return Response(
+                render_csv(report),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )
+        return JSONResponse(report_document(report))
+
+    @app.get("/v1/indicators", tags=["indicators"], summary="Indicator values in long form")
+    async def get_indicators(
+        request: Request,
+        zone: str = Query(..., description="gba or mainland"),
+        region: str | None = Query(None),
+        district: str | None = Query(None),
+        period: str | None = Query(None, description="2026, 2026-Q1 or 2026-03; all periods when absent"),
+        indicator: list[str] | None = Query(None, description="Repeat or comma-separate; all when absent"),
+    ) -> JSONResponse:
+        """Rows `{zone, region, district, level, period_kind, period, indicator, unit, value, flag}`; `*`
+        means all regions/districts; a withheld value is null with `flag` `<5` or `x`. Zeros are not listed."""
+        rows = await _call(
+            request,
+            lambda: reports.indicators(
+                zone, period_text=period, region=region, district=district, indicators=indicator
+            ),
+        )
+        return JSONResponse(
+            {
+                "zone": zone,
+                "reporting_currency": reports.reporting_currency,
+                "suppression": {"threshold": reports.policy.threshold, "primary_label": reports.policy.label},
+                "rows": rows,
+            }
+        )
+
+    @app.get("/v1/projections/status", tags=["ops"], summary="Offsets the projections have applied")
+    async def get_status(request: Request) -> JSONResponse:
+        """Per projection, topic and partition: the next offset to apply, the Kafka timestamp of the last
+        record applied and when the row was written; plus lag fields when the hub measures them."""
+
+        def work() -> dict[str, Any]:
+            rows = store.offset_rows(engine)
+            extra = lag(engine) if lag is not None else {}
+            out: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                item = asdict(row)
+                projection = item.pop("projection")
+                item["updated_at"] = row.updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                item.update(extra.get((row.projection, row.topic, row.partition), {}))
+                out.setdefault(projection, []).append(item)
+            return {
+                "generated_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "projections": [{"projection": name, "partitions": parts} for name, parts in sorted(out.items())],
+            }
+
+        return JSONResponse(await _call(request, work))
+
+    return app
+
+
+__all__ = ["ApiError", "LagProvider", "create_query_app"]

@@ -1,0 +1,99 @@
+"""``hub report``, run as a user runs it, on a SQLite database filled through the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from projections import indicator_store, migrations
+from projections.engine import make_engine
+from projections.report import render_csv
+from projections.reporting import ReportService
+from tests.indicator_stream import known_stream, load
+
+HUB = str(Path(sys.executable).with_name("hub"))
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('cli')}/hub.db"
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    load(engine, known_stream())
+    try:
+        yield url, engine
+    finally:
+        engine.dispose()
+
+
+def hub(args: list[str], url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
+    env["HUB_DATABASE_URL"] = url
+    return subprocess.run([HUB, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
+def test_report_refreshes_stale_indicators_then_prints_csv(database: tuple[str, Engine], tmp_path: Path) -> None:
+    url, engine = database
+    assert indicator_store.stale_zones(engine) == ["gba", "mainland"]
+    proc = hub(["report", "--zone", "gba", "--period", "2026-Q2", "--format", "csv"], url, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert indicator_store.stale_zones(engine) == []
+    assert proc.stdout == render_csv(ReportService(engine).report("gba", "2026-Q2"))
+    assert "<5" in proc.stdout and "# FX rates used" in proc.stdout
+
+
+def test_report_as_json_and_as_a_table(database: tuple[str, Engine], tmp_path: Path) -> None:
+    url, _ = database
+    proc = hub(
+        ["report", "--zone", "mainland", "--period", "2026", "--format", "json", "--region", "JS"], url, tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["scope"] == {"region": "JS", "district": None}
+    assert {(r["level"], r["district"]) for r in doc["rows"]} == {("region", "*"), ("district", "yancheng-tinghu")}
+    table = hub(["report", "--zone", "gba", "--period", "2026"], url, tmp_path)
+    assert table.returncode == 0, table.stderr
+    for text in ("Report of zone gba, year 2026", "gba: zone and regions", "HK: region and districts", "home_visits"):
+        assert text in table.stdout
+    assert "1 HKD = 0.90000000 CNY" in table.stdout and "1 HKD = 0.92000000 CNY valid from 2026-04-01" in table.stdout
+
+
+def test_unsuppressed_is_an_operator_view_with_a_warning(database: tuple[str, Engine], tmp_path: Path) -> None:
+    url, _ = database
+    args = ["report", "--zone", "gba", "--period", "2026-Q2", "--format", "csv", "--district", "mo-taipa"]
+    plain = hub(args, url, tmp_path)
+    open_view = hub([*args, "--unsuppressed"], url, tmp_path)
+    assert open_view.returncode == 0 and "unsuppressed" in open_view.stderr
+    assert ",<5" in plain.stdout and ",<5" not in open_view.stdout and "UNSUPPRESSED" in open_view.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--zone", "gba", "--period", "2026-Q7"], "period"),
+        (["--zone", "moon", "--period", "2026"], "zone"),
+        (["--zone", "gba", "--period", "2026", "--district", "jinjiang"], "district"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(
+    database: tuple[str, Engine], tmp_path: Path, args: list[str], needle: str
+) -> None:
+    proc = hub(["report", *args], database[0], tmp_path)
+    assert proc.returncode == 1
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert needle in proc.stderr
+
+
+def test_an_unknown_format_and_an_empty_database_are_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/empty.db"
+    bad = hub(["report", "--zone", "gba", "--period", "2026", "--format", "xml"], url, tmp_path)
+    assert bad.returncode == 2 and "--format" in bad.stderr
+    empty = hub(["report", "--zone", "gba", "--period", "2026"], url, tmp_path)
+    assert empty.returncode == 1 and "hub db upgrade" in empty.stderr

@@ -1,0 +1,158 @@
+"""The indicators table, on SQLite and PostgreSQL: every indicator of a generated stream is exactly right.
+
+The stream goes through the real path (raw JSON -> validate_event ->
+agreements.apply -> rules.project -> store.apply_batch) in shuffled order;
+the expected values are computed from the raw documents by
+``tests/indicator_stream.expected``, independently of the hub's SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from hub.errors import ProjectionError
+from projections import indicator_store, migrations, store
+from projections.engine import make_engine
+from projections.indicator_store import MARKER_KIND, refresh_indicators, stale_zones
+from projections.periods import parse_period
+from projections.tables import SHADOW_SUFFIX, TABLES
+from tests.indicator_stream import Key, expected, known_stream, load
+from tests.shared_events import crossing, records
+
+P = "read_models"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
+    """An empty database of the given dialect, migrated by the real Alembic revisions."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/db/indicators.db"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+    migrations.upgrade(url)
+    eng = make_engine(url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+def table_values(engine: Engine, zone: str) -> dict[Key, Decimal]:
+    return {
+        (v.region, v.district, v.period_kind, v.period, v.indicator): v.value
+        for v in indicator_store.read_values(engine, zone)
+    }
+
+
+def test_every_indicator_of_a_known_stream_is_exact(engine: Engine) -> None:
+    docs = known_stream()
+    load(engine, docs)
+    summary = refresh_indicators(engine)
+    assert summary.zones == ("gba", "mainland")
+    for zone in ("gba", "mainland"):
+        want = expected(docs, zone)
+        got = table_values(engine, zone)
+        missing = {k: v for k, v in want.items() if k not in got}
+        extra = {k: v for k, v in got.items() if k not in want}
+        wrong = {k: (got[k], v) for k, v in want.items() if k in got and got[k] != v}
+        assert (missing, extra, wrong) == ({}, {}, {}), zone
+    assert summary.rows == sum(len(expected(docs, z)) for z in ("gba", "mainland"))
+
+
+def test_the_result_does_not_depend_on_order_or_batching(engine: Engine) -> None:
+    docs = known_stream(seed=11)
+    load(engine, docs, seed=None, batch=500)
+    refresh_indicators(engine)
+    first = {z: table_values(engine, z) for z in ("gba", "mainland")}
+    store.create_shadow(engine)
+    # The same stream again, other order and batches, in the shadow tables of a rebuild.
+    again = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        _load_shadow(again, docs)
+        refresh_indicators(again, suffix=SHADOW_SUFFIX)
+        store.swap_shadow(again, require_caught_up=False)
+    finally:
+        again.dispose()
+    assert stale_zones(engine) == ["gba", "mainland"]  # the swap moved the offsets: recompute
+    refresh_indicators(engine)
+    assert {z: table_values(engine, z) for z in ("gba", "mainland")} == first
+
+
+def _load_shadow(engine: Engine, docs: list[dict[str, Any]]) -> None:
+    import random
+
+    from hub.agreements import apply
+    from hub.validation import validate_event
+    from projections.rules import project
+    from tests.shared_events import TEST_KEY, agreements, context
+
+    recs = []
+    for raw in docs:
+        event = validate_event(raw)
+        c = apply(agreements()[event.region], TEST_KEY, event.event_type, event.record)
+        recs += [(z, project(z, c.event_type, c.shared_record, context())) for z in c.zones]
+    random.Random(99).shuffle(recs)
+    numbered = [store.SourceRecord(f"shared.{z}.test", 0, i, ch) for i, (z, ch) in enumerate(recs)]
+    for start in range(0, len(numbered), 13):
+        store.apply_batch(engine, P, numbered[start : start + 13], suffix=SHADOW_SUFFIX)
+
+
+def test_refresh_replaces_the_zone_and_tracks_staleness(engine: Engine) -> None:
+    assert stale_zones(engine) == []
+    store.apply_batch(engine, P, records([crossing("CaseOpened", case_id="NS-1")]))
+    assert stale_zones(engine) == ["gba"]
+    first = refresh_indicators(engine)
+    assert stale_zones(engine) == [] and first.stamp.offsets == 1
+    assert indicator_store.ensure_fresh(engine) is None
+    year = [v for v in indicator_store.read_values(engine, "gba", period="2026") if v.district == "*"]
+    assert {(v.region, v.indicator, v.value) for v in year} >= {("*", "cases_opened", Decimal(1))}
+    # A second case arrives: the marker no longer matches, and the refresh counts it.
+    store.apply_batch(engine, P, records([crossing("CaseOpened", case_id="NS-2")], first_offset=1))
+    assert stale_zones(engine) == ["gba"]
+    assert indicator_store.ensure_fresh(engine) is not None
+    values = {
+        (v.region, v.district, v.indicator): v.value
+        for v in indicator_store.read_values(engine, "gba", period_kind="year", period="2026")
+    }
+    assert values[("*", "*", "cases_opened")] == 2
+    assert values[("GD", "shenzhen-nanshan", "cases_open")] == 2
+    # Refreshing twice writes the same rows; the markers never show up as indicators.
+    before = table_values(engine, "gba")
+    refresh_indicators(engine, zones=["gba"])
+    assert table_values(engine, "gba") == before
+    with engine.connect() as conn:
+        t = TABLES["indicators"]
+        markers = conn.execute(select(func.count()).where(t.c.period_kind == MARKER_KIND)).scalar_one()
+    assert markers == 2
+
+
+def test_a_zone_without_facts_any_more_is_emptied(engine: Engine) -> None:
+    store.apply_batch(engine, P, records([crossing("TrainingHeld")]))
+    refresh_indicators(engine)
+    assert indicator_store.read_values(engine, "gba")
+    with engine.begin() as conn:
+        conn.execute(TABLES["trainings"].delete())
+    refresh_indicators(engine)
+    assert indicator_store.read_values(engine, "gba") == []
+
+
+def test_facts_in_another_reporting_currency_are_refused(engine: Engine) -> None:
+    store.apply_batch(engine, P, records([crossing("DonationReceived")]))
+    with pytest.raises(ProjectionError, match=r"reporting_currency.*rebuild"):
+        refresh_indicators(engine, reporting_currency="HKD")
+    refresh_indicators(engine, reporting_currency="CNY")
+
+
+def test_rates_used_are_read_from_the_facts(engine: Engine) -> None:
+    docs = known_stream()
+    load(engine, docs)
+    q1 = indicator_store.rates_used(engine, "gba", parse_period("2026-Q1"))
+    q2 = indicator_store.rates_used(engine, "gba", parse_period("2026-Q2"))
+    assert {(r.currency, r.rate) for r in q1} == {("HKD", Decimal("0.90")), ("MOP", Decimal("0.85"))}
+    assert ("HKD", Decimal("0.92")) in {(r.currency, r.rate) for r in q2}
+    assert indicator_store.rates_used(engine, "mainland", parse_period("2026")) == []  # all CNY

@@ -1,0 +1,195 @@
+"""The query API on a real SQLite database filled through the store: auth, formats, suppression, errors."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from hub.settings import HubSettings, load_settings
+from hub.tokens import TokenFile, TokenSet, add_token, issue
+from projections import migrations
+from projections.api import create_query_app
+from projections.engine import make_engine
+from projections.indicators import NAMES
+from projections.report import render_csv
+from projections.reporting import ReportService
+from tests.indicator_stream import known_stream, load
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('api')}/hub.db"
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    load(engine, known_stream())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def tokens() -> dict[str, Any]:
+    made = {
+        "analyst": issue("analyst"),
+        "admin": issue("admin"),
+        "publisher": issue("publisher", district="shenzhen-nanshan"),
+        "partner": issue("partner", partner="hk"),
+    }
+    return {"set": TokenSet(tuple(entry for _, entry in made.values())), **{k: t for k, (t, _) in made.items()}}
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> HubSettings:
+    return load_settings(env_file=None, data_dir=tmp_path_factory.mktemp("state"))
+
+
+@pytest.fixture(scope="module")
+def client(database: Engine, tokens: dict[str, Any], settings: HubSettings) -> Iterator[TestClient]:
+    app = create_query_app(settings, database, tokens["set"])
+    with TestClient(app) as c:
+        yield c
+
+
+def auth(tokens: dict[str, Any], role: str = "analyst") -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens[role]}"}
+
+
+def error(response: Any, status: int, field: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()["error"]
+    assert body["status"] == status
+    if field is not None:
+        assert body["field"] == field
+        assert field in body["message"]
+    return body
+
+
+# -- auth ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/v1/reports/gba?period=2026", "/v1/indicators?zone=gba", "/v1/projections/status"])
+def test_reading_needs_an_analyst_or_admin_token(client: TestClient, tokens: dict[str, Any], path: str) -> None:
+    assert error(client.get(path), 401)["code"] == "missing_token"
+    assert client.get(path).headers["WWW-Authenticate"].startswith("Bearer")
+    assert error(client.get(path, headers={"Authorization": "Bearer nope"}), 401)["code"] == "invalid_token"
+    assert error(client.get(path, headers={"Authorization": "Basic abc"}), 401)["code"] == "missing_token"
+    for role in ("publisher", "partner"):
+        assert error(client.get(path, headers=auth(tokens, role)), 403)["code"] == "forbidden_role"
+    for role in ("analyst", "admin"):
+        assert client.get(path, headers=auth(tokens, role)).status_code == 200
+
+
+def test_a_tokens_file_is_reread_when_it_changes(database: Engine, settings: HubSettings, tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    app = create_query_app(settings, database, TokenFile(path))
+    token, entry = issue("analyst")
+    with TestClient(app) as c:
+        assert c.get("/v1/projections/status", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        add_token(path, entry)
+        assert c.get("/v1/projections/status", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        path.write_text("{not json", encoding="utf-8")
+        error(c.get("/v1/projections/status", headers={"Authorization": f"Bearer {token}"}), 503)
+
+
+# -- reports ------------------------------------------------------------------------------------------------
+def test_a_json_report_is_the_suppressed_report(client: TestClient, tokens: dict[str, Any], database: Engine) -> None:
+    response = client.get("/v1/reports/gba", params={"period": "2026-Q1"}, headers=auth(tokens))
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["zone"] == "gba" and doc["period"]["value"] == "2026-Q1" and doc["reporting_currency"] == "CNY"
+    assert {r["currency"] for r in doc["fx"]["rates_used"]} == {"HKD", "MOP"}
+    assert [i["name"] for i in doc["indicators"]] == list(NAMES)
+    expected = ReportService(database).report("gba", "2026-Q1")
+    assert len(doc["rows"]) == len(expected.rows)
+    flagged = 0
+    for row, want in zip(doc["rows"], expected.rows, strict=True):
+        assert (row["region"], row["district"]) == (want.region, want.district)
+        for name, cell in want.cells.items():
+            if cell.mark is None:
+                assert row["values"][name] is not None or cell.value is None
+            else:
+                assert row["values"][name] is None and row["flags"][name] == cell.shown(expected.policy)
+                flagged += 1
+    assert flagged > 0  # the small test stream has small counts to withhold
+
+
+def test_a_csv_report_and_a_district_part_of_it(client: TestClient, tokens: dict[str, Any], database: Engine) -> None:
+    response = client.get(
+        "/v1/reports/mainland",
+        params={"period": "2026", "format": "csv", "district": "yancheng-tinghu"},
+        headers=auth(tokens),
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.text == render_csv(ReportService(database).report("mainland", "2026", district="yancheng-tinghu"))
+    rows = list(csv.DictReader(line for line in response.text.splitlines() if not line.startswith("#")))
+    assert {r["district"] for r in rows} == {"yancheng-tinghu"} and len(rows) == len(NAMES)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "field"),
+    [
+        ("/v1/reports/atlantis", {"period": "2026"}, 404, "zone"),
+        ("/v1/reports/gba", {"period": "2026-13"}, 400, "period"),
+        ("/v1/reports/gba", {"period": "last year"}, 400, "period"),
+        ("/v1/reports/gba", {}, 422, "period"),
+        ("/v1/reports/gba", {"period": "2026", "format": "xml"}, 400, "format"),
+        ("/v1/reports/gba", {"period": "2026", "region": "JS"}, 422, "region"),
+        ("/v1/reports/mainland", {"period": "2026", "district": "hk-sham-shui-po"}, 422, "district"),
+        ("/v1/indicators", {}, 422, "zone"),
+        ("/v1/indicators", {"zone": "moon"}, 404, "zone"),
+        ("/v1/indicators", {"zone": "gba", "indicator": "happiness"}, 422, "indicator"),
+        ("/v1/indicators", {"zone": "gba", "period": "2026-Q5"}, 400, "period"),
+        ("/v1/indicators", {"zone": "gba", "district": "nowhere"}, 422, "district"),
+    ],
+)
+def test_bad_requests_name_the_parameter(
+    client: TestClient, tokens: dict[str, Any], path: str, params: dict[str, str], status: int, field: str
+) -> None:
+    error(client.get(path, params=params, headers=auth(tokens)), status, field)
+
+
+# -- indicators ---------------------------------------------------------------------------------------------
+def test_indicator_rows_follow_the_same_suppression_as_the_report(
+    client: TestClient, tokens: dict[str, Any], database: Engine
+) -> None:
+    params: dict[str, Any] = {"zone": "gba", "period": "2026", "indicator": ["visits,home_visits", "cases_open"]}
+    response = client.get("/v1/indicators", params=params, headers=auth(tokens))
+    assert response.status_code == 200
+    rows = response.json()["rows"]
+    assert {r["indicator"] for r in rows} == {"visits", "home_visits", "cases_open"}
+    report = ReportService(database).report("gba", "2026")
+    for r in rows:
+        cell = report.row(r["region"], r["district"]).cells[r["indicator"]]
+        if cell.mark is None:
+            assert (r["value"], r["flag"]) == (int(cell.value or 0), None)
+        else:
+            assert (r["value"], r["flag"]) == (None, cell.shown(report.policy))
+    one = client.get(
+        "/v1/indicators", params={"zone": "gba", "region": "HK", "period": "2026-Q2"}, headers=auth(tokens)
+    )
+    assert {r["region"] for r in one.json()["rows"]} == {"HK"}
+    every = client.get("/v1/indicators", params={"zone": "mainland"}, headers=auth(tokens)).json()["rows"]
+    assert {r["period_kind"] for r in every} == {"month", "quarter", "year"}
+
+
+def test_projection_status_lists_the_stored_offsets_and_takes_lag_from_a_hook(
+    database: Engine, tokens: dict[str, Any], settings: HubSettings
+) -> None:
+    def lag(_: Engine) -> dict[tuple[str, str, int], dict[str, Any]]:
+        return {("read_models", "shared.gba.test", 0): {"offsets_behind": 0, "seconds_behind": 0.0}}
+
+    with TestClient(create_query_app(settings, database, tokens["set"], lag=lag)) as c:
+        doc = c.get("/v1/projections/status", headers=auth(tokens)).json()
+    [projection] = doc["projections"]
+    assert projection["projection"] == "read_models"
+    parts = {(p["topic"], p["partition"]): p for p in projection["partitions"]}
+    assert set(parts) == {("shared.gba.test", 0), ("shared.mainland.test", 0)}
+    assert parts[("shared.gba.test", 0)]["offsets_behind"] == 0
+    assert parts[("shared.gba.test", 0)]["next_offset"] + parts[("shared.mainland.test", 0)]["next_offset"] > 0
+    assert "offsets_behind" not in parts[("shared.mainland.test", 0)]

@@ -1,0 +1,351 @@
+"""Reports: rendering, suppression in every output, and the demo data's seed facts in the gba and mainland reports."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+
+from hub.agreements import apply
+from hub.demo_data import JINJIANG, NANSHAN, TINGHU, FactCoverage, fact_coverage, generate
+from hub.validation import validate_event
+from projections import migrations
+from projections.engine import make_engine
+from projections.fx import AppliedRate
+from projections.indicators import ALL, BY_NAME, INDICATORS, IndicatorValue, parts_of
+from projections.periods import parse_period
+from projections.report import Report, build_report, render, render_csv, report_document
+from projections.reporting import ReportService
+from projections.rules import project
+from projections.store import SourceRecord, apply_batch
+from projections.suppression import Policy
+from tests.shared_events import TEST_KEY, agreements, context
+
+
+# -- rendering a small report --------------------------------------------------------------------------------
+def _values() -> list[IndicatorValue]:
+    districts = [
+        ("GD", "shenzhen-nanshan", "visits", "120"),
+        ("GD", "shenzhen-nanshan", "cases_open", "40"),
+        ("GD", "shenzhen-nanshan", "visits_per_open_case", "3.00"),
+        ("GD", "guangzhou-tianhe", "visits", "3"),
+        ("HK", "hk-sham-shui-po", "visits", "50"),
+        ("GD", "shenzhen-nanshan", "donations_amount_reporting", "1234567.89"),
+        ("GD", "shenzhen-nanshan", "donations_count", "12"),
+        ("GD", "shenzhen-nanshan", "donations_count_CNY", "12"),
+        ("GD", "shenzhen-nanshan", "donations_amount_CNY", "1234567.89"),
+    ]
+    totals: dict[tuple[str, str, str], Decimal] = {}
+    for region, _, name, value in districts:
+        if BY_NAME[name].additive:
+            for key in ((region, ALL, name), (ALL, ALL, name)):
+                totals[key] = totals.get(key, Decimal(0)) + Decimal(value)
+    rows = [(r, d, n, Decimal(v)) for r, d, n, v in districts] + [(r, d, n, v) for (r, d, n), v in totals.items()]
+    return [IndicatorValue("gba", r, d, "year", "2026", name, v) for r, d, name, v in rows]
+
+
+def _small_report(**kwargs: object) -> Report:
+    rate = AppliedRate("HKD", "CNY", Decimal("0.91500000"), date(2026, 1, 1))
+    return build_report(
+        "gba",
+        parse_period("2026"),
+        _values(),
+        reporting_currency="CNY",
+        places=[("MO", "mo-taipa")],
+        rates=[rate],
+        fx_source="test rates",
+        caveats=["Illustrative data: the figures of guangzhou-tianhe are invented demo data."],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_a_report_has_every_scope_zero_filled_and_marks_small_counts() -> None:
+    report = _small_report()
+    assert [(r.level, r.region, r.district) for r in report.rows] == [
+        ("zone", "*", "*"),
+        ("region", "GD", "*"),
+        ("district", "GD", "guangzhou-tianhe"),
+        ("district", "GD", "shenzhen-nanshan"),
+        ("region", "HK", "*"),
+        ("district", "HK", "hk-sham-shui-po"),
+        ("region", "MO", "*"),
+        ("district", "MO", "mo-taipa"),
+    ]
+    tianhe = report.row("GD", "guangzhou-tianhe").cells
+    nanshan = report.row("GD", "shenzhen-nanshan").cells
+    assert tianhe["visits"].mark == "primary" and tianhe["visits"].shown(report.policy) == "<5"
+    # 123 - 120 would give Tianhe away: Nanshan's visits (the smallest other part) are withheld too.
+    assert nanshan["visits"].mark == "complementary" and nanshan["visits"].shown(report.policy) == "x"
+    assert nanshan["visits_per_open_case"].mark == "dependent"
+    assert report.row("MO", "mo-taipa").cells["visits"].value == 0
+    assert report.row("MO", "mo-taipa").cells["visits_per_open_case"].shown(report.policy) == "-"
+    assert nanshan["donations_amount_reporting"].published() == Decimal("1234567.89")
+
+
+def test_a_region_or_district_view_is_part_of_the_same_pattern() -> None:
+    full = _small_report()
+    for view in (_small_report(region="GD"), _small_report(district="shenzhen-nanshan")):
+        assert view.rows
+        for row in view.rows:
+            assert row.cells == full.row(row.region, row.district).cells
+
+
+def test_unsuppressed_shows_everything_and_says_so() -> None:
+    report = _small_report(suppressed=False)
+    assert report.row("GD", "guangzhou-tianhe").cells["visits"].shown(report.policy) == "3"
+    assert "UNSUPPRESSED" in render(report, "table")
+
+
+def test_table_csv_and_json_carry_currency_rates_marks_and_caveats() -> None:
+    report = _small_report()
+    table = render(report, "table")
+    for text in (
+        "Report of zone gba",
+        "amounts in CNY",
+        "1 HKD = 0.91500000 CNY valid from 2026-01-01",
+        "<5",
+        "Illustrative data",
+    ):
+        assert text in table
+    assert "1,234,567.89" in table
+    lines = render(report, "csv").splitlines()
+    comments = [line for line in lines if line.startswith("#")]
+    assert any("1 HKD = 0.91500000 CNY" in line for line in comments)
+    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    assert len(rows) == len(report.rows) * len(INDICATORS)
+    tianhe = next(r for r in rows if r["district"] == "guangzhou-tianhe" and r["indicator"] == "visits")
+    assert (tianhe["value"], tianhe["flag"]) == ("", "<5")
+    amount = next(
+        r for r in rows if r["district"] == "shenzhen-nanshan" and r["indicator"] == "donations_amount_reporting"
+    )
+    assert (amount["value"], amount["unit"]) == ("1234567.89", "CNY")
+    doc = json.loads(render(report, "json"))
+    assert doc == json.loads(json.dumps(report_document(report)))
+    assert doc["reporting_currency"] == "CNY" and doc["fx"]["rates_used"][0]["rate"] == "0.91500000"
+    zone = doc["rows"][0]
+    assert zone["values"]["visits"] == 173 and "visits" not in zone["flags"]
+    district = next(r for r in doc["rows"] if r["district"] == "guangzhou-tianhe")
+    assert district["values"]["visits"] is None and district["flags"]["visits"] == "<5"
+    nanshan = next(r for r in doc["rows"] if r["district"] == "shenzhen-nanshan")
+    assert nanshan["values"]["donations_amount_reporting"] == "1234567.89"
+
+
+# -- an independent attacker on published outputs ---------------------------------------------------------
+def _published(report_csv: str) -> dict[tuple[str, str, str], str]:
+    """(region, district, indicator) -> the value or the flag, from a CSV output."""
+    rows = csv.DictReader(line for line in report_csv.splitlines() if not line.startswith("#"))
+    return {(r["region"], r["district"], r["indicator"]): r["value"] or r["flag"] for r in rows}
+
+
+def _equations(cells: dict[tuple[str, str, str], str]) -> list[tuple[tuple[str, str, str], list[tuple[str, str, str]]]]:
+    """What any reader knows: a region is the sum of its districts, the zone of its regions, a total of its parts."""
+    places = {(r, d) for r, d, _ in cells}
+    regions = sorted({r for r, _ in places if r != ALL})
+    out = []
+    for spec in INDICATORS:
+        if spec.kind == "ratio":
+            continue
+        n = spec.name
+        out.append(((ALL, ALL, n), [(r, ALL, n) for r in regions]))
+        for r in regions:
+            out.append(((r, ALL, n), [(r, d, n) for rr, d in places if rr == r and d != ALL]))
+        for total in {s.part_of for s in INDICATORS if s.part_of}:
+            for r, d in places:
+                out.append(((r, d, total), [(r, d, p) for p in parts_of(total)]))
+    return out
+
+
+def recoverable(cells: dict[tuple[str, str, str], str]) -> dict[tuple[str, str, str], Decimal]:
+    """Withheld figures one equation pins down: by subtraction, or by the bounds of the marks."""
+    found: dict[tuple[str, str, str], Decimal] = {}
+    for total, parts in _equations(cells):
+        members = [(total, 1), *((p, -1) for p in parts)]
+        if any(k not in cells for k, _ in members):
+            continue
+        hidden = [(k, c) for k, c in members if cells[k] in ("<5", "x")]
+        if not hidden:
+            continue
+        known = sum((Decimal(cells[k]) * c for k, c in members if cells[k] not in ("<5", "x")), Decimal(0))
+        cent = BY_NAME[total[2]].kind == "amount"
+        bounds = {
+            k: (Decimal(1), Decimal(4)) if cells[k] == "<5" else (Decimal("0.01") if cent else Decimal(5), None)
+            for k, _ in hidden
+        }
+        for key, coefficient in hidden:
+            # coefficient * x = -(known + the other hidden terms)
+            low: Decimal | None = -known
+            high: Decimal | None = -known
+            for other, c in hidden:
+                if other == key:
+                    continue
+                lo, hi = bounds[other]
+                low = (
+                    None
+                    if low is None
+                    else (low - c * hi if c > 0 and hi is not None else (low - c * lo if c < 0 else None))
+                )
+                high = (
+                    None if high is None else (high - c * lo if c > 0 else (high - c * hi if hi is not None else None))
+                )
+            if coefficient < 0:
+                low, high = (None if high is None else -high), (None if low is None else -low)
+            lo, hi = bounds[key]
+            low = lo if low is None else max(low, lo)
+            high = hi if high is None else (high if hi is None else min(high, hi))
+            if high is not None and low == high:
+                found[key] = low
+    return found
+
+
+def test_the_attacker_recovers_a_figure_that_was_withheld_alone() -> None:
+    cells = {
+        (ALL, ALL, "visits"): "173",
+        ("GD", ALL, "visits"): "123",
+        ("GD", "a", "visits"): "<5",
+        ("GD", "b", "visits"): "120",
+    }
+    cells[("HK", ALL, "visits")] = "50"
+    cells[("HK", "c", "visits")] = "50"
+    assert recoverable(cells) == {("GD", "a", "visits"): Decimal(3)}
+    cells[("GD", "b", "visits")] = "x"
+    assert recoverable(cells) == {}
+
+
+# -- the demo data ---------------------------------------------------------------------------------------------
+#: Which indicator of a report carries each seed fact of hub/data/seed-facts.json (values come from the file).
+FACT_INDICATOR: dict[tuple[str, str], str] = {
+    (TINGHU, "featured_projects"): "projects_funded_GOVERNMENT_PURCHASE",
+    (TINGHU, "service_projects_cumulative"): "service_projects",
+    (TINGHU, "people_served_person_times"): "service_person_times",
+    (TINGHU, "venture_philanthropy_investment"): "funding_amount_reporting_VENTURE_PHILANTHROPY",
+    (TINGHU, "venture_philanthropy_projects"): "projects_funded_VENTURE_PHILANTHROPY",
+    (TINGHU, "venture_philanthropy_beneficiaries"): "evaluation_beneficiaries",
+    (TINGHU, "licensed_social_workers"): "licensed_social_workers",
+    (TINGHU, "registered_volunteers"): "volunteers_registered",
+    (TINGHU, "training_person_times"): "training_person_times",
+    (TINGHU, "generalist_certificates"): "certifications_GENERALIST",
+    (TINGHU, "charity_donations_last_year"): "donations_amount_CNY",
+    (TINGHU, "charity_beneficiaries_last_year"): "donation_beneficiaries",
+    (NANSHAN, "training_person_times_3y"): "training_person_times",
+    (NANSHAN, "senior_social_workers_trained"): "certifications_SENIOR",
+    (NANSHAN, "intermediate_social_workers_trained"): "certifications_INTERMEDIATE",
+    (NANSHAN, "project_library_projects"): "projects_evaluated",
+    (NANSHAN, "street_stations"): "stations_with_cases",
+    (NANSHAN, "hardship_case_files"): "cases_opened_hardship",
+    (NANSHAN, "home_visits"): "home_visits",
+    (NANSHAN, "safety_net_services"): "service_person_times_SOCIAL_ASSISTANCE",
+    (JINJIANG, "junior_supervisors_selected"): "certifications_SUPERVISOR",
+    (JINJIANG, "supervisor_assistants_selected"): "certifications_OTHER",
+    (JINJIANG, "micro_projects_since_2023"): "projects_funded_MICRO_PROJECT",
+    (JINJIANG, "micro_projects_funding"): "funding_amount_reporting_MICRO_PROJECT",
+    (JINJIANG, "quality_projects_selected"): "projects_rated_excellent",
+}
+#: Carried facts no indicator holds, and why.
+NOT_IN_REPORTS: dict[tuple[str, str], str] = {
+    (NANSHAN, "expert_pool"): "distinct evaluators: the evaluations table keeps only each panel's size, not its refs",
+}
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The whole demo stream (seed 42) through the gateway's crossing, the rules and the store, on SQLite."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo')}/demo.db"
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    ags, ctx = agreements(), context()
+    batch: list[SourceRecord] = []
+    offset = 0
+    for raw in generate(42):
+        event = validate_event(raw)
+        crossing = apply(ags[event.region], TEST_KEY, event.event_type, event.record)
+        for zone in crossing.zones:
+            batch.append(
+                SourceRecord("shared.demo", 0, offset, project(zone, crossing.event_type, crossing.shared_record, ctx))
+            )
+            offset += 1
+        if len(batch) >= 5000:
+            apply_batch(engine, "read_models", batch)
+            batch = []
+    apply_batch(engine, "read_models", batch)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _carried() -> list[FactCoverage]:
+    return [f for f in fact_coverage() if f.carried]
+
+
+def test_every_carried_seed_fact_has_an_indicator_or_a_stated_reason() -> None:
+    carried = {(f.district, f.metric) for f in _carried()}
+    assert carried == set(FACT_INDICATOR) | set(NOT_IN_REPORTS)
+    assert set(FACT_INDICATOR.values()) <= set(BY_NAME)
+
+
+@pytest.mark.parametrize(
+    ("zone", "districts"), [("gba", (NANSHAN,)), ("mainland", (NANSHAN, TINGHU, JINJIANG))], ids=["gba", "mainland"]
+)
+def test_the_reports_reproduce_the_seed_facts(demo_db: Engine, zone: str, districts: tuple[str, ...]) -> None:
+    service = ReportService(demo_db, reporting_currency="CNY", fx_source="test rates")
+    report = service.report(zone, "2026")
+    checked = 0
+    for fact in _carried():
+        key = (fact.district, fact.metric)
+        if fact.district not in districts or key in NOT_IN_REPORTS:
+            continue
+        name = FACT_INDICATOR[key]
+        region = next(r.region for r in report.rows if r.district == fact.district)
+        cell = report.row(region, fact.district).cells[name]
+        assert cell.value == Decimal(fact.value), f"{fact.district}.{fact.metric} via {name}"
+        shown = cell.shown(report.policy)
+        if cell.mark is None:
+            assert Decimal(shown) == fact.value
+        else:  # withheld in a cross-region output: as "<5" only when it is a small count
+            assert (shown == "<5") == (cell.mark == "primary")
+            assert cell.mark != "primary" or fact.value < 5
+        checked += 1
+    assert checked == sum(1 for f in _carried() if f.district in districts and (f.district, f.metric) in FACT_INDICATOR)
+    assert any("Illustrative data" in c and "hk-sham-shui-po" in c for c in report.caveats) == (zone == "gba")
+
+
+def test_the_unsuppressed_operator_view_shows_every_seed_fact(demo_db: Engine) -> None:
+    service = ReportService(demo_db, reporting_currency="CNY")
+    report = service.report("mainland", "2026", suppressed=False)
+    for fact in _carried():
+        if (fact.district, fact.metric) in FACT_INDICATOR:
+            region = next(r.region for r in report.rows if r.district == fact.district)
+            cell = report.row(region, fact.district).cells[FACT_INDICATOR[(fact.district, fact.metric)]]
+            assert cell.mark is None and cell.value == fact.value
+
+
+@pytest.mark.parametrize("zone", ["gba", "mainland"])
+def test_no_published_output_of_the_demo_gives_a_withheld_figure_away(demo_db: Engine, zone: str) -> None:
+    service = ReportService(demo_db, reporting_currency="CNY", policy=Policy(5))
+    periods = ["2026", *(f"2026-Q{q}" for q in range(1, 5)), *(f"2026-{m:02d}" for m in range(1, 13))]
+    for period in periods:
+        full = service.report(zone, period)
+        published = _published(render_csv(full))
+        assert recoverable(published) == {}, period
+        if period in ("2026", "2026-Q1", "2026-03"):  # the attack above had something to attack
+            assert any(v in ("<5", "x") for v in published.values()), f"{zone} {period}: the demo has small counts"
+        for key, value in published.items():
+            assert value != "<5" or BY_NAME[key[2]].kind == "count"
+        if period not in ("2026", "2026-Q2", "2026-07"):
+            continue
+        # Every region and district view shows the same figures and marks as the full report.
+        for row in full.rows[1:]:
+            district = row.district if row.level == "district" else None
+            view = service.report(zone, period, region=row.region, district=district)
+            for key, value in _published(render_csv(view)).items():
+                assert published[key] == value
+
+
+def test_a_period_without_facts_is_an_empty_report(demo_db: Engine) -> None:
+    report = ReportService(demo_db, reporting_currency="CNY").report("gba", "2031-Q2")
+    assert report.row(ALL).cells["visits"].value == 0
