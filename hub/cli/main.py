@@ -38,9 +38,11 @@ def settings_of(ctx: typer.Context) -> HubSettings:
 def _register() -> None:
     from hub.cli import subscribe  # noqa: I001 - one line per capability keeps parallel edits apart
     from hub.cli import report
+    from hub.cli import gateway
     from hub.cli import agreements, db, demo, demo_data, ingest, kafka, publish, registry, schemas, tokens, topics
 
     app.add_typer(kafka.app, name="kafka")
+    app.add_typer(gateway.app, name="gateway")
     app.command("report")(report.report)
     app.add_typer(report.api_app, name="api")
     app.add_typer(topics.app, name="topics")

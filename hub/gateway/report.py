@@ -1,0 +1,126 @@
+"""What crossed, read back from Kafka: audit records per zone and dead letters per stage.
+
+For the demo ("how many events crossed into each zone") and for operators.
+Counts come from ``hub.audit`` (not from a worker's memory), deduplicated by
+crossing identity, so they survive restarts and ignore at-least-once copies.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
+
+from hub import naming
+from hub.dlq import decode_dead_letter
+from hub.errors import BrokerError, SerializationError
+from hub.registry.client import RegistryClient
+from hub.serde import AvroDeserializer, SchemaSource
+from hub.settings import HubSettings
+
+
+def read_topic(settings: HubSettings, topic: str, *, timeout_s: float | None = None) -> Iterator[ConsumerRecord]:
+    """Every record of ``topic`` from the beginning to its end offsets now, read_committed, all partitions."""
+    timeout = timeout_s if timeout_s is not None else max(settings.request_timeout_s, 30.0)
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.bootstrap_list,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            request_timeout_ms=int(max(settings.request_timeout_s, 31.0) * 1000),
+        )
+    except KafkaError as exc:
+        raise BrokerError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            raise BrokerError(f"topic {topic} does not exist at {settings.bootstrap_servers} (`hub topics apply`)")
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batch = consumer.poll(timeout_ms=int(timeout * 1000))
+            for tp, records in batch.items():
+                yield from (r for r in records if r.offset < ends[tp])
+            done = {tp for tp in remaining if consumer.position(tp) >= ends[tp]}
+            if not batch and not done:
+                stuck = ", ".join(f"{tp.partition}@{consumer.position(tp)}/{ends[tp]}" for tp in sorted(remaining))
+                raise BrokerError(f"reading {topic} stalled at partitions {stuck}")
+            remaining -= done
+    except KafkaError as exc:
+        raise BrokerError(f"reading {topic}: {exc}") from exc
+    finally:
+        consumer.close()
+
+
+@dataclass
+class AuditCounts:
+    """Crossings found in ``hub.audit``."""
+
+    crossings: int = 0
+    """Distinct crossings: (event_id, source topic, partition, offset)."""
+    copies: int = 0
+    """Audit records beyond the first of a crossing (at-least-once re-deliveries)."""
+    per_zone: Counter[str] = field(default_factory=Counter)
+    """Distinct crossings per target zone."""
+    per_region: Counter[str] = field(default_factory=Counter)
+    withheld: int = 0
+    """Crossings with no target (the agreement let the event go nowhere)."""
+
+
+def audit_counts(settings: HubSettings, registry: SchemaSource | None = None) -> AuditCounts:
+    """Count distinct crossings per zone and region from ``hub.audit``."""
+    source = registry or RegistryClient(settings.schema_registry_url, settings.request_timeout_s)
+    decoder = AvroDeserializer(source)
+    seen: set[tuple[str, str, int, int]] = set()
+    out = AuditCounts()
+    for record in read_topic(settings, naming.AUDIT_TOPIC):
+        try:
+            doc = decoder(record.value)
+        except SerializationError:
+            continue  # not an audit record of ours; nothing to count
+        ident = (
+            str(doc["event_id"]),
+            str(doc["source_topic"]),
+            int(doc["source_partition"]),
+            int(doc["source_offset"]),
+        )
+        if ident in seen:
+            out.copies += 1
+            continue
+        seen.add(ident)
+        out.crossings += 1
+        out.per_region[ident[1].split(".")[1].upper()] += 1
+        targets = [str(t) for t in doc["targets"]]
+        if not targets:
+            out.withheld += 1
+        for target in targets:
+            out.per_zone[naming.parse_shared_topic(target).zone] += 1
+    return out
+
+
+def dead_letter_counts(settings: HubSettings, consumer: str | None = "gateway") -> Counter[str]:
+    """Dead letters in ``hub.dlq`` per stage (of one consumer, or all with None), one per source record."""
+    seen: set[bytes] = set()
+    out: Counter[str] = Counter()
+    for record in read_topic(settings, naming.DLQ_TOPIC):
+        if record.key in seen:
+            continue
+        try:
+            letter = decode_dead_letter(record.value)
+        except (ValueError, KeyError, TypeError):
+            continue
+        if consumer is not None and letter.consumer != consumer:
+            continue
+        seen.add(record.key)
+        out[letter.stage] += 1
+    return out
+
+
+__all__ = ["AuditCounts", "audit_counts", "dead_letter_counts", "read_topic"]

@@ -1,0 +1,199 @@
+"""Running the gateway as a managed background process (for tests and ``make demo``).
+
+Mirrors :mod:`hub.broker` and :mod:`hub.registry.service`: ``hub gateway run``
+started detached, its pid file, status file and log under
+``<data_dir>/gateway/<group id>``; :func:`start` returns once the worker
+consumes (its status file says partitions are assigned), :func:`stop` sends
+SIGTERM, then SIGKILL. Starting a running gateway is a no-op; a stale pid file
+is cleaned up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.agreement_keys import load_key
+from hub.agreements import agreements_dir, load_agreements
+from hub.broker import _alive, _terminate
+from hub.errors import BrokerError, PolicyError
+from hub.gateway import state
+from hub.gateway.state import group_id, served_regions
+from hub.settings import DYNAMIC_PREFIXES, ENV_PREFIX, HubSettings
+
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class StartResult:
+    pid: int
+    started: bool  # False when this gateway was already running
+    group_id: str
+
+
+@dataclass(frozen=True)
+class GatewayStatus:
+    group_id: str
+    pid: int | None
+    status: state.Status | None
+
+
+def _files(settings: HubSettings, regions: Sequence[str] | None) -> tuple[tuple[str, ...], state.GatewayPaths]:
+    served = served_regions(regions)
+    return served, state.paths(settings, group_id(served))
+
+
+def paths_of(settings: HubSettings, regions: Sequence[str] | None = None) -> state.GatewayPaths:
+    """Pid, status and log files of the gateway of this region set."""
+    return _files(settings, regions)[1]
+
+
+def _is_our_gateway(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"gateway" in cmdline and b"run" in cmdline and _alive(pid)
+
+
+def running_pid(settings: HubSettings, regions: Sequence[str] | None = None) -> int | None:
+    """Pid of the gateway of this region set started from this data dir, or None. Removes a stale pid file."""
+    _, files = _files(settings, regions)
+    try:
+        pid = int(files.pid.read_text().strip())
+    except (OSError, ValueError):
+        files.pid.unlink(missing_ok=True)
+        return None
+    if _is_our_gateway(pid):
+        return pid
+    files.pid.unlink(missing_ok=True)
+    return None
+
+
+def child_env(settings: HubSettings, environ: Mapping[str, str]) -> dict[str, str]:
+    """Environment of the child: ``environ`` without ``HUB_*``, the settings as ``HUB_*``, agreement keys kept."""
+    env = {k: v for k, v in environ.items() if not k.upper().startswith(ENV_PREFIX)}
+    env.update({k: v for k, v in environ.items() if k.upper().startswith(DYNAMIC_PREFIXES)})
+    for name in HubSettings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+    env[f"{ENV_PREFIX}DATA_DIR"] = str(settings.data_dir.resolve())
+    return env
+
+
+def _tail(log: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {log})"
+
+
+def start(
+    settings: HubSettings,
+    regions: Sequence[str] | None = None,
+    *,
+    environ: Mapping[str, str],
+    timeout_s: float = START_TIMEOUT_S,
+    loglevel: str = "info",
+) -> StartResult:
+    """Start ``hub gateway run`` in the background; return once it consumes. A running one is a no-op.
+
+    Agreements and keys are checked here first, so a missing key fails at once
+    with the :class:`PolicyError` naming the variable.
+    """
+    served, files = _files(settings, regions)
+    gid = group_id(served)
+    pid = running_pid(settings, served)
+    if pid is not None:
+        _wait_ready(files, pid, timeout_s, lambda: _alive(pid))
+        return StartResult(pid, False, gid)
+    every = load_agreements(agreements_dir(settings.agreements_dir))
+    for region in served:
+        if region not in every:
+            raise PolicyError(f"no data-sharing agreement for {region} in {agreements_dir(settings.agreements_dir)}")
+        load_key(every[region], environ, settings.secrets_file)
+    files.root.mkdir(parents=True, exist_ok=True)
+    files.status.unlink(missing_ok=True)
+    cmd = [sys.executable, "-c", "from hub.cli import main; main()", "gateway", "run", "--log-level", loglevel]
+    for region in served:
+        cmd += ["--region", region]
+    with files.log.open("ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=child_env(settings, environ),
+            close_fds=True,
+            cwd=str(files.root),
+        )
+    files.pid.write_text(str(proc.pid))
+    try:
+        _wait_ready(files, proc.pid, timeout_s, lambda: proc.poll() is None)
+    except BrokerError:
+        _terminate(proc.pid, STOP_TIMEOUT_S)
+        files.pid.unlink(missing_ok=True)
+        raise
+    return StartResult(proc.pid, True, gid)
+
+
+def _wait_ready(files: state.GatewayPaths, pid: int, timeout_s: float, alive: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = state.read_status(files.status)
+        if found is not None and found.pid == pid and found.ready:
+            return
+        if not alive():
+            raise BrokerError(f"the gateway exited while starting:\n{_tail(files.log)}")
+        time.sleep(0.2)
+    raise BrokerError(f"the gateway did not start consuming within {timeout_s:.0f}s; see {files.log}")
+
+
+def stop(
+    settings: HubSettings, regions: Sequence[str] | None = None, *, timeout_s: float = STOP_TIMEOUT_S
+) -> bool | None:
+    """SIGTERM the managed gateway (SIGKILL after ``timeout_s``). None if none ran, else whether it stopped cleanly."""
+    _, files = _files(settings, regions)
+    pid = running_pid(settings, regions)
+    if pid is None:
+        return None
+    graceful = _terminate(pid, timeout_s)
+    files.pid.unlink(missing_ok=True)
+    return graceful
+
+
+def kill(settings: HubSettings, regions: Sequence[str] | None = None) -> int | None:
+    """SIGKILL the managed gateway at once (crash tests); returns the pid killed, or None."""
+    _, files = _files(settings, regions)
+    pid = running_pid(settings, regions)
+    if pid is None:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while _alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+    files.pid.unlink(missing_ok=True)
+    return pid
+
+
+def status(settings: HubSettings, regions: Sequence[str] | None = None) -> GatewayStatus:
+    """Pid and last status file of the gateway of this region set."""
+    served, files = _files(settings, regions)
+    pid = running_pid(settings, served)
+    return GatewayStatus(group_id(served), pid, state.read_status(files.status) if pid is not None else None)
+
+
+__all__ = ["GatewayStatus", "StartResult", "child_env", "kill", "paths_of", "running_pid", "start", "status", "stop"]

@@ -1,0 +1,156 @@
+"""The gateway's counters and its status file (``<data_dir>/gateway/<group>/status.json``).
+
+The running worker writes the status file: pid, served regions, readiness
+(partitions assigned and flowing) and counters. ``hub gateway status`` and the
+managed-process helper read it. No Kafka, no faust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hub.errors import ConfigError
+from hub.gateway.crossing import Crossed, Outcome, Refused
+from hub.orgunits import REGIONS
+from hub.settings import HubSettings
+
+
+def served_regions(given: Sequence[str] | None) -> tuple[str, ...]:
+    """Regions to serve, upper-cased, in :data:`hub.orgunits.REGIONS` order; none given means all five."""
+    if not given:
+        return REGIONS
+    wanted = {r.strip().upper() for r in given}
+    unknown = sorted(wanted - set(REGIONS))
+    if unknown:
+        raise ConfigError(f"--region: unknown region {', '.join(unknown)}; expected some of {', '.join(REGIONS)}")
+    return tuple(r for r in REGIONS if r in wanted)
+
+
+def group_id(regions: Sequence[str]) -> str:
+    """Consumer group (and faust app id) of a served-region set: stable, e.g. ``hub-gateway-fj-gd-hk-js-mo``."""
+    return "hub-gateway-" + "-".join(sorted(r.lower() for r in regions))
+
+
+@dataclass(frozen=True)
+class GatewayPaths:
+    """Files of one gateway (one served-region set) under ``<data_dir>/gateway/<group id>``."""
+
+    root: Path
+
+    @property
+    def pid(self) -> Path:
+        return self.root / "gateway.pid"
+
+    @property
+    def status(self) -> Path:
+        return self.root / "status.json"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "gateway.log"
+
+    @property
+    def faust_dir(self) -> Path:
+        return self.root / "faust"
+
+
+def paths(settings: HubSettings, group_id: str) -> GatewayPaths:
+    return GatewayPaths(settings.data_dir.resolve() / "gateway" / group_id)
+
+
+@dataclass
+class Stats:
+    """What one worker process has done since it started (duplicates after a restart count again)."""
+
+    crossed: Counter[str] = field(default_factory=Counter)
+    """Shared records written, per zone."""
+    withheld: int = 0
+    """Events the agreement let into no zone (audit record only)."""
+    dead: Counter[str] = field(default_factory=Counter)
+    """Dead letters, per stage."""
+    dead_by_region: Counter[str] = field(default_factory=Counter)
+    events: int = 0
+    batches: int = 0
+    cross_s: float = 0.0
+    """Time spent decoding, validating, applying agreements and encoding."""
+    deliver_s: float = 0.0
+    """Time spent sending outputs and awaiting their acknowledgements."""
+    last_batch_at: datetime | None = None
+
+    def add(self, outcomes: Iterable[Outcome], *, cross_s: float = 0.0, deliver_s: float = 0.0) -> None:
+        """Count one delivered batch."""
+        self.batches += 1
+        self.cross_s += cross_s
+        self.deliver_s += deliver_s
+        self.last_batch_at = datetime.now(UTC)
+        for outcome in outcomes:
+            self.events += 1
+            if isinstance(outcome, Crossed):
+                self.crossed.update(outcome.zones)
+                if not outcome.zones:
+                    self.withheld += 1
+            elif isinstance(outcome, Refused):
+                self.dead[outcome.stage] += 1
+                region = outcome.source.topic.split(".")[1].upper() if outcome.source.topic.count(".") == 3 else "?"
+                self.dead_by_region[region] += 1
+
+    def summary(self) -> str:
+        zones = ", ".join(f"{z}={n}" for z, n in sorted(self.crossed.items())) or "none"
+        dead = ", ".join(f"{s}={n}" for s, n in sorted(self.dead.items())) or "0"
+        return (
+            f"{self.events} events in {self.batches} batches; crossed: {zones}; "
+            f"withheld {self.withheld}; dead letters: {dead}; "
+            f"busy {self.cross_s:.1f}s crossing, {self.deliver_s:.1f}s delivering"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "batches": self.batches,
+            "crossed": dict(sorted(self.crossed.items())),
+            "withheld": self.withheld,
+            "dead_letters": dict(sorted(self.dead.items())),
+            "dead_letters_by_region": dict(sorted(self.dead_by_region.items())),
+            "cross_seconds": round(self.cross_s, 3),
+            "deliver_seconds": round(self.deliver_s, 3),
+            "last_batch_at": self.last_batch_at.isoformat() if self.last_batch_at else None,
+        }
+
+
+@dataclass
+class Status:
+    """Content of the status file."""
+
+    pid: int
+    group_id: str
+    regions: list[str]
+    topics: int
+    ready: bool = False
+    assigned: int = 0
+    unserved_topics: list[str] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    updated_at: str = ""
+
+    def write(self, path: Path) -> None:
+        """Replace the file atomically (a reader never sees half of it)."""
+        self.updated_at = datetime.now(UTC).isoformat()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.__dict__, indent=2, sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
+
+
+def read_status(path: Path) -> Status | None:
+    """The status file, or None if it is missing or unreadable."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return Status(**doc)
+    except (OSError, ValueError, TypeError):
+        return None
