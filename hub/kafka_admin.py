@@ -136,3 +136,47 @@ def _iter_config_results(result: object) -> Iterable[tuple[str, dict[str, str]]]
             yield name, {k: v["value"] for k, v in entries.items() if v.get("value") is not None}
         return
     raise BrokerError(f"unexpected describe_configs result from kafka-python: {type(result).__name__}")
+
+
+@dataclass(frozen=True)
+class GroupLag:
+    """How far a consumer group's committed offsets are behind the end of its topics."""
+
+    behind: int
+    total: int  # records in the non-empty partitions considered
+
+    @property
+    def done(self) -> int:
+        return self.total - self.behind
+
+
+def group_lag(bootstrap: list[str], group_id: str, topics: Iterable[str], timeout_s: float = 10.0) -> GroupLag:
+    """Committed offsets of ``group_id`` against the end offsets of ``topics`` (read-only: joins no group)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        request_timeout_ms=int(timeout_s * 1000) + 1000,
+    )
+    try:
+        tps = [
+            TopicPartition(t, p) for t in sorted(set(topics)) for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
+        ends = consumer.end_offsets(tps)
+        begins = consumer.beginning_offsets(tps)
+        behind = total = 0
+        for tp in tps:
+            end, begin = ends.get(tp, 0), begins.get(tp, 0)
+            if end <= begin:
+                continue
+            committed = consumer.committed(tp)
+            done = max(committed or begin, begin)
+            total += end - begin
+            behind += max(0, end - done)
+        return GroupLag(behind, total)
+    except KafkaError as exc:
+        raise BrokerError(f"cannot read the offsets of group {group_id}: {exc}") from exc
+    finally:
+        consumer.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -12,7 +13,7 @@ from rich.table import Table
 
 from hub import naming, topology
 from hub.cli.main import settings_of
-from hub.kafka_admin import apply_topics
+from hub.kafka_admin import apply_topics, cluster_info
 from hub.orgunits import org_units
 from hub.settings import HubSettings
 from hub.stack import LocalStack
@@ -25,6 +26,9 @@ DEFAULT_SEED = 2026
 def demo(
     ctx: typer.Context,
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the demo data (same seed, same events)."),
+    republish: bool = typer.Option(
+        False, "--republish", help="Publish the demo data again even if an earlier run published it."
+    ),
 ) -> None:
     """Run the main job: Kafka, registry, demo data published by districts, and what landed where."""
     settings = settings_of(ctx)
@@ -34,8 +38,84 @@ def demo(
         _apply_topics(settings)
         stack.ensure_registry()
         data = _demo_data(settings, seed)
-        _publish(settings, data)
+        marker = data.with_suffix(".published")  # holds the cluster id it was published to
+        cluster = str(cluster_info(settings.bootstrap_list).get("cluster_id"))
+        if marker.is_file() and marker.read_text().strip() == cluster and not republish:
+            console.print(
+                f"[green]✓[/] demo data already published by an earlier run ({marker.name}); "
+                "--republish sends it again (same event_ids: no new facts downstream)"
+            )
+        else:
+            _publish(settings, data)
+            marker.write_text(cluster + "\n")
+        settings = _with_demo_keys(settings)
+        _cross(settings, stack)
     console.print(f"demo finished in {time.monotonic() - t0:.1f}s")
+
+
+def _with_demo_keys(settings: HubSettings) -> HubSettings:
+    """Agreement keys for the demo: the user's if set, else generated once into <data_dir>/secrets.env."""
+    from hub.agreement_keys import demo_secrets_path, write_demo_secrets
+    from hub.agreements import agreements_dir, load_agreements
+
+    agreements = load_agreements(agreements_dir(settings.agreements_dir)).values()
+    if settings.secrets_file is not None or all(a.key_variable in os.environ for a in agreements):
+        return settings
+    path = demo_secrets_path(settings.data_dir).resolve()
+    written = write_demo_secrets(path, agreements)
+    if written:
+        console.print(f"[green]✓[/] generated demo agreement keys in {path} (mode 600, git-ignored)")
+    return settings.model_copy(update={"secrets_file": path})
+
+
+def _cross(settings: HubSettings, stack: LocalStack) -> None:
+    """Run the gateway until every raw event has crossed; print the crossings per zone."""
+    from hub.gateway import service
+    from hub.gateway.report import audit_counts, dead_letter_counts
+    from hub.gateway.state import group_id, served_regions
+
+    with console.status("starting the gateway…"):
+        started = service.start(settings, environ=os.environ)
+    if started.started:
+        console.print(f"[green]✓[/] gateway started (pid {started.pid}, group {started.group_id})")
+        stack.add_cleanup("gateway", lambda: service.stop(settings))
+    else:
+        console.print(f"[green]✓[/] gateway already running (pid {started.pid}); it will be left running")
+    raw = [s.name for s in topology.expand(settings, org_units()) if s.kind == "raw"]
+    _wait_for_group(settings, group_id(served_regions(None)), raw, "crossing")
+    counts = audit_counts(settings)
+    table = Table("zone", "events crossed", title="crossings recorded in hub.audit (copies counted once)")
+    for zone, n in sorted(counts.per_zone.items()):
+        table.add_row(f"shared.{zone}.*", f"{n:,}")
+    console.print(table)
+    regions = ", ".join(f"{r} {n:,}" for r, n in sorted(counts.per_region.items()))
+    console.print(f"distinct crossings {counts.crossings:,} ({regions}); at-least-once copies {counts.copies:,}")
+    dead = dead_letter_counts(settings)
+    if dead:
+        console.print(f"[yellow]dead letters from the gateway:[/] {dict(dead)}")
+
+
+def _wait_for_group(settings: HubSettings, group: str, topics: list[str], what: str, timeout_s: float = 1800) -> None:
+    """Show progress until ``group`` has committed the end of ``topics``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hub.errors import BrokerError
+    from hub.kafka_admin import group_lag
+
+    deadline = time.monotonic() + timeout_s
+    progress = Progress(
+        TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+    with progress:
+        task = progress.add_task(what, total=None)
+        while True:
+            lag = group_lag(settings.bootstrap_list, group, topics)
+            progress.update(task, total=lag.total, completed=lag.done)
+            if lag.behind == 0:
+                return
+            if time.monotonic() > deadline:
+                raise BrokerError(f"{what}: {lag.behind:,} records still behind after {timeout_s:.0f}s")
+            time.sleep(1.0)
 
 
 def _apply_topics(settings: HubSettings) -> None:
