@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from hub.agreements import apply
-from hub.demo_data import JINJIANG, NANSHAN, TINGHU, FactCoverage, fact_coverage, generate
+from hub.demo_data import JINJIANG, NANSHAN, TINGHU, FactCoverage, generate
 from hub.validation import validate_event
 from projections import migrations
 from projections.engine import make_engine
@@ -22,6 +22,7 @@ from projections.periods import parse_period
 from projections.report import Report, build_report, render, render_csv, report_document
 from projections.reporting import ReportService
 from projections.rules import project
+from projections.seed_check import FACT_INDICATOR, NOT_IN_REPORTS, carried_facts, check_report
 from projections.store import SourceRecord, apply_batch
 from projections.suppression import Policy
 from tests.shared_events import TEST_KEY, agreements, context
@@ -217,40 +218,6 @@ def test_the_attacker_recovers_a_figure_that_was_withheld_alone() -> None:
 
 
 # -- the demo data ---------------------------------------------------------------------------------------------
-#: Which indicator of a report carries each seed fact of hub/data/seed-facts.json (values come from the file).
-FACT_INDICATOR: dict[tuple[str, str], str] = {
-    (TINGHU, "featured_projects"): "projects_funded_GOVERNMENT_PURCHASE",
-    (TINGHU, "service_projects_cumulative"): "service_projects",
-    (TINGHU, "people_served_person_times"): "service_person_times",
-    (TINGHU, "venture_philanthropy_investment"): "funding_amount_reporting_VENTURE_PHILANTHROPY",
-    (TINGHU, "venture_philanthropy_projects"): "projects_funded_VENTURE_PHILANTHROPY",
-    (TINGHU, "venture_philanthropy_beneficiaries"): "evaluation_beneficiaries",
-    (TINGHU, "licensed_social_workers"): "licensed_social_workers",
-    (TINGHU, "registered_volunteers"): "volunteers_registered",
-    (TINGHU, "training_person_times"): "training_person_times",
-    (TINGHU, "generalist_certificates"): "certifications_GENERALIST",
-    (TINGHU, "charity_donations_last_year"): "donations_amount_CNY",
-    (TINGHU, "charity_beneficiaries_last_year"): "donation_beneficiaries",
-    (NANSHAN, "training_person_times_3y"): "training_person_times",
-    (NANSHAN, "senior_social_workers_trained"): "certifications_SENIOR",
-    (NANSHAN, "intermediate_social_workers_trained"): "certifications_INTERMEDIATE",
-    (NANSHAN, "project_library_projects"): "projects_evaluated",
-    (NANSHAN, "street_stations"): "stations_with_cases",
-    (NANSHAN, "hardship_case_files"): "cases_opened_hardship",
-    (NANSHAN, "home_visits"): "home_visits",
-    (NANSHAN, "safety_net_services"): "service_person_times_SOCIAL_ASSISTANCE",
-    (JINJIANG, "junior_supervisors_selected"): "certifications_SUPERVISOR",
-    (JINJIANG, "supervisor_assistants_selected"): "certifications_OTHER",
-    (JINJIANG, "micro_projects_since_2023"): "projects_funded_MICRO_PROJECT",
-    (JINJIANG, "micro_projects_funding"): "funding_amount_reporting_MICRO_PROJECT",
-    (JINJIANG, "quality_projects_selected"): "projects_rated_excellent",
-}
-#: Carried facts no indicator holds, and why.
-NOT_IN_REPORTS: dict[tuple[str, str], str] = {
-    (NANSHAN, "expert_pool"): "distinct evaluators: the evaluations table keeps only each panel's size, not its refs",
-}
-
-
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """The whole demo stream (seed 42) through the gateway's crossing, the rules and the store, on SQLite."""
@@ -279,7 +246,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 def _carried() -> list[FactCoverage]:
-    return [f for f in fact_coverage() if f.carried]
+    return carried_facts()
 
 
 def test_every_carried_seed_fact_has_an_indicator_or_a_stated_reason() -> None:
@@ -312,6 +279,16 @@ def test_the_reports_reproduce_the_seed_facts(demo_db: Engine, zone: str, distri
         checked += 1
     assert checked == sum(1 for f in _carried() if f.district in districts and (f.district, f.metric) in FACT_INDICATOR)
     assert any("Illustrative data" in c and "hk-sham-shui-po" in c for c in report.caveats) == (zone == "gba")
+
+
+@pytest.mark.parametrize("zone", ["gba", "mainland"])
+def test_the_seed_check_the_demo_prints_passes(demo_db: Engine, zone: str) -> None:
+    report = ReportService(demo_db, reporting_currency="CNY").report(zone, "2026")
+    checks = check_report(report, zone)
+    districts = {"gba": {NANSHAN}, "mainland": {NANSHAN, TINGHU, JINJIANG}}[zone]
+    assert {c.fact.district for c in checks} == districts
+    assert len(checks) == sum(1 for k in FACT_INDICATOR if k[0] in districts)
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
 
 
 def test_the_unsuppressed_operator_view_shows_every_seed_fact(demo_db: Engine) -> None:
