@@ -77,6 +77,12 @@ def load_schema(form: Form, event_type: str) -> dict[str, Any]:
 
 
 @cache
+def field_specs(form: Form, event_type: str) -> tuple[dict[str, Any], ...]:
+    """The record's field specs in order (cached and shared: treat as read-only; no copy per call)."""
+    return tuple(_loaded(form, event_type)["fields"])
+
+
+@cache
 def parsed_schema(form: Form, event_type: str) -> Any:
     """The schema parsed by ``fastavro.parse_schema`` (cached; treat as read-only)."""
     try:

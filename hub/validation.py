@@ -43,7 +43,7 @@ from hub.models import (
     parse_date,
 )
 from hub.orgunits import org_units
-from hub.schemas import Form, load_schema, record_fields
+from hub.schemas import Form, field_specs, record_fields
 
 __all__ = [
     "ARRAY_LIMITS",
@@ -241,15 +241,15 @@ def to_json_form(event_type: str, record: Mapping[str, Any], *, form: Form = "ra
     in UTC with offset, dates ``YYYY-MM-DD``. Absent fields that have a default
     take it; a field the schema does not know raises :class:`SerializationError`.
     """
-    schema = load_schema(form, event_type)
-    names = {spec["name"] for spec in schema["fields"]}
+    fields = field_specs(form, event_type)
+    names = {spec["name"] for spec in fields}
     unknown = sorted(str(k) for k in record if k not in names)
     if unknown:
         raise SerializationError(
             f"{event_type} record has fields its {form} schema does not know: {', '.join(unknown)}"
         )
     out: dict[str, Any] = {"type": event_type}
-    for spec in schema["fields"]:
+    for spec in fields:
         name = spec["name"]
         if name in record:
             value = record[name]
