@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -21,17 +23,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def machine(*, kafka: bool = True) -> str:
+    """One line naming the machine: host, cores, memory, Python (and the Kafka version the hub runs)."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    line = f"machine: {platform.node()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
+    return f"{line}, Kafka {broker.kafka_version()}" if kafka else line
+
+
 @contextmanager
-def local_stack(prefix: str) -> Iterator[HubSettings]:
+def local_stack(prefix: str, **overrides: object) -> Iterator[HubSettings]:
+    """Broker + registry on free ports in a temp dir, the topic layout applied; ``overrides`` go to load_settings."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         port = free_port()
         settings = load_settings(
             env_file=None,
-            data_dir=Path(tmp),
-            kafka_port=port,
-            kafka_controller_port=free_port(),
-            bootstrap_servers=f"127.0.0.1:{port}",
-            schema_registry_url=f"http://127.0.0.1:{free_port()}",
+            **{
+                "data_dir": Path(tmp),
+                "kafka_port": port,
+                "kafka_controller_port": free_port(),
+                "bootstrap_servers": f"127.0.0.1:{port}",
+                "schema_registry_url": f"http://127.0.0.1:{free_port()}",
+                **overrides,
+            },
         )
         broker.start(settings)
         try:

@@ -1,44 +1,59 @@
-"""Throughput of one gateway worker: events/s crossing a backlog of raw events.
+"""Throughput of one gateway worker crossing a backlog, against two baselines measured in the same run.
 
-Starts a throwaway Kafka broker and schema registry on free ports in a
-temporary data directory, applies the topic layout, publishes N raw events
-(the demo stream of ``hub.demo_data``, all five regions), then starts one
-gateway (``hub gateway run`` as a managed process) and times from the moment
-it consumes until ``hub.audit`` holds N records. Prints the rate.
+    .venv/bin/python benchmarks/bench_gateway.py [--events 20000] [--seed 7]
 
-    .venv/bin/python benchmarks/bench_gateway.py --events 20000
+Starts its own broker and schema registry (``benchmarks/_stack.py``: temp dir,
+free ports), publishes N raw demo events (``hub.demo_data``, round-robin over
+the districts of all five regions), reads them back once, then moves the same
+raw records three ways:
 
-Not a test: nothing is asserted, the figure depends on the machine.
+- **crossing**: ``Border.cross_batch`` in this process on the raw records held
+  in memory, in batches of the gateway's size (decode, validate, apply the
+  agreement, encode; no Kafka);
+- **copier**: an aiokafka consumer on the same raw topics copying the bytes
+  unchanged to a scratch topic, with the gateway's batching (up to 500 records
+  or 0.5 s per batch), its producer settings (idempotent, ``acks=all``,
+  ``linger_ms=5``), every delivery awaited and the offsets committed per batch;
+- **gateway**: ``hub gateway run`` (one faust worker, a managed process), timed
+  from the moment it consumes until ``hub.audit`` and ``hub.dlq`` together hold
+  one record per published event (polled every 0.2 s).
+
+Ratios are against the baselines of the same run, because the machine is noisy.
+Not a test: nothing is asserted, the figures depend on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
+import logging
 import os
-import socket
-import tempfile
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, TopicPartition
 
-from hub import broker, demo_data, naming, topology
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._stack import local_stack, machine
+from hub import demo_data, naming
 from hub.agreement_keys import write_demo_secrets
 from hub.agreements import default_agreements_dir, load_agreements
 from hub.gateway import service
+from hub.gateway.app import Tuning, prepare
+from hub.gateway.crossing import Border, Outcome, Refused, SourceRecord
 from hub.kafka_admin import apply_topics
-from hub.orgunits import org_units
 from hub.publisher import Ack, Publisher
-from hub.registry import service as registry_service
 from hub.registry.client import RegistryClient
-from hub.settings import HubSettings, load_settings
+from hub.settings import HubSettings
+from hub.topology import TopicSpec
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+SCRATCH_TOPIC = "bench.gateway.copy"
+STALL_S = 120.0
 
 
 def sample(n: int, seed: int) -> list[dict[str, object]]:
@@ -56,62 +71,189 @@ def sample(n: int, seed: int) -> list[dict[str, object]]:
     return out
 
 
-def audit_total(settings: HubSettings) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list)
+def read_raw(settings: HubSettings, topics: tuple[str, ...]) -> list[SourceRecord]:
+    """Every record of ``topics``, as the gateway sees them (kafka-python, manual assignment)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False)
     try:
-        parts = consumer.partitions_for_topic(naming.AUDIT_TOPIC) or set()
-        ends = consumer.end_offsets([TopicPartition(naming.AUDIT_TOPIC, p) for p in parts])
-        return int(sum(ends.values()))
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        total = sum(consumer.end_offsets(parts).values())
+        out: list[SourceRecord] = []
+        deadline = time.monotonic() + STALL_S
+        while len(out) < total:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"read {len(out)} of {total} raw records within {STALL_S:.0f}s; giving up")
+            for msgs in consumer.poll(timeout_ms=1000, max_records=5000).values():
+                out.extend(SourceRecord(m.topic, m.partition, m.offset, m.key, m.value) for m in msgs)
+        return out
     finally:
         consumer.close()
 
 
+def cross_in_process(border: Border, records: list[SourceRecord], batch: int) -> tuple[float, list[Outcome]]:
+    """Baseline (a): events/s of the gateway's pure crossing on ``records``, and the outcomes."""
+    outcomes: list[Outcome] = []
+    started = time.perf_counter()
+    for i in range(0, len(records), batch):
+        outcomes.extend(border.cross_batch(records[i : i + batch]))
+    return len(records) / (time.perf_counter() - started), outcomes
+
+
+async def _take(consumer: AIOKafkaConsumer, size: int, within_s: float) -> list[Any]:
+    """Up to ``size`` records, or what arrived within ``within_s`` (as faust's ``take``)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    out: list[Any] = []
+    while len(out) < size:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        got = await consumer.getmany(timeout_ms=max(1, int(remaining * 1000)), max_records=size - len(out))
+        out.extend(r for records in got.values() for r in records)
+    return out
+
+
+async def copy_raw(settings: HubSettings, topics: tuple[str, ...], expected: int, tuning: Tuning) -> float:
+    """Baseline (b): events/s of a pass-through copier from ``topics`` to :data:`SCRATCH_TOPIC`."""
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.bootstrap_list,
+        group_id="hub-bench-copier",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=tuning.batch_size,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_list,
+        client_id="hub-bench-copier-out",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + STALL_S
+        while not consumer.assignment():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the copier got no partitions within {STALL_S:.0f}s")
+            await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        copied = 0
+        last = time.monotonic()
+        while copied < expected:
+            batch = await _take(consumer, tuning.batch_size, tuning.batch_within_s)
+            if not batch:
+                if time.monotonic() - last > STALL_S:
+                    raise SystemExit(f"the copier copied {copied} of {expected} records, then nothing")
+                continue
+            futures = [await producer.send(SCRATCH_TOPIC, r.value, key=r.key) for r in batch]
+            await asyncio.gather(*futures)
+            await consumer.commit()
+            copied += len(batch)
+            last = time.monotonic()
+        return copied / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def run_gateway(settings: HubSettings, expected: int) -> tuple[float, dict[str, Any]]:
+    """events/s of one ``hub gateway run`` until ``hub.audit`` + ``hub.dlq`` hold ``expected`` records; its stats."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    watcher = KafkaConsumer(bootstrap_servers=settings.bootstrap_list)
+    try:
+        outputs = [
+            TopicPartition(t, p)
+            for t in (naming.AUDIT_TOPIC, naming.DLQ_TOPIC)
+            for p in sorted(watcher.partitions_for_topic(t) or ())
+        ]
+        started = time.perf_counter()
+        service.start(settings, environ=environ, timeout_s=120, loglevel="warn")
+        ready = time.perf_counter()
+        print(f"gateway consuming after {ready - started:.1f}s")
+        total, last_total, last_change = 0, -1, time.monotonic()
+        while total < expected:
+            time.sleep(0.2)
+            total = int(sum(watcher.end_offsets(outputs).values()))
+            if total != last_total:
+                last_total, last_change = total, time.monotonic()
+            elif time.monotonic() - last_change > STALL_S:
+                raise SystemExit(f"the gateway wrote {total} of {expected} audit/DLQ records, then nothing")
+        elapsed = time.perf_counter() - ready
+        stats: dict[str, Any] = {}
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the worker writes its status file every second
+            found = service.status(settings).status
+            stats = found.stats if found is not None else {}
+            if stats.get("events", 0) >= expected:
+                break
+            time.sleep(0.3)
+        return expected / elapsed, stats
+    finally:
+        watcher.close()
+        service.stop(settings)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20000, help="raw events to publish and cross")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the copier logs transient group-join retries
+    tuning = Tuning()
 
-    with tempfile.TemporaryDirectory(prefix="hub-bench-gateway-") as tmp:
-        data_dir = Path(tmp)
-        port = free_port()
-        base = load_settings(
-            env_file=None,
-            data_dir=data_dir,
-            kafka_port=port,
-            kafka_controller_port=free_port(),
-            bootstrap_servers=f"127.0.0.1:{port}",
-            kafka_heap="768m",
-            secrets_file=data_dir / "secrets.env",
+    docs = sample(args.events, args.seed)
+    with local_stack("hub-bench-gateway-", kafka_heap="768m") as base:
+        secrets = base.data_dir / "secrets.env"
+        write_demo_secrets(secrets, load_agreements(default_agreements_dir()).values())
+        settings = base.model_copy(update={"secrets_file": secrets})
+        apply_topics(
+            settings.bootstrap_list,
+            [TopicSpec(SCRATCH_TOPIC, settings.shared_partitions, settings.replication_factor)],
+            timeout_s=60,
         )
-        broker.start(base)
-        try:
-            apply_topics(base.bootstrap_list, topology.expand(base, org_units()), timeout_s=60)
-            reg = registry_service.start(base, port=free_port(), timeout_s=120)
-            settings = base.model_copy(update={"schema_registry_url": reg.url})
-            write_demo_secrets(data_dir / "secrets.env", load_agreements(default_agreements_dir()).values())
-            docs = sample(args.events, args.seed)
-            t0 = time.perf_counter()
-            with RegistryClient(reg.url) as registry, Publisher(settings, registry) as pub:
-                results = pub.publish_many(docs)
-            rejected = [r for r in results if not isinstance(r, Ack)]
-            published = len(results) - len(rejected)
-            print(f"published {published} raw events in {time.perf_counter() - t0:.1f}s ({len(rejected)} rejected)")
-            environ = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-            started = time.perf_counter()
-            service.start(settings, environ=environ, timeout_s=120, loglevel="warn")
-            ready = time.perf_counter()
-            print(f"gateway consuming after {ready - started:.1f}s")
-            total = 0
-            while total < published:
-                time.sleep(0.2)
-                total = audit_total(settings)
-            elapsed = time.perf_counter() - ready
-            print(f"crossed {published} events in {elapsed:.1f}s: {published / elapsed:.0f} events/s (one worker)")
-            service.stop(settings)
-            registry_service.stop(settings)
-        finally:
-            broker.stop(base)
+        t = time.perf_counter()
+        with RegistryClient(settings.schema_registry_url) as registry, Publisher(settings, registry) as pub:
+            results = pub.publish_many(docs)
+        published = sum(isinstance(r, Ack) for r in results)
+        print(
+            f"published {published} raw events in {time.perf_counter() - t:.1f}s ({len(results) - published} rejected)"
+        )
+
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+        plan = prepare(settings, None, environ)  # what the gateway resolves at start: its Border and raw topics
+        topics = plan.topics
+        records = read_raw(settings, topics)
+        crossing, outcomes = cross_in_process(plan.border, records, tuning.batch_size)
+        copier = asyncio.run(copy_raw(settings, topics, len(records), tuning))
+        gateway, stats = run_gateway(settings, len(records))
+
+    n = len(records)
+    outputs = sum(len(o.outputs) for o in outcomes)
+    refused = sum(isinstance(o, Refused) for o in outcomes)
+    print(machine())
+    print(
+        f"records: {n} raw events on {len(topics)} raw topics; the crossing writes {outputs} records "
+        f"({outputs / n:.2f} per event: shared per zone + audit; {refused} dead letters); "
+        f"batches of {tuning.batch_size} within {tuning.batch_within_s}s"
+    )
+    if stats:
+        print(
+            f"gateway busy: {stats.get('cross_seconds', 0):.1f}s crossing, {stats.get('deliver_seconds', 0):.1f}s "
+            f"delivering, of {n / gateway:.1f}s elapsed ({stats.get('batches', 0)} batches)"
+        )
+    print("| path | events/s | vs crossing | vs copier |")
+    print("| --- | ---: | ---: | ---: |")
+    rows = (
+        ("in-process crossing, `Border.cross_batch` (baseline a)", crossing),
+        ("pass-through copier, aiokafka (baseline b)", copier),
+        ("gateway, one worker (`hub gateway run`)", gateway),
+    )
+    for name, rate in rows:
+        print(f"| {name} | {rate:,.0f} | {rate / crossing:.2f} | {rate / copier:.2f} |")
 
 
 if __name__ == "__main__":

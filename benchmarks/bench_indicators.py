@@ -1,8 +1,20 @@
-"""Time of an indicator refresh and of a report over the whole demo stream (~189k shared records).
+"""Time of an indicator refresh and of a report over the whole demo stream (~189k shared records), with a baseline.
 
 Loads the demo stream (seed 42) through the gateway's crossing, the rules and
-the store into a fresh database, then times ``refresh_indicators`` (all zones,
-one transaction) and the suppressed year report of each zone.
+the store into a fresh database, then, ``--repeat`` rounds in a row, times:
+
+- **baseline**: a plain ``SELECT zone, region, district, month, count(*) ...
+  GROUP BY`` on each fact table (one scan of every fact table, grouped by the
+  keys the refresh groups by), in one read transaction;
+- reading every fact row (``SELECT *``, fetched into Python), for scale;
+- ``indicator_store.measure`` alone (the refresh's GROUP BYs) and the pure
+  ``indicators.compute`` on its rows;
+- ``refresh_indicators`` (all zones, one transaction);
+- the suppressed 2026 year report of each zone (a fresh ``ReportService`` each
+  round, so its suppression cache is cold).
+
+Prints the best time of each over the rounds and its ratio to the baseline
+of the same run, because the machine is noisy.
 
     .venv/bin/python benchmarks/bench_indicators.py              # SQLite in a temporary folder
     .venv/bin/python benchmarks/bench_indicators.py --postgres   # a throwaway PostgreSQL cluster on loopback
@@ -14,23 +26,37 @@ Not a test: nothing is asserted, the figures depend on the machine.
 from __future__ import annotations
 
 import argparse
+import functools
+import sqlite3
+import sys
 import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 
+from sqlalchemy import Engine, func, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._stack import machine
 from hub.agreements import apply
 from hub.demo_data import generate
 from hub.validation import validate_event
 from projections import indicator_store, migrations
-from projections.engine import make_engine
+from projections.engine import is_sqlite, make_engine
+from projections.indicators import MeasureRow, compute
 from projections.reporting import ReportService
 from projections.rules import project
 from projections.store import SourceRecord, apply_batch
+from projections.tables import FACT_TABLES, tables_for
 from tests.shared_events import TEST_KEY, agreements, context
 
+REPORT_ZONES = ("gba", "mainland")
+REPORT_PERIOD = "2026"
 
-def run(url: str) -> None:
-    migrations.upgrade(url)
-    engine = make_engine(url)
+
+def load(engine: Engine) -> int:
+    """The demo stream, crossed and projected into the read models; the number of shared records."""
     ags, ctx = agreements(), context()
     started = time.perf_counter()
     batch: list[SourceRecord] = []
@@ -47,23 +73,98 @@ def run(url: str) -> None:
             batch = []
     apply_batch(engine, "read_models", batch)
     print(f"loaded {offset} shared records in {time.perf_counter() - started:.1f} s")
-    for attempt in (1, 2):
-        summary = indicator_store.refresh_indicators(engine)
-        print(
-            f"refresh {attempt}: {summary.rows} indicator rows of {', '.join(summary.zones)} in {summary.seconds:.2f} s"
-        )
-    service = ReportService(engine)
-    for zone in ("gba", "mainland"):
-        started = time.perf_counter()
-        service.report(zone, "2026")
-        print(f"{zone} year report (suppression included): {time.perf_counter() - started:.2f} s")
+    return offset
+
+
+def baseline(engine: Engine) -> int:
+    """Plain ``count(*) GROUP BY zone, region, district, month`` on every fact table; the groups returned."""
+    tables = tables_for("")
+    groups = 0
+    with engine.connect() as conn:
+        for name in FACT_TABLES:
+            t = tables[name]
+            keys = (t.c.zone, t.c.region, t.c.district, t.c.month)
+            groups += len(conn.execute(select(*keys, func.count()).group_by(*keys)).all())
+    return groups
+
+
+def read_facts(engine: Engine) -> int:
+    """Every row of every fact table, fetched; the rows read."""
+    tables = tables_for("")
+    rows = 0
+    with engine.connect() as conn:
+        for name in FACT_TABLES:
+            rows += len(conn.execute(select(tables[name])).all())
+    return rows
+
+
+def database_version(engine: Engine) -> str:
+    if is_sqlite(engine):
+        return f"SQLite {sqlite3.sqlite_version}"
+    with engine.connect() as conn:
+        return f"PostgreSQL {conn.execute(text('SHOW server_version')).scalar_one()}"
+
+
+def run(url: str, repeat: int) -> None:
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    shared = load(engine)
+    zones = indicator_store.refresh_indicators(engine).zones  # the first refresh: the zones, and a warm start
+    measured: list[MeasureRow] = []
+
+    def measure() -> int:
+        with engine.connect() as conn:
+            measured[:] = indicator_store.measure(conn, zones)
+        return len(measured)
+
+    steps: list[tuple[str, Callable[[], int]]] = [
+        ("baseline", functools.partial(baseline, engine)),
+        ("read", functools.partial(read_facts, engine)),
+        ("measure", measure),
+        ("compute", lambda: len(compute(measured))),
+        ("refresh", lambda: indicator_store.refresh_indicators(engine).rows),
+        *((f"report {z}", functools.partial(_report, engine, z)) for z in REPORT_ZONES),
+    ]
+    best: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for _round in range(repeat):
+        for name, step in steps:
+            started = time.perf_counter()
+            counts[name] = step()
+            seconds = time.perf_counter() - started
+            best[name] = min(best.get(name, seconds), seconds)
+    version = database_version(engine)
     engine.dispose()
+
+    base = best["baseline"]
+    print(f"{machine(kafka=False)}, {version}")
+    print(f"data: {shared} shared records, {counts['read']} fact rows in {len(FACT_TABLES)} tables, zones {zones}")
+    print(f"best of {repeat} rounds; each round runs every step once, in the order of the table")
+    print("| step | seconds | vs baseline |")
+    print("| --- | ---: | ---: |")
+    labels = {
+        "baseline": f"baseline: `count(*) GROUP BY zone, region, district, month` per fact table "
+        f"({counts['baseline']} groups)",
+        "read": f"read every fact row (`SELECT *`, {counts['read']} rows)",
+        "measure": f"`measure` (the refresh's GROUP BYs; {counts['measure']} measure rows)",
+        "compute": f"`compute` (pure Python, on those rows; {counts['compute']} values)",
+        "refresh": f"`refresh_indicators` (all zones, one transaction; {counts['refresh']} rows)",
+        **{f"report {z}": f"{z} {REPORT_PERIOD} report, suppression included" for z in REPORT_ZONES},
+    }
+    for key, label in labels.items():
+        print(f"| {label} | {best[key]:.2f} | {best[key] / base:.2f} |")
+
+
+def _report(engine: Engine, zone: str) -> int:
+    """A fresh service each time, so the suppression is computed, not read from its cache; the rows."""
+    return len(ReportService(engine).report(zone, REPORT_PERIOD).rows)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="database URL (default: SQLite in a temporary folder)")
     parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL cluster")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of measurements (the best is printed)")
     args = parser.parse_args()
     if args.postgres:
         from tests.fixtures.postgres import PostgresServer, _bin_dir, _Cluster
@@ -71,15 +172,15 @@ def main() -> None:
         cluster = _Cluster(_bin_dir())
         try:
             server = PostgresServer(cluster.start())
-            run(server.create_database("hub_bench"))
+            run(server.create_database("hub_bench"), args.repeat)
         finally:
             cluster.stop()
         return
     if args.url:
-        run(args.url)
+        run(args.url, args.repeat)
         return
     with tempfile.TemporaryDirectory() as folder:
-        run(f"sqlite:///{folder}/bench.db")
+        run(f"sqlite:///{folder}/bench.db", args.repeat)
 
 
 if __name__ == "__main__":
