@@ -34,6 +34,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    String,
     Table,
     and_,
     bindparam,
@@ -315,7 +316,7 @@ def _upsert_statement(conn: Connection, table: Table, sample: Upsert, columns: S
     if columns is None:
         insert: Any = sqlite.insert(table)
     else:
-        arrays = [bindparam(f"a_{name}", type_=ARRAY(table.c[name].type)) for name in columns]
+        arrays = [bindparam(f"a_{name}", type_=ARRAY(_element_type(table.c[name].type))) for name in columns]
         rows = func.unnest(*arrays).table_valued(*columns).render_derived()
         insert = postgresql.insert(table).from_select(list(columns), select(*(rows.c[n] for n in columns)))
     excluded = insert.excluded
@@ -330,6 +331,18 @@ def _upsert_statement(conn: Connection, table: Table, sample: Upsert, columns: S
         set_={name: excluded[name] for name in sorted(sample.values)},
         where=wins,
     )
+
+
+def _element_type(column_type: Any) -> Any:
+    """Type of the array elements bound for a column: a string type loses its length.
+
+    An explicit cast to ``varchar(n)`` silently truncates a longer value; without
+    the length, the INSERT's assignment cast refuses it ("value too long"), as a
+    plain INSERT would.
+    """
+    if isinstance(column_type, String) and column_type.length is not None:
+        return String()
+    return column_type
 
 
 def _run_upserts(conn: Connection, table: Table, items: Sequence[Upsert]) -> int:

@@ -516,6 +516,24 @@ def test_a_record_the_database_refuses_is_reported_and_nothing_is_committed(engi
     assert count(engine, "visits") == 3
 
 
+def test_a_value_longer_than_its_column_is_never_cut_to_fit(engine: Engine) -> None:
+    """PostgreSQL refuses it (a cast of the bound arrays to varchar(n) used to truncate it); SQLite keeps it whole."""
+    opened = crossing("CaseOpened")
+    long_zone = "z" * 40  # the zone column is String(32)
+    batch = [SourceRecord("t", 0, 0, changes(opened, "gba")), SourceRecord("t", 0, 1, changes(opened, long_zone))]
+    if engine.dialect.name == "postgresql":
+        with pytest.raises(RecordsRejected) as caught:
+            store.apply_batch(engine, P, batch)
+        assert [r.offset for r in caught.value.rejected] == [1]
+        assert "too long" in caught.value.rejected[0].reason
+        batch[1] = SourceRecord("t", 0, 1, [])
+        store.apply_batch(engine, P, batch)
+        assert [r[0] for r in store.dump(engine)["cases"]] == ["gba"]
+    else:
+        store.apply_batch(engine, P, batch)
+        assert sorted(r[0] for r in store.dump(engine)["cases"]) == ["gba", long_zone]
+
+
 # -- shadow tables ---------------------------------------------------------------------------------
 def _fill_shadow(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     store.create_shadow(engine, P)

@@ -36,26 +36,45 @@ def settings_of(ctx: typer.Context) -> HubSettings:
 
 
 def _register() -> None:
-    from hub.cli import subscribe  # noqa: I001 - one line per capability keeps parallel edits apart
-    from hub.cli import report
-    from hub.cli import gateway
-    from hub.cli import agreements, db, demo, demo_data, ingest, kafka, publish, registry, schemas, tokens, topics
+    from hub.cli import (
+        agreements,
+        db,
+        demo,
+        demo_data,
+        gateway,
+        ingest,
+        kafka,
+        project,
+        projections,
+        publish,
+        registry,
+        report,
+        schemas,
+        status,
+        subscribe,
+        tokens,
+        topics,
+    )
 
+    # the pipeline, in the order data flows
     app.add_typer(kafka.app, name="kafka")
-    app.add_typer(gateway.app, name="gateway")
-    app.command("report")(report.report)
-    app.add_typer(report.api_app, name="api")
     app.add_typer(topics.app, name="topics")
-    app.add_typer(db.app, name="db")
-    app.add_typer(agreements.app, name="agreements")
     app.add_typer(registry.app, name="registry")
     app.add_typer(schemas.app, name="schemas")
-    app.add_typer(tokens.app, name="tokens")
-    app.add_typer(ingest.app, name="ingest")
-    app.command("demo")(demo.demo)
     app.command("demo-data")(demo_data.demo_data)
     app.command("publish")(publish.publish)
+    app.add_typer(tokens.app, name="tokens")
+    app.add_typer(ingest.app, name="ingest")
+    app.add_typer(agreements.app, name="agreements")
+    app.add_typer(gateway.app, name="gateway")
+    app.add_typer(db.app, name="db")
+    app.add_typer(project.app, name="project")
+    app.add_typer(projections.app, name="projections")
+    app.command("report")(report.report)
+    app.add_typer(report.api_app, name="api")
     app.command("subscribe")(subscribe.subscribe)
+    app.command("status")(status.status)
+    app.command("demo")(demo.demo)
 
 
 _register()

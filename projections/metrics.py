@@ -1,0 +1,160 @@
+"""Prometheus metrics of a projection worker, served on ``/metrics`` by the worker itself.
+
+- ``hub_projection_offsets_behind{projection,topic,partition}`` and
+  ``hub_projection_seconds_behind{projection,topic,partition}``: the lag
+  (:mod:`projections.lag`), measured when scraped (at most every
+  ``min_interval_s``; from Kafka and the database, so they are true even
+  when the worker is stuck);
+- ``hub_projection_lag_measured{projection}``: 1 if the last measurement
+  worked, 0 if Kafka or the database could not be read (then no lag samples);
+- counters of what this worker process did: ``hub_projection_records_total``
+  (consumed), ``hub_projection_records_applied_total``,
+  ``hub_projection_records_skipped_total`` (already applied),
+  ``hub_projection_records_dead_lettered_total{stage}``,
+  ``hub_projection_batches_total``, ``hub_projection_outage_retries_total``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from hub.errors import HubError
+from projections.lag import ProjectionLag
+
+log = logging.getLogger("hub.projections")
+
+
+class ProjectionMetrics:
+    """The counters of one worker, in their own registry (plus the lag collector once attached)."""
+
+    def __init__(self, projection: str, registry: CollectorRegistry | None = None) -> None:
+        self.projection = projection
+        self.registry = registry if registry is not None else CollectorRegistry()
+        labels = ["projection"]
+        self.records = Counter("hub_projection_records", "Records consumed.", labels, registry=self.registry)
+        self.applied = Counter(
+            "hub_projection_records_applied",
+            "Records applied (rows and offsets committed), dead-lettered ones included.",
+            labels,
+            registry=self.registry,
+        )
+        self.skipped = Counter(
+            "hub_projection_records_skipped",
+            "Records below the stored offsets (applied before).",
+            labels,
+            registry=self.registry,
+        )
+        self.dead = Counter(
+            "hub_projection_records_dead_lettered",
+            "Records sent to hub.dlq, per stage.",
+            [*labels, "stage"],
+            registry=self.registry,
+        )
+        self.batches = Counter("hub_projection_batches", "Batches committed.", labels, registry=self.registry)
+        self.retries = Counter(
+            "hub_projection_outage_retries",
+            "Registry, broker or database outages waited out.",
+            labels,
+            registry=self.registry,
+        )
+
+    def observe(self, *, records: int, applied: int, skipped: int, dead: Mapping[str, int], retries: int) -> None:
+        """Count one committed batch."""
+        p = self.projection
+        self.records.labels(p).inc(records)
+        self.applied.labels(p).inc(applied)
+        self.skipped.labels(p).inc(skipped)
+        for stage, n in dead.items():
+            self.dead.labels(p, stage).inc(n)
+        self.batches.labels(p).inc()
+        self.retries.labels(p).inc(retries)
+
+
+class LagCollector:
+    """Yields the lag gauges on each scrape, measuring at most every ``min_interval_s``."""
+
+    def __init__(self, projection: str, measure: Callable[[], ProjectionLag], *, min_interval_s: float = 2.0) -> None:
+        self.projection = projection
+        self._measure = measure
+        self._min_interval_s = min_interval_s
+        self._lock = threading.Lock()
+        self._last: tuple[float, ProjectionLag | None] | None = None
+
+    def _current(self) -> ProjectionLag | None:
+        with self._lock:
+            now = time.monotonic()
+            if self._last is not None and now - self._last[0] < self._min_interval_s:
+                return self._last[1]
+            try:
+                lag: ProjectionLag | None = self._measure()
+            except HubError as exc:
+                log.warning("measuring the lag of %s failed: %s", self.projection, exc)
+                lag = None
+            self._last = (now, lag)
+            return lag
+
+    def collect(self) -> Iterable[Metric]:
+        lag = self._current()
+        measured = GaugeMetricFamily(
+            "hub_projection_lag_measured",
+            "1 if the lag could be measured (Kafka and the database answered), else 0.",
+            labels=["projection"],
+        )
+        measured.add_metric([self.projection], 0.0 if lag is None else 1.0)
+        yield measured
+        if lag is None:
+            return
+        offsets = GaugeMetricFamily(
+            "hub_projection_offsets_behind",
+            "End offset of the partition minus the next offset the projection stored.",
+            labels=["projection", "topic", "partition"],
+        )
+        seconds = GaugeMetricFamily(
+            "hub_projection_seconds_behind",
+            "Now minus the timestamp of the oldest record not applied yet (0 when caught up).",
+            labels=["projection", "topic", "partition"],
+        )
+        for p in lag.partitions:
+            labels = [lag.projection, p.topic, str(p.partition)]
+            offsets.add_metric(labels, float(p.offsets_behind))
+            seconds.add_metric(labels, p.seconds_behind)
+        yield offsets
+        yield seconds
+
+
+@dataclass
+class MetricsServer:
+    """A running ``/metrics`` endpoint (a daemon thread)."""
+
+    server: WSGIServer
+    thread: threading.Thread
+    host: str
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/metrics"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def serve(registry: CollectorRegistry, *, host: str = "127.0.0.1", port: int = 0) -> MetricsServer:
+    """Serve ``registry`` on ``http://host:port/metrics`` (port 0: any free port) in a daemon thread."""
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    return MetricsServer(server, thread, host)
+
+
+__all__ = ["LagCollector", "MetricsServer", "ProjectionMetrics", "serve"]

@@ -1,0 +1,198 @@
+"""Running the projection worker as a managed background process (for tests and ``make demo``).
+
+Mirrors :mod:`hub.broker` and :mod:`hub.registry.service`: ``hub project run``
+started detached, its pid file, status file and log under
+``<data_dir>/projections/<group id>``; :func:`start` returns once the worker
+consumes (its status file says its partitions are positioned at the stored
+offsets), :func:`stop` sends SIGTERM, then SIGKILL. Starting a running worker
+is a no-op; a stale pid file is cleaned up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.broker import _alive, _terminate
+from hub.errors import ProjectionError
+from hub.settings import ENV_PREFIX, HubSettings
+from projections import state
+from projections.state import check_projection, group_id, served_zones
+from projections.tables import READ_MODELS
+
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class StartResult:
+    pid: int
+    started: bool  # False when this worker was already running
+    group_id: str
+    metrics_url: str | None
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    group_id: str
+    pid: int | None
+    status: state.Status | None
+
+
+def _files(settings: HubSettings, projection: str, zones: Sequence[str] | None) -> tuple[str, state.WorkerPaths]:
+    group = group_id(check_projection(projection), served_zones(zones))
+    return group, state.paths(settings, group)
+
+
+def _is_our_worker(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"project" in cmdline and b"run" in cmdline and _alive(pid)
+
+
+def running_pid(settings: HubSettings, zones: Sequence[str] | None = None, projection: str = READ_MODELS) -> int | None:
+    """Pid of the worker of this projection and zone set started from this data dir, or None."""
+    _, files = _files(settings, projection, zones)
+    try:
+        pid = int(files.pid.read_text().strip())
+    except (OSError, ValueError):
+        files.pid.unlink(missing_ok=True)
+        return None
+    if _is_our_worker(pid):
+        return pid
+    files.pid.unlink(missing_ok=True)
+    return None
+
+
+def child_env(settings: HubSettings, environ: Mapping[str, str]) -> dict[str, str]:
+    """Environment of the child: ``environ`` without ``HUB_*``, then the settings as ``HUB_*``."""
+    env = {k: v for k, v in environ.items() if not k.upper().startswith(ENV_PREFIX)}
+    for name in HubSettings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+    env[f"{ENV_PREFIX}DATA_DIR"] = str(settings.data_dir.resolve())
+    return env
+
+
+def _tail(log: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {log})"
+
+
+def start(
+    settings: HubSettings,
+    zones: Sequence[str] | None = None,
+    *,
+    projection: str = READ_MODELS,
+    metrics_port: int | None = None,
+    batch_size: int | None = None,
+    session_timeout_s: float | None = None,
+    timeout_s: float = START_TIMEOUT_S,
+    loglevel: str = "info",
+    environ: Mapping[str, str] | None = None,
+) -> StartResult:
+    """Start ``hub project run`` in the background; return once it consumes. A running one is a no-op."""
+    group, files = _files(settings, projection, zones)
+    pid = running_pid(settings, zones, projection)
+    if pid is not None:
+        found = _wait_ready(files, pid, timeout_s, lambda: _alive(pid))
+        return StartResult(pid, False, group, found.metrics_url)
+    files.root.mkdir(parents=True, exist_ok=True)
+    files.status.unlink(missing_ok=True)
+    cmd = [sys.executable, "-c", "from hub.cli import main; main()", "project", "run", "--log-level", loglevel]
+    cmd += ["--projection", projection]
+    for zone in served_zones(zones):
+        cmd += ["--zone", zone]
+    if metrics_port is not None:
+        cmd += ["--metrics-port", str(metrics_port)]
+    if batch_size is not None:
+        cmd += ["--batch-size", str(batch_size)]
+    if session_timeout_s is not None:
+        cmd += ["--session-timeout", str(session_timeout_s)]
+    with files.log.open("ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=child_env(settings, os.environ if environ is None else environ),
+            close_fds=True,
+            cwd=str(files.root),
+        )
+    files.pid.write_text(str(proc.pid))
+    try:
+        found = _wait_ready(files, proc.pid, timeout_s, lambda: proc.poll() is None)
+    except ProjectionError:
+        _terminate(proc.pid, STOP_TIMEOUT_S)
+        files.pid.unlink(missing_ok=True)
+        raise
+    return StartResult(proc.pid, True, group, found.metrics_url)
+
+
+def _wait_ready(files: state.WorkerPaths, pid: int, timeout_s: float, alive: Callable[[], bool]) -> state.Status:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = state.read_status(files.status)
+        if found is not None and found.pid == pid and found.ready:
+            return found
+        if not alive():
+            raise ProjectionError(f"the projection worker exited while starting:\n{_tail(files.log)}")
+        time.sleep(0.2)
+    raise ProjectionError(f"the projection worker did not start consuming within {timeout_s:.0f}s; see {files.log}")
+
+
+def stop(
+    settings: HubSettings,
+    zones: Sequence[str] | None = None,
+    *,
+    projection: str = READ_MODELS,
+    timeout_s: float = STOP_TIMEOUT_S,
+) -> bool | None:
+    """SIGTERM the managed worker (SIGKILL after ``timeout_s``). None if none ran, else whether it stopped cleanly."""
+    _, files = _files(settings, projection, zones)
+    pid = running_pid(settings, zones, projection)
+    if pid is None:
+        return None
+    graceful = _terminate(pid, timeout_s)
+    files.pid.unlink(missing_ok=True)
+    return graceful
+
+
+def kill(settings: HubSettings, zones: Sequence[str] | None = None, *, projection: str = READ_MODELS) -> int | None:
+    """SIGKILL the managed worker at once (crash tests); returns the pid killed, or None."""
+    _, files = _files(settings, projection, zones)
+    pid = running_pid(settings, zones, projection)
+    if pid is None:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while _alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+    files.pid.unlink(missing_ok=True)
+    return pid
+
+
+def status(settings: HubSettings, zones: Sequence[str] | None = None, *, projection: str = READ_MODELS) -> WorkerStatus:
+    """Pid and last status file of the worker of this projection and zone set."""
+    group, files = _files(settings, projection, zones)
+    pid = running_pid(settings, zones, projection)
+    return WorkerStatus(group, pid, state.read_status(files.status) if pid is not None else None)
+
+
+__all__ = ["StartResult", "WorkerStatus", "child_env", "kill", "running_pid", "start", "status", "stop"]

@@ -1,0 +1,259 @@
+"""The projection worker (``hub project run``) on the real broker and registry, on SQLite and PostgreSQL.
+
+Every test projects a zone of its own (``tests.shared_stream.new_zone``) and
+runs the worker as the managed subprocess (:mod:`projections.service`), as
+``make demo`` does. The yardstick is always the same: the tables equal
+``store.dump`` of a clean in-process application of the same shared records.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub import naming
+from hub.errors import ConfigError
+from hub.settings import HubSettings
+from hub.wire import frame
+from projections import service, store
+from projections.engine import make_engine
+from projections.lag import wait_for_offsets
+from projections.state import group_id, served_zones
+from projections.tables import READ_MODELS
+from tests.fixtures.postgres import PostgresServer
+from tests.shared_events import crossing
+from tests.shared_stream import (
+    SharedProducer,
+    create_zone_topics,
+    dead_letters,
+    dump,
+    make_stream,
+    new_zone,
+    reference_dump,
+    sqlite_url,
+    targets,
+    worker_context,
+)
+
+pytestmark = pytest.mark.kafka
+P = READ_MODELS
+WAIT_S = 120.0
+
+
+@pytest.fixture
+def zone(topics: HubSettings) -> str:
+    z = new_zone()
+    create_zone_topics(topics, z)
+    return z
+
+
+def _settings(topics: HubSettings, registry: str, tmp_path: Path, database_url: str) -> HubSettings:
+    return topics.model_copy(
+        update={"schema_registry_url": registry, "data_dir": tmp_path / "data", "database_url": database_url}
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def dialect(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _database(dialect: str, request: pytest.FixtureRequest, tmp_path: Path, name: str) -> str:
+    if dialect == "sqlite":
+        return sqlite_url(tmp_path, name)
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"hub_{name}")
+
+
+@pytest.fixture
+def worker(
+    topics: HubSettings, registry: str, tmp_path: Path, zone: str, dialect: str, request: pytest.FixtureRequest
+) -> Iterator[HubSettings]:
+    """Settings of a worker projecting ``zone`` into a fresh database; stops the worker afterwards."""
+    settings = _settings(topics, registry, tmp_path, _database(dialect, request, tmp_path, "worker"))
+    yield settings
+    service.stop(settings, [zone])
+
+
+def _reference(settings: HubSettings, dialect: str, request: pytest.FixtureRequest, tmp_path: Path, zone: str,
+               events: list[Any]) -> dict[str, list[tuple[Any, ...]]]:  # fmt: skip
+    return reference_dump(_database(dialect, request, tmp_path, "reference"), zone, events, worker_context(settings))
+
+
+def _wait(settings: HubSettings, positions: list[tuple[str, int, int]]) -> dict[tuple[str, int], int]:
+    engine = make_engine(settings.database_url)
+    try:
+        return wait_for_offsets(engine, P, targets(positions), timeout_s=WAIT_S)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_worker(topics: HubSettings, registry: str, tmp_path: Path, zone: str) -> Iterator[HubSettings]:
+    """Like ``worker``, on SQLite only."""
+    settings = _settings(topics, registry, tmp_path, sqlite_url(tmp_path, "worker"))
+    yield settings
+    service.stop(settings, [zone])
+
+
+# -- the identity of a worker ------------------------------------------------------------------------
+def test_zones_default_to_every_zone_and_are_checked() -> None:
+    assert served_zones(None) == ("gba", "mainland")
+    assert served_zones(["mainland", "GBA", "gba"]) == ("gba", "mainland")
+    with pytest.raises(ConfigError, match="--zone"):
+        served_zones(["Not A Zone"])
+    assert group_id(P, ("mainland", "gba")) == "hub-projection-read-models-gba-mainland"
+
+
+# -- projecting ------------------------------------------------------------------------------------------
+def test_the_worker_projects_a_stream_like_a_clean_run_and_republished_events_change_nothing(
+    worker: HubSettings, registry: str, zone: str, dialect: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    stream = make_stream(60)
+    with SharedProducer(worker, registry) as producer:
+        positions = producer.publish(zone, stream.events)
+        started = service.start(worker, [zone], timeout_s=WAIT_S)
+        assert started.started and started.group_id == group_id(P, (zone,))
+        _wait(worker, positions)
+        reference = _reference(worker, dialect, request, tmp_path, zone, stream.events)
+        assert dump(worker.database_url) == reference
+        # The gateway re-publishes part of the stream (same event ids, new offsets): nothing changes.
+        again = producer.publish(zone, stream.events[10:70])
+        stored = _wait(worker, again)
+    assert dump(worker.database_url) == reference
+    assert stored == targets(positions + again)
+    st = service.status(worker, [zone])
+    assert st.pid is not None and st.status is not None and st.status.ready
+
+
+def test_an_out_of_order_stream_gives_the_tables_of_the_ordered_one(
+    sqlite_worker: HubSettings, registry: str, zone: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    worker, dialect = sqlite_worker, "sqlite"
+    stream = make_stream(60)
+    shuffled = stream.out_of_order()
+    assert shuffled[0].event_type != "CaseOpened"  # closings and visits come before their cases
+    with SharedProducer(worker, registry) as producer:
+        service.start(worker, [zone], timeout_s=WAIT_S, batch_size=7)
+        positions = producer.publish(zone, shuffled)
+    _wait(worker, positions)
+    assert dump(worker.database_url) == _reference(worker, dialect, request, tmp_path, zone, stream.events)
+
+
+# -- failures ------------------------------------------------------------------------------------------
+def test_poison_records_go_to_the_dead_letter_queue_and_the_rest_of_the_batch_proceeds(
+    worker: HubSettings, registry: str, zone: str, dialect: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    opened = [crossing("CaseOpened", case_id=f"POISON-{i}") for i in range(4)]
+    donation = crossing("DonationReceived", donation_id="POISON-D")
+    zero = {**donation.shared_record, "amount": Decimal("0.00")}
+    topic = naming.shared_topic(zone, "CaseOpened")
+    # PostgreSQL refuses a zone longer than its column (32): the database rejects those records.
+    long_zone = f"{zone}-{'x' * 30}"
+    zones = [zone, long_zone] if dialect == "postgresql" else [zone]
+    if dialect == "postgresql":
+        create_zone_topics(worker, long_zone)
+    with SharedProducer(worker, registry) as producer:
+        good = producer.publish(zone, opened[:1])
+        key = opened[0].key.encode()  # one key: one partition, one batch
+        garbage = producer.publish_raw(topic, key, b"this is not Avro")
+        good += producer.publish(zone, opened[1:2])
+        _, body = producer.encode(zone, opened[2])
+        unknown_id = producer.publish_raw(topic, key, frame(987_654_321, body[5:]))
+        good += producer.publish(zone, opened[3:])
+        zero_topic, zero_value = producer.encode(zone, replace(donation, shared_record=zero))
+        zero_amount = producer.publish_raw(zero_topic, key, zero_value)
+        rejected = producer.publish(long_zone, opened[:2]) if dialect == "postgresql" else []
+    service.start(worker, zones, timeout_s=WAIT_S)
+    try:
+        _wait(worker, [*good, garbage, unknown_id, zero_amount, *rejected])
+    finally:
+        service.stop(worker, zones)
+    letters = {(d.source_topic, d.source_partition, d.source_offset): d for d in dead_letters(worker, [
+        *(naming.shared_topic(z, et) for z in zones for et in ("CaseOpened", "DonationReceived"))])}  # fmt: skip
+    expected = {garbage: "decode", unknown_id: "decode", zero_amount: "project", **dict.fromkeys(rejected, "apply")}
+    assert {position: letter.stage for position, letter in letters.items()} == expected
+    assert "magic byte" in letters[garbage].reason
+    assert letters[garbage].original_value == b"this is not Avro"
+    assert "987654321" in letters[unknown_id].reason and "unknown to the registry" in letters[unknown_id].reason
+    assert "DonationReceived.amount" in letters[zero_amount].reason
+    assert letters[zero_amount].event_id == donation.event_id
+    for position in rejected:
+        assert "too long" in letters[position].reason
+        assert letters[position].consumer == f"projection:{P}"
+    # Everything else landed, exactly as a clean run of the good records.
+    landed = [opened[0], opened[1], opened[3]]
+    assert dump(worker.database_url) == _reference(worker, dialect, request, tmp_path, zone, landed)
+
+
+def test_a_worker_killed_mid_batch_three_times_gives_the_tables_of_a_clean_run(
+    sqlite_worker: HubSettings, registry: str, zone: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    worker, dialect = sqlite_worker, "sqlite"
+    stream = make_stream(700, seed=11)
+    n = len(stream.events)
+    positions: list[tuple[str, int, int]] = []
+    errors: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with SharedProducer(worker, registry) as producer:
+                for start in range(0, n, 150):
+                    positions.extend(producer.publish(zone, stream.events[start : start + 150]))
+                    time.sleep(0.2)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    engine = make_engine(worker.database_url)
+    tuning = {"batch_size": 40, "session_timeout_s": 6.0, "timeout_s": WAIT_S}
+    try:
+        thread = threading.Thread(target=produce)
+        thread.start()
+        service.start(worker, [zone], **tuning)  # type: ignore[arg-type]
+        applied_at_kill: list[int] = []
+        for _ in range(3):
+            floor = (applied_at_kill[-1] if applied_at_kill else 0) + 300
+            deadline = time.monotonic() + WAIT_S
+            while sum(store.stored_offsets(engine, P).values()) < floor and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert service.kill(worker, [zone]) is not None
+            applied_at_kill.append(sum(store.stored_offsets(engine, P).values()))
+            service.start(worker, [zone], **tuning)  # type: ignore[arg-type]
+        thread.join()
+        assert not errors, errors
+        assert len(positions) == n
+        # Every kill hit a worker in the middle of the stream.
+        assert all(300 <= a < n for a in applied_at_kill), applied_at_kill
+        wait_for_offsets(engine, P, targets(positions), timeout_s=WAIT_S)
+    finally:
+        engine.dispose()
+    assert dump(worker.database_url) == _reference(worker, dialect, request, tmp_path, zone, stream.events)
+
+
+def test_the_worker_resumes_from_the_database_offsets_not_from_the_group_offsets(
+    sqlite_worker: HubSettings, registry: str, zone: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A second database behind the same consumer group gets every record: positions come from the database."""
+    worker, dialect = sqlite_worker, "sqlite"
+    stream = make_stream(30)
+    with SharedProducer(worker, registry) as producer:
+        positions = producer.publish(zone, stream.events)
+    service.start(worker, [zone], timeout_s=WAIT_S)
+    _wait(worker, positions)
+    assert service.stop(worker, [zone]) is not None  # a clean stop: faust commits the group's offsets
+    second = worker.model_copy(update={"database_url": _database(dialect, request, tmp_path, "second")})
+    assert group_id(P, (zone,)) == service.status(second, [zone]).group_id
+    service.start(second, [zone], timeout_s=WAIT_S)
+    try:
+        _wait(second, positions)
+    finally:
+        service.stop(second, [zone])
+    assert dump(second.database_url) == dump(worker.database_url)
+    assert dump(second.database_url) == _reference(worker, dialect, request, tmp_path, zone, stream.events)
