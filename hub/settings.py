@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -53,10 +54,17 @@ class HubSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> HubSettings:
+        # Paths are made absolute once, here: child processes run in other directories.
+        for name in ("data_dir", "tokens_file", "secrets_file", "agreements_dir"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value).expanduser().resolve())
         if not self.bootstrap_servers:
             object.__setattr__(self, "bootstrap_servers", f"127.0.0.1:{self.kafka_port}")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'hub.db'}")
+        else:
+            object.__setattr__(self, "database_url", absolute_sqlite_url(self.database_url))
         if self.tokens_file is None:
             object.__setattr__(self, "tokens_file", self.data_dir / "tokens.json")
         if self.kafka_port == self.kafka_controller_port:
@@ -66,6 +74,26 @@ class HubSettings(BaseSettings):
     @property
     def bootstrap_list(self) -> list[str]:
         return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+
+def absolute_sqlite_url(url: str) -> str:
+    """``sqlite:///relative.db`` -> ``sqlite:////abs/relative.db``; other URLs unchanged."""
+    head, sep, path = url.partition(":///")
+    if not sep or not head.startswith("sqlite") or path.startswith("/") or path.startswith(":memory:") or not path:
+        return url
+    return f"{head}:///{Path(path).resolve()}"
+
+
+def as_environment(settings: HubSettings, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a child process: ``environ`` without its ``HUB_*`` settings, then ``settings``
+    written as ``HUB_*`` variables (agreement keys and other dynamic variables pass through)."""
+    env = {k: v for k, v in environ.items() if not k.upper().startswith(ENV_PREFIX)}
+    env.update({k: v for k, v in environ.items() if k.upper().startswith(DYNAMIC_PREFIXES)})
+    for name in HubSettings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            env[_env_name(name)] = str(value)
+    return env
 
 
 def _env_name(field: str) -> str:

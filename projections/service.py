@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hub.broker import _alive, _terminate
 from hub.errors import ProjectionError
-from hub.settings import ENV_PREFIX, HubSettings
+from hub.settings import HubSettings, as_environment
 from projections import state
 from projections.state import check_projection, group_id, served_zones
 from projections.tables import READ_MODELS
@@ -73,17 +73,6 @@ def running_pid(settings: HubSettings, zones: Sequence[str] | None = None, proje
     return None
 
 
-def child_env(settings: HubSettings, environ: Mapping[str, str]) -> dict[str, str]:
-    """Environment of the child: ``environ`` without ``HUB_*``, then the settings as ``HUB_*``."""
-    env = {k: v for k, v in environ.items() if not k.upper().startswith(ENV_PREFIX)}
-    for name in HubSettings.model_fields:
-        value = getattr(settings, name)
-        if value is not None:
-            env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
-    env[f"{ENV_PREFIX}DATA_DIR"] = str(settings.data_dir.resolve())
-    return env
-
-
 def _tail(log: Path, lines: int = 15) -> str:
     try:
         return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
@@ -128,7 +117,7 @@ def start(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env=child_env(settings, os.environ if environ is None else environ),
+            env=as_environment(settings, os.environ if environ is None else environ),
             close_fds=True,
             cwd=str(files.root),
         )
@@ -195,4 +184,4 @@ def status(settings: HubSettings, zones: Sequence[str] | None = None, *, project
     return WorkerStatus(group, pid, state.read_status(files.status) if pid is not None else None)
 
 
-__all__ = ["StartResult", "WorkerStatus", "child_env", "kill", "running_pid", "start", "status", "stop"]
+__all__ = ["StartResult", "WorkerStatus", "kill", "running_pid", "start", "status", "stop"]

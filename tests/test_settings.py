@@ -94,3 +94,28 @@ def test_known_variables_cover_the_issue_list() -> None:
         "HUB_REPORTING_CURRENCY",
     ):
         assert required in names
+
+
+def test_relative_paths_become_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(env_file=None, data_dir=Path(".hub"), secrets_file=Path("keys.env"))
+    assert s.data_dir == tmp_path / ".hub"
+    assert s.secrets_file == tmp_path / "keys.env"
+    assert s.database_url == f"sqlite:///{tmp_path / '.hub' / 'hub.db'}"
+    rel = load_settings(env_file=None, database_url="sqlite:///data/read.db")
+    assert rel.database_url == f"sqlite:///{tmp_path / 'data' / 'read.db'}"
+    for url in ("sqlite:////abs/x.db", "sqlite:///:memory:", "postgresql+psycopg://u@h/db"):
+        assert load_settings(env_file=None, database_url=url).database_url == url
+
+
+def test_as_environment_round_trips_and_keeps_agreement_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.settings import as_environment
+
+    s = load_settings(env_file=None, data_dir=tmp_path, kafka_port=9555)
+    env = as_environment(s, {"PATH": "/bin", "HUB_KAFKA_PORT": "1", "HUB_AGREEMENT_KEY_GD_EXCHANGE": "k" * 40})
+    assert env["PATH"] == "/bin" and env["HUB_KAFKA_PORT"] == "9555"
+    assert env["HUB_AGREEMENT_KEY_GD_EXCHANGE"] == "k" * 40
+    assert "HUB_SECRETS_FILE" not in env  # unset settings are not written as "None"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(env_file=None) == s

@@ -26,7 +26,7 @@ from hub.broker import _alive, _terminate
 from hub.errors import BrokerError, PolicyError
 from hub.gateway import state
 from hub.gateway.state import group_id, served_regions
-from hub.settings import DYNAMIC_PREFIXES, ENV_PREFIX, HubSettings
+from hub.settings import HubSettings, as_environment
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
@@ -78,18 +78,6 @@ def running_pid(settings: HubSettings, regions: Sequence[str] | None = None) -> 
     return None
 
 
-def child_env(settings: HubSettings, environ: Mapping[str, str]) -> dict[str, str]:
-    """Environment of the child: ``environ`` without ``HUB_*``, the settings as ``HUB_*``, agreement keys kept."""
-    env = {k: v for k, v in environ.items() if not k.upper().startswith(ENV_PREFIX)}
-    env.update({k: v for k, v in environ.items() if k.upper().startswith(DYNAMIC_PREFIXES)})
-    for name in HubSettings.model_fields:
-        value = getattr(settings, name)
-        if value is not None:
-            env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
-    env[f"{ENV_PREFIX}DATA_DIR"] = str(settings.data_dir.resolve())
-    return env
-
-
 def _tail(log: Path, lines: int = 15) -> str:
     try:
         return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
@@ -133,7 +121,7 @@ def start(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env=child_env(settings, environ),
+            env=as_environment(settings, environ),
             close_fds=True,
             cwd=str(files.root),
         )
@@ -196,4 +184,4 @@ def status(settings: HubSettings, regions: Sequence[str] | None = None) -> Gatew
     return GatewayStatus(group_id(served), pid, state.read_status(files.status) if pid is not None else None)
 
 
-__all__ = ["GatewayStatus", "StartResult", "child_env", "kill", "paths_of", "running_pid", "start", "status", "stop"]
+__all__ = ["GatewayStatus", "StartResult", "kill", "paths_of", "running_pid", "start", "status", "stop"]

@@ -22,7 +22,7 @@ import httpx
 from hub import naming
 from hub.broker import _alive, _terminate
 from hub.errors import ConfigError, SchemaRegistryError
-from hub.settings import HubSettings
+from hub.settings import HubSettings, as_environment
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -117,14 +117,6 @@ def answers(url: str, timeout_s: float = 2.0) -> bool:
         return False
 
 
-def _child_env(settings: HubSettings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
-    for name in HubSettings.model_fields:
-        env[f"HUB_{name.upper()}"] = str(getattr(settings, name))
-    env["HUB_DATA_DIR"] = str(settings.data_dir.resolve())
-    return env
-
-
 def _wait(url: str, timeout_s: float, alive: Callable[[], bool], log: Path) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -183,7 +175,7 @@ def start(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env=_child_env(settings),
+            env=as_environment(settings, os.environ),
             close_fds=True,
         )
     p.pid.write_text(json.dumps({"pid": proc.pid, "url": url, "topic": topic}))
