@@ -6,18 +6,18 @@ import os
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from hub.agreement_keys import load_key
 from hub.agreements import Agreement, AgreementError, FieldRule, agreements_dir, load_agreements
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 from hub.errors import HubError
 from hub.schemas import event_types
 
 app = typer.Typer(help="Check and show the data-sharing agreements.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 _DIR_OPTION = typer.Option(None, "--dir", help="Agreements directory (default: HUB_AGREEMENTS_DIR or the shipped one).")
 

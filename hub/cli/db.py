@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 
 app = typer.Typer(help="Migrate the read-model database (SQLite or PostgreSQL).", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 
 def _shown(url: str) -> str:

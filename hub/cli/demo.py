@@ -8,17 +8,17 @@ from collections import Counter
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from hub import naming, topology
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 from hub.kafka_admin import apply_topics, cluster_info
 from hub.orgunits import org_units
 from hub.settings import HubSettings
 from hub.stack import LocalStack
 
-console = Console()
+console = make_console()
 
 DEFAULT_SEED = 2026
 

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from hub import demo_data as dd
 from hub.catalogue import EVENT_TYPES
+from hub.cli.output import make_console
 from hub.errors import ValidationError
 
 _SHORT = {
@@ -47,7 +48,7 @@ def demo_data(
 ) -> None:
     """Write demo events that reproduce the source reports' figures (HK, MO and other GD data is illustrative)."""
     to_stdout = out == "-"
-    console = Console(stderr=to_stdout)
+    console = make_console(stderr=to_stdout)
     events = dd.generate(seed, year)
     total = dd.planned_total()
     if limit is not None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 from hub.gateway import service
 from hub.orgunits import REGIONS
 
 app = typer.Typer(help="Carry raw district events across the boundary into the shared zones.", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 _REGION_HELP = f"Region to serve (repeatable): {', '.join(REGIONS)}. Default: all five."
 

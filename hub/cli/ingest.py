@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 import uvicorn
-from rich.console import Console
 
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 from hub.ingest.app import create_ingest_app
 from hub.ingest.batch import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Limits
 from hub.publisher import Publisher
@@ -16,7 +16,7 @@ from hub.settings import HubSettings
 from hub.tokens import TokenFile, default_tokens_path
 
 app = typer.Typer(help="The HTTP ingest API (POST /v1/events).", no_args_is_help=True)
-err_console = Console(stderr=True)
+err_console = make_console(stderr=True)
 
 
 def publisher_factory(settings: HubSettings) -> Publisher:

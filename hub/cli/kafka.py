@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
 from hub import broker
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 
 app = typer.Typer(help="Run the local Apache Kafka broker (KRaft, single node).", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 
 @app.command()

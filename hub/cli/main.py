@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from hub.cli.output import make_console
 from hub.errors import HubError
 from hub.settings import HubSettings, load_settings
 
@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err_console = Console(stderr=True)
+err_console = make_console(stderr=True)
 
 
 @app.callback()

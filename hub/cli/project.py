@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 from hub.zones import ZONES
 
 app = typer.Typer(help="Project the shared events into the read models (SQLite or PostgreSQL).", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 _ZONE_HELP = f"Zone to project (repeatable): {', '.join(ZONES)}. Default: every zone."
 _PROJECTION = "read_models"

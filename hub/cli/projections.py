@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 from hub.zones import ZONES
 
 app = typer.Typer(help="Maintain the read-model projections.", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 _ZONE_HELP = f"Zone to replay (repeatable): {', '.join(ZONES)}. Default: the zones the projection already covers."
 

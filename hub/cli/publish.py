@@ -15,9 +15,10 @@ from rich.table import Table
 
 from hub.bulk import ImportSummary
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 from hub.settings import HubSettings
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 
 def _count_lines(path: Path) -> int:

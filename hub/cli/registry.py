@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
 from hub import naming
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 from hub.registry import service
 
 app = typer.Typer(help="Run the embedded Confluent-compatible schema registry.", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 
 def _port(ctx: typer.Context, port: int | None) -> int:

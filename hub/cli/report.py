@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 from hub.errors import ConfigError
 from hub.settings import HubSettings
 
@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 api_app = typer.Typer(help="The query API (reports, indicators, projection status).", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 DEFAULT_API_PORT = 8090
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from hub import schemas as catalogue
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 from hub.errors import IncompatibleSchemaError
 from hub.orgunits import org_units
 from hub.registry.client import RegistryClient
@@ -15,7 +15,7 @@ from hub.registry.subjects import CatalogueSubject, catalogue_subjects
 from hub.settings import HubSettings
 
 app = typer.Typer(help="Register and check the catalogue's Avro schemas in the schema registry.", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 ZONE_OPTION = typer.Option([], "--zone", help="Only this zone's shared subjects and its districts' raw ones.")
 ALL_OPTION = typer.Option(False, "--all", help="Every district and every zone (the default).")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 from hub.errors import BrokerError, HubError
 from hub.kafka_admin import cluster_info
 
-console = Console()
+console = make_console()
 
 
 def status(

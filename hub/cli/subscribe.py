@@ -10,7 +10,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.logging import RichHandler
 from rich.table import Table
@@ -18,12 +18,13 @@ from rich.text import Text
 
 from hub.agreements import agreements_dir, load_agreements
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 
 if TYPE_CHECKING:
     from consumers.subscriber import Progress, Subscriber
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 _PLAIN_EVERY_S = 10.0
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from hub import tokens
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 
 app = typer.Typer(help="Create, list and revoke bearer tokens of the HTTP APIs.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 FILE_OPTION = typer.Option(None, "--file", help="Tokens file (default: HUB_TOKENS_FILE, <data_dir>/tokens.json).")
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from hub import topology
 from hub.cli.main import settings_of
+from hub.cli.output import make_console
 from hub.kafka_admin import apply_topics
 from hub.orgunits import org_units
 
 app = typer.Typer(help="Declare and apply the topic layout.", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 
 @app.command("list")
