@@ -8,14 +8,11 @@ logs and pid file under ``<data_dir>/kafka``.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import re
 import shutil
-import signal
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass
 from importlib import resources
@@ -23,6 +20,7 @@ from pathlib import Path
 
 from hub.errors import BrokerError, ConfigError
 from hub.kafka_admin import cluster_info, wait_for_metadata
+from hub.process import cmdline_has, read_pid_file, terminate
 from hub.settings import HubSettings
 
 MIN_JAVA = 17
@@ -139,27 +137,10 @@ def resolve_classpath(settings: HubSettings, *, quiet: bool = True) -> str:
 # --- process bookkeeping -------------------------------------------------
 
 
-def _is_our_broker(pid: int, config: Path) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"kafka.Kafka" in cmdline and str(config).encode() in cmdline
-
-
 def running_pid(settings: HubSettings) -> int | None:
     """Pid of the broker this data dir owns, or None. Removes a stale pid file."""
     p = paths(settings)
-    try:
-        pid = int(p.pid.read_text().strip())
-    except (OSError, ValueError):
-        if p.pid.exists():
-            p.pid.unlink()
-        return None
-    if _is_our_broker(pid, p.config):
-        return pid
-    p.pid.unlink(missing_ok=True)
-    return None
+    return read_pid_file(p.pid, lambda pid: cmdline_has(pid, "kafka.Kafka", str(p.config)))
 
 
 def _write_config(settings: HubSettings, p: BrokerPaths) -> None:
@@ -284,47 +265,10 @@ def start(settings: HubSettings, *, timeout_s: float = START_TIMEOUT_S) -> Start
     try:
         wait_for_metadata([bootstrap], timeout_s, alive=lambda: proc.poll() is None)
     except BrokerError as exc:
-        _terminate(proc.pid, STOP_TIMEOUT_S)
+        terminate(proc.pid, STOP_TIMEOUT_S)
         p.pid.unlink(missing_ok=True)
         raise BrokerError(f"{exc}; see {p.logs / 'server.log'} and {p.stdout}") from exc
     return StartResult(proc.pid, True, bootstrap)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours counts as gone
-        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
-        return state != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _terminate(pid: int, timeout_s: float) -> bool:
-    """SIGTERM, wait, then SIGKILL. Returns True if it stopped gracefully."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return True
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            _reap(pid)
-            return True
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    _reap(pid)
-    return False
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def stop(settings: HubSettings, *, timeout_s: float = STOP_TIMEOUT_S) -> bool | None:
@@ -332,7 +276,7 @@ def stop(settings: HubSettings, *, timeout_s: float = STOP_TIMEOUT_S) -> bool | 
     pid = running_pid(settings)
     if pid is None:
         return None
-    graceful = _terminate(pid, timeout_s)
+    graceful = terminate(pid, timeout_s)
     paths(settings).pid.unlink(missing_ok=True)
     return graceful
 

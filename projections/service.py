@@ -10,18 +10,16 @@ is a no-op; a stale pid file is cleaned up.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from hub.broker import _alive, _terminate
 from hub.errors import ProjectionError
+from hub.process import alive, cmdline_has, read_pid_file, tail, terminate
+from hub.process import kill as kill_pid
 from hub.settings import HubSettings, as_environment
 from projections import state
 from projections.state import check_projection, group_id, served_zones
@@ -52,32 +50,13 @@ def _files(settings: HubSettings, projection: str, zones: Sequence[str] | None) 
 
 
 def _is_our_worker(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"project" in cmdline and b"run" in cmdline and _alive(pid)
+    return cmdline_has(pid, "project", "run")
 
 
 def running_pid(settings: HubSettings, zones: Sequence[str] | None = None, projection: str = READ_MODELS) -> int | None:
     """Pid of the worker of this projection and zone set started from this data dir, or None."""
     _, files = _files(settings, projection, zones)
-    try:
-        pid = int(files.pid.read_text().strip())
-    except (OSError, ValueError):
-        files.pid.unlink(missing_ok=True)
-        return None
-    if _is_our_worker(pid):
-        return pid
-    files.pid.unlink(missing_ok=True)
-    return None
-
-
-def _tail(log: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return f"(no log at {log})"
+    return read_pid_file(files.pid, _is_our_worker)
 
 
 def start(
@@ -96,7 +75,7 @@ def start(
     group, files = _files(settings, projection, zones)
     pid = running_pid(settings, zones, projection)
     if pid is not None:
-        found = _wait_ready(files, pid, timeout_s, lambda: _alive(pid))
+        found = _wait_ready(files, pid, timeout_s, lambda: alive(pid))
         return StartResult(pid, False, group, found.metrics_url)
     files.root.mkdir(parents=True, exist_ok=True)
     files.status.unlink(missing_ok=True)
@@ -125,7 +104,7 @@ def start(
     try:
         found = _wait_ready(files, proc.pid, timeout_s, lambda: proc.poll() is None)
     except ProjectionError:
-        _terminate(proc.pid, STOP_TIMEOUT_S)
+        terminate(proc.pid, STOP_TIMEOUT_S)
         files.pid.unlink(missing_ok=True)
         raise
     return StartResult(proc.pid, True, group, found.metrics_url)
@@ -138,7 +117,7 @@ def _wait_ready(files: state.WorkerPaths, pid: int, timeout_s: float, alive: Cal
         if found is not None and found.pid == pid and found.ready:
             return found
         if not alive():
-            raise ProjectionError(f"the projection worker exited while starting:\n{_tail(files.log)}")
+            raise ProjectionError(f"the projection worker exited while starting:\n{tail(files.log)}")
         time.sleep(0.2)
     raise ProjectionError(f"the projection worker did not start consuming within {timeout_s:.0f}s; see {files.log}")
 
@@ -155,7 +134,7 @@ def stop(
     pid = running_pid(settings, zones, projection)
     if pid is None:
         return None
-    graceful = _terminate(pid, timeout_s)
+    graceful = terminate(pid, timeout_s)
     files.pid.unlink(missing_ok=True)
     return graceful
 
@@ -166,13 +145,7 @@ def kill(settings: HubSettings, zones: Sequence[str] | None = None, *, projectio
     pid = running_pid(settings, zones, projection)
     if pid is None:
         return None
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while _alive(pid) and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.05)
+    kill_pid(pid, timeout_s=STOP_TIMEOUT_S)
     files.pid.unlink(missing_ok=True)
     return pid
 

@@ -10,22 +10,19 @@ is cleaned up.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from hub.agreement_keys import load_key
 from hub.agreements import agreements_dir, load_agreements
-from hub.broker import _alive, _terminate
 from hub.errors import BrokerError, PolicyError
 from hub.gateway import state
 from hub.gateway.state import group_id, served_regions
+from hub.process import alive, cmdline_has, read_pid_file, tail, terminate
+from hub.process import kill as kill_pid
 from hub.settings import HubSettings, as_environment
 
 START_TIMEOUT_S = 90.0
@@ -57,32 +54,13 @@ def paths_of(settings: HubSettings, regions: Sequence[str] | None = None) -> sta
 
 
 def _is_our_gateway(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"gateway" in cmdline and b"run" in cmdline and _alive(pid)
+    return cmdline_has(pid, "gateway", "run")
 
 
 def running_pid(settings: HubSettings, regions: Sequence[str] | None = None) -> int | None:
     """Pid of the gateway of this region set started from this data dir, or None. Removes a stale pid file."""
     _, files = _files(settings, regions)
-    try:
-        pid = int(files.pid.read_text().strip())
-    except (OSError, ValueError):
-        files.pid.unlink(missing_ok=True)
-        return None
-    if _is_our_gateway(pid):
-        return pid
-    files.pid.unlink(missing_ok=True)
-    return None
-
-
-def _tail(log: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return f"(no log at {log})"
+    return read_pid_file(files.pid, _is_our_gateway)
 
 
 def start(
@@ -102,7 +80,7 @@ def start(
     gid = group_id(served)
     pid = running_pid(settings, served)
     if pid is not None:
-        _wait_ready(files, pid, timeout_s, lambda: _alive(pid))
+        _wait_ready(files, pid, timeout_s, lambda: alive(pid))
         return StartResult(pid, False, gid)
     every = load_agreements(agreements_dir(settings.agreements_dir))
     for region in served:
@@ -129,7 +107,7 @@ def start(
     try:
         _wait_ready(files, proc.pid, timeout_s, lambda: proc.poll() is None)
     except BrokerError:
-        _terminate(proc.pid, STOP_TIMEOUT_S)
+        terminate(proc.pid, STOP_TIMEOUT_S)
         files.pid.unlink(missing_ok=True)
         raise
     return StartResult(proc.pid, True, gid)
@@ -142,7 +120,7 @@ def _wait_ready(files: state.GatewayPaths, pid: int, timeout_s: float, alive: Ca
         if found is not None and found.pid == pid and found.ready:
             return
         if not alive():
-            raise BrokerError(f"the gateway exited while starting:\n{_tail(files.log)}")
+            raise BrokerError(f"the gateway exited while starting:\n{tail(files.log)}")
         time.sleep(0.2)
     raise BrokerError(f"the gateway did not start consuming within {timeout_s:.0f}s; see {files.log}")
 
@@ -155,7 +133,7 @@ def stop(
     pid = running_pid(settings, regions)
     if pid is None:
         return None
-    graceful = _terminate(pid, timeout_s)
+    graceful = terminate(pid, timeout_s)
     files.pid.unlink(missing_ok=True)
     return graceful
 
@@ -166,13 +144,7 @@ def kill(settings: HubSettings, regions: Sequence[str] | None = None) -> int | N
     pid = running_pid(settings, regions)
     if pid is None:
         return None
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while _alive(pid) and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.05)
+    kill_pid(pid, timeout_s=STOP_TIMEOUT_S)
     files.pid.unlink(missing_ok=True)
     return pid
 

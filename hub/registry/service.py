@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from hub import naming
-from hub.broker import _alive, _terminate
 from hub.errors import ConfigError, SchemaRegistryError
+from hub.process import cmdline_has, tail, terminate
 from hub.settings import HubSettings, as_environment
 
 START_TIMEOUT_S = 60.0
@@ -86,11 +86,7 @@ class StartResult:
 
 
 def _is_our_registry(pid: int, port: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"registry" in cmdline and b"serve" in cmdline and str(port).encode() in cmdline and _alive(pid)
+    return cmdline_has(pid, "registry", "serve", str(port))
 
 
 def running(settings: HubSettings) -> Running | None:
@@ -123,16 +119,9 @@ def _wait(url: str, timeout_s: float, alive: Callable[[], bool], log: Path) -> N
         if answers(url):
             return
         if not alive():
-            raise SchemaRegistryError(f"the schema registry exited while starting: {_tail(log)}")
+            raise SchemaRegistryError(f"the schema registry exited while starting: {tail(log)}")
         time.sleep(0.3)
     raise SchemaRegistryError(f"the schema registry did not answer at {url} within {timeout_s:.0f}s; see {log}")
-
-
-def _tail(log: Path, lines: int = 12) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return f"(no log at {log})"
 
 
 def start(
@@ -182,7 +171,7 @@ def start(
     try:
         _wait(url, timeout_s, lambda: proc.poll() is None, p.log)
     except SchemaRegistryError:
-        _terminate(proc.pid, STOP_TIMEOUT_S)
+        terminate(proc.pid, STOP_TIMEOUT_S)
         p.pid.unlink(missing_ok=True)
         raise
     return StartResult(proc.pid, True, url)
@@ -193,7 +182,7 @@ def stop(settings: HubSettings, *, timeout_s: float = STOP_TIMEOUT_S) -> bool | 
     current = running(settings)
     if current is None:
         return None
-    graceful = _terminate(current.pid, timeout_s)
+    graceful = terminate(current.pid, timeout_s)
     paths(settings).pid.unlink(missing_ok=True)
     return graceful
 

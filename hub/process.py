@@ -1,0 +1,91 @@
+"""Managed background processes: pid files, liveness, stopping, log tails.
+
+One implementation for every process the hub starts and stops (the local
+broker, the registry, the gateway, the projection worker).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie child of ours counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+        return state != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def terminate(pid: int, timeout_s: float) -> bool:
+    """SIGTERM, wait up to ``timeout_s``, then SIGKILL. Returns True if it stopped gracefully."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            reap(pid)
+            return True
+        time.sleep(0.2)
+    kill(pid, timeout_s=timeout_s)
+    return False
+
+
+def kill(pid: int, *, timeout_s: float) -> None:
+    """SIGKILL at once (crash tests, or after a graceful stop timed out) and wait until it is gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout_s
+    while alive(pid) and time.monotonic() < deadline:
+        reap(pid)
+        time.sleep(0.05)
+    reap(pid)
+
+
+def cmdline_has(pid: int, *needles: str) -> bool:
+    """Whether the live process ``pid`` has every one of ``needles`` among its arguments."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return all(n.encode() in args for n in needles) and alive(pid)
+
+
+def read_pid_file(path: Path, is_ours: Callable[[int], bool]) -> int | None:
+    """The pid in ``path`` if that process is ours; otherwise remove the stale file and return None."""
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)
+        return None
+    if is_ours(pid):
+        return pid
+    path.unlink(missing_ok=True)
+    return None
+
+
+def tail(log: Path, lines: int = 15) -> str:
+    """The last ``lines`` of a log file, for error messages."""
+    try:
+        return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {log})"
