@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._stack import machine
 from hub.agreements import apply
 from hub.demo_data import generate
+from hub.sql import is_sqlite, make_engine
 from hub.validation import validate_event
 from projections import indicator_store, migrations
-from projections.engine import is_sqlite, make_engine
 from projections.indicators import MeasureRow, compute
 from projections.reporting import ReportService
 from projections.rules import project

@@ -54,9 +54,9 @@ from hub.registry.client import RegistryClient
 from hub.schemas import schema_text
 from hub.serde import AvroSerializer
 from hub.settings import HubSettings
+from hub.sql import make_engine, write_transaction
 from hub.validation import validate_event
 from projections import migrations, service, store
-from projections.engine import make_engine, write_transaction
 from projections.fx import load_rates
 from projections.lag import end_targets, wait_for_offsets
 from projections.rules import ProjectionContext, Upsert, project

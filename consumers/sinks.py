@@ -59,8 +59,6 @@ from sqlalchemy import (
     Text,
     Time,
     TypeDecorator,
-    create_engine,
-    event,
     inspect,
     select,
 )
@@ -83,6 +81,7 @@ from sqlalchemy.types import TypeEngine
 
 from hub.errors import ConfigError, HubError
 from hub.naming import event_slug
+from hub.sql import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,6 @@ TopicPartition = tuple[str, int]
 #: called ``topic``: TrainingHeld has one).
 COORDINATE_COLUMNS: Final[tuple[str, ...]] = ("zone", "source_topic", "source_partition", "source_offset")
 OFFSETS_TABLE: Final = "subscriber_offsets"
-SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
 _IN_CHUNK: Final = 500
 
 
@@ -463,33 +461,12 @@ def sql_url(url: str) -> URL:
 
 
 def sql_engine(url: str) -> Engine:
-    """An engine for a SQL sink: PostgreSQL with pre-ping; SQLite in WAL mode with writes as ``BEGIN IMMEDIATE``."""
-    parsed = sql_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True)
-    database = Path(parsed.database or "").expanduser()
-    try:
-        database.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--sink: cannot create the folder of {database}: {exc}") from exc
-    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event below emits BEGIN itself
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA synchronous=FULL")  # a committed batch survives a power cut too
-        finally:
-            cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock first: no failed lock upgrade
-
-    return engine
+    """An engine for a SQL sink: PostgreSQL with pre-ping; SQLite in WAL mode, writes as ``BEGIN IMMEDIATE``
+    (take the write lock first: no failed lock upgrade) and ``synchronous=FULL`` (a committed batch survives
+    a power cut too)."""
+    return make_engine(
+        sql_url(url).render_as_string(hide_password=False), setting="--sink", synchronous="FULL", begin="IMMEDIATE"
+    )
 
 
 _OUTAGES: Final = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)

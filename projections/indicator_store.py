@@ -38,7 +38,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.sql import ColumnElement
 
 from hub.errors import ProjectionError
-from projections.engine import is_sqlite, write_transaction
+from hub.sql import is_sqlite, write_transaction
 from projections.fx import AppliedRate
 from projections.indicators import (
     ALL,

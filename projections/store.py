@@ -64,7 +64,7 @@ from sqlalchemy.exc import (
 )
 
 from hub.errors import ProjectionError
-from projections.engine import is_sqlite, write_transaction
+from hub.sql import is_sqlite, write_transaction
 from projections.rules import Refresh, RowChange, Upsert
 from projections.tables import (
     PROJECTION_TABLES,

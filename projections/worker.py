@@ -51,8 +51,8 @@ from hub.errors import BrokerError
 from hub.registry.client import RegistryClient
 from hub.serde import SchemaSource
 from hub.settings import HubSettings
+from hub.sql import make_engine
 from projections import migrations, state, store
-from projections.engine import make_engine
 from projections.fx import load_rates
 from projections.kafka_io import DeadLetterProducer, shared_topics
 from projections.lag import measure

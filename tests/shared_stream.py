@@ -29,9 +29,9 @@ from hub.registry.client import RegistryClient
 from hub.schemas import schema_text
 from hub.serde import AvroSerializer
 from hub.settings import HubSettings
+from hub.sql import make_engine
 from hub.topology import FOREVER, TopicSpec
 from projections import migrations, store
-from projections.engine import make_engine
 from projections.fx import load_rates
 from projections.rules import ProjectionContext, project
 from projections.store import SourceRecord

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
+from hub.sql import make_engine
 from projections import migrations
-from projections.engine import make_engine
 from projections.tables import metadata
 
 HUB = str(Path(sys.executable).with_name("hub"))

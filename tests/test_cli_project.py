@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hub.settings import HubSettings
+from hub.sql import make_engine
 from projections import migrations
-from projections.engine import make_engine
 from projections.store import dump, stored_offsets
 from projections.tables import READ_MODELS
 from tests.conftest import free_port

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from hub.sql import make_engine
 from projections import indicator_store, migrations
-from projections.engine import make_engine
 from projections.report import render_csv
 from projections.reporting import ReportService
 from tests.indicator_stream import known_stream, load

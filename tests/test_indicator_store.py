@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from hub.errors import ProjectionError
+from hub.sql import make_engine
 from projections import indicator_store, migrations, store
-from projections.engine import make_engine
 from projections.indicator_store import MARKER_KIND, refresh_indicators, stale_zones
 from projections.periods import parse_period
 from projections.tables import SHADOW_SUFFIX, TABLES

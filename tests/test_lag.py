@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
 from hub.settings import HubSettings
+from hub.sql import make_engine
 from projections import migrations, service
-from projections.engine import make_engine
 from projections.lag import LagTimeout, measure, wait_caught_up, wait_for_event, wait_for_offsets
 from projections.metrics import LagCollector
 from projections.tables import READ_MODELS

@@ -18,8 +18,8 @@ from hub.agreements import Crossing
 from hub.registry import service as registry_service
 from hub.registry.client import RegistryClient
 from hub.settings import HubSettings
+from hub.sql import make_engine
 from projections import migrations, store
-from projections.engine import make_engine
 from projections.kafka_io import DeadLetterProducer
 from projections.pipeline import Backoff, Consumed, Decoder, Pipeline, Stopping
 from projections.tables import READ_MODELS

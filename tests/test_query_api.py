@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from hub.settings import HubSettings, load_settings
+from hub.sql import make_engine
 from hub.tokens import TokenFile, TokenSet, add_token, issue
 from projections import migrations
 from projections.api import create_query_app
-from projections.engine import make_engine
 from projections.indicators import NAMES
 from projections.report import render_csv
 from projections.reporting import ReportService

@@ -23,8 +23,8 @@ from sqlalchemy import Engine, delete, inspect, select, text
 
 from hub.agreements import Crossing
 from hub.errors import ProjectionError
+from hub.sql import make_engine, write_transaction
 from projections import migrations, store
-from projections.engine import make_engine, write_transaction
 from projections.rules import Upsert
 from projections.store import RecordsRejected, ShadowBehind, SourceRecord
 from projections.tables import DATA_TABLES, SHADOW_SUFFIX, TABLES, metadata, projection_offsets, tables_for

@@ -13,8 +13,8 @@ from sqlalchemy import func, inspect, select
 from hub.errors import BrokerError, ProjectionError
 from hub.registry.client import RegistryClient
 from hub.settings import HubSettings
+from hub.sql import make_engine
 from projections import service, store
-from projections.engine import make_engine
 from projections.lag import wait_for_offsets
 from projections.pipeline import Stopping
 from projections.rebuild import Progress, rebuild, rebuild_lock

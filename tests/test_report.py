@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 
 from hub.agreements import apply
 from hub.demo_data import JINJIANG, NANSHAN, TINGHU, FactCoverage, generate
+from hub.sql import make_engine
 from hub.validation import validate_event
 from projections import migrations
-from projections.engine import make_engine
 from projections.fx import AppliedRate
 from projections.indicators import ALL, BY_NAME, INDICATORS, IndicatorValue, parts_of
 from projections.periods import parse_period

@@ -21,9 +21,9 @@ import pytest
 from hub import naming
 from hub.errors import ConfigError
 from hub.settings import HubSettings
+from hub.sql import make_engine
 from hub.wire import frame
 from projections import service, store
-from projections.engine import make_engine
 from projections.lag import wait_for_offsets
 from projections.state import group_id, served_zones
 from projections.tables import READ_MODELS

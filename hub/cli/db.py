@@ -35,8 +35,8 @@ def upgrade(
 @app.command()
 def current(ctx: typer.Context) -> None:
     """Show the revision the database is at and the newest one shipped."""
+    from hub.sql import make_engine
     from projections import migrations
-    from projections.engine import make_engine
 
     settings = settings_of(ctx)
     engine = make_engine(settings.database_url)

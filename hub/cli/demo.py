@@ -101,9 +101,9 @@ def _project(settings: HubSettings, stack: LocalStack) -> None:
     """Run the projection worker until the read models hold every shared event."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from hub.sql import make_engine
     from projections import lag
     from projections import service as worker
-    from projections.engine import make_engine
 
     with console.status("starting the projection worker…"):
         started = worker.start(settings)
@@ -137,7 +137,7 @@ def _project(settings: HubSettings, stack: LocalStack) -> None:
 
 def _reports(settings: HubSettings) -> None:
     """Print the gba and mainland year reports and check them against the source reports' figures."""
-    from projections.engine import make_engine
+    from hub.sql import make_engine
     from projections.report import render
     from projections.reporting import ReportService
     from projections.seed_check import check_report

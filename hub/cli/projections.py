@@ -26,7 +26,7 @@ def rebuild(
 
     The live tables keep answering queries meanwhile, and a running worker may keep writing them.
     """
-    from projections.engine import make_engine
+    from hub.sql import make_engine
     from projections.rebuild import Progress as RebuildProgress
     from projections.rebuild import rebuild as run_rebuild
     from projections.state import served_zones
@@ -75,7 +75,7 @@ def wait(
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait before failing."),
 ) -> None:
     """Wait until the projection has applied everything its shared topics hold now (exit 1 on timeout)."""
-    from projections.engine import make_engine
+    from hub.sql import make_engine
     from projections.lag import wait_caught_up
 
     settings = settings_of(ctx)

@@ -24,8 +24,8 @@ DEFAULT_API_PORT = 8090
 
 def _engine(settings: HubSettings) -> Engine:
     # Imported lazily: the hub's core never imports projections at module level.
+    from hub.sql import make_engine
     from projections import migrations
-    from projections.engine import make_engine
 
     engine = make_engine(settings.database_url)
     at, newest = migrations.current(engine), migrations.head()

@@ -19,8 +19,8 @@ def status(
 ) -> None:
     """Broker, schema registry, projection worker and projection lag; exit 1 if the broker or registry is down."""
     from hub.registry.service import answers
+    from hub.sql import make_engine
     from projections import lag, service
-    from projections.engine import make_engine
     from projections.store import offset_rows
     from projections.tables import PROJECTION_TABLES, SHADOW_SUFFIX
 

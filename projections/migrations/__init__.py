@@ -60,7 +60,7 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> str | None:
     from alembic import command
     from alembic.util import CommandError
 
-    from projections.engine import write_transaction
+    from hub.sql import write_transaction
 
     try:
         with write_transaction(engine) as connection:
@@ -76,7 +76,7 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> str | None:
 
 def upgrade(engine_url: str, revision: str = "head") -> str | None:
     """Upgrade the database at ``engine_url`` (e.g. ``settings.database_url``) to ``revision``."""
-    from projections.engine import make_engine
+    from hub.sql import make_engine
 
     engine = make_engine(engine_url)
     try:

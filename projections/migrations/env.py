@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from projections.engine import make_engine
+from hub.sql import make_engine
 from projections.migrations import VERSION_TABLE
 from projections.tables import metadata
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from hub.errors import ConfigError
-from projections.engine import BUSY_TIMEOUT_MS, is_sqlite, make_engine, normalise_url, write_transaction
+from hub.sql import BUSY_TIMEOUT_MS, is_sqlite, make_engine, normalise_url, write_transaction
 
 
 def test_sqlite_gets_wal_busy_timeout_foreign_keys_and_its_folder(tmp_path: Path) -> None:
