@@ -7,11 +7,13 @@ broker, the registry, the gateway, the projection worker).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def alive(pid: int) -> bool:
@@ -89,3 +91,20 @@ def tail(log: Path, lines: int = 15) -> str:
         return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
     except OSError:
         return f"(no log at {log})"
+
+
+def write_status(path: Path, doc: dict[str, Any]) -> None:
+    """Replace a process's JSON status file atomically (a reader never sees half of it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    """A JSON status file, or None if it is missing or unreadable."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None

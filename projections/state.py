@@ -8,8 +8,6 @@ faust, no SQL.
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub import naming
+from hub import naming, process
 from hub.errors import ConfigError
 from hub.settings import HubSettings
 from hub.zones import ZONES
@@ -164,18 +162,15 @@ class Status:
     def write(self, path: Path) -> None:
         """Replace the file atomically (a reader never sees half of it)."""
         self.updated_at = datetime.now(UTC).isoformat()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.__dict__, indent=2, sort_keys=True), encoding="utf-8")
-        tmp.replace(path)
+        process.write_status(path, self.__dict__)
 
 
 def read_status(path: Path) -> Status | None:
     """The status file, or None if it is missing or unreadable."""
+    doc = process.read_status(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        return Status(**doc)
-    except (OSError, ValueError, TypeError):
+        return None if doc is None else Status(**doc)
+    except TypeError:  # written by another version
         return None
 
 
