@@ -36,6 +36,13 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+# Speed is measured here, never asserted in tests: figures go to docs/benchmarks.md.
+bench: $(STAMP) kafka-jars postgres
+	$(BIN)/python benchmarks/bench_publish.py
+	$(BIN)/python benchmarks/bench_gateway.py
+	$(BIN)/python benchmarks/bench_projection.py
+	$(BIN)/python benchmarks/bench_indicators.py
+
 clean:
 	-$(BIN)/hub kafka stop
 	rm -rf .hub

@@ -52,3 +52,15 @@ def test_compose_config_validates_where_compose_exists() -> None:
         return
     proc = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_compose_runs_the_hubs_services() -> None:
+    doc = yaml.safe_load(COMPOSE.read_text())
+    services = doc["services"]
+    expected = {"topics", "registry", "gateway", "projections", "ingest", "api"}
+    assert expected <= set(services)
+    for name in expected:
+        assert services[name]["command"][0] == "hub", name
+        assert services[name]["environment"]["HUB_BOOTSTRAP_SERVERS"] == "kafka:9092", name
+    assert services["gateway"]["environment"]["HUB_SECRETS_FILE"].startswith("/run/secrets/")
+    assert services["projections"]["environment"]["HUB_DATABASE_URL"].startswith("postgresql+psycopg://")
