@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def alive(pid: int) -> bool:
@@ -108,3 +112,26 @@ def read_status(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return doc if isinstance(doc, dict) else None
+
+
+class StatusFile:
+    """A running process's status file, rewritten only when its content changes (``updated_at`` aside).
+
+    A status that cannot be written is logged, never raised: it must not stop the work it describes.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._last: str | None = None
+
+    def write(self, doc: dict[str, Any]) -> None:
+        content = {k: v for k, v in doc.items() if k != "updated_at"}
+        key = json.dumps(content, sort_keys=True, default=str)
+        if key == self._last:
+            return
+        try:
+            write_status(self.path, {**content, "updated_at": datetime.now(UTC).isoformat()})
+        except OSError as exc:
+            log.warning("cannot write %s: %s", self.path, exc)
+            return
+        self._last = key

@@ -159,11 +159,6 @@ class Status:
     stats: dict[str, Any] = field(default_factory=dict)
     updated_at: str = ""
 
-    def write(self, path: Path) -> None:
-        """Replace the file atomically (a reader never sees half of it)."""
-        self.updated_at = datetime.now(UTC).isoformat()
-        process.write_status(path, self.__dict__)
-
 
 def read_status(path: Path) -> Status | None:
     """The status file, or None if it is missing or unreadable."""

@@ -47,6 +47,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from sqlalchemy import Engine
 
+from hub import process
 from hub.errors import BrokerError
 from hub.registry.client import RegistryClient
 from hub.serde import SchemaSource
@@ -233,7 +234,7 @@ class _Worker:
         )
         self._metrics_server: MetricsServer | None = None
         self._logged_batches = -1
-        self._written = ""
+        self._status_file = process.StatusFile(files.status)
         # one thread: batches are applied one after the other, in consumption order
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-projection-apply")
 
@@ -333,17 +334,7 @@ class _Worker:
 
     def _write(self) -> None:
         self.status.stats = self.stats.to_json()
-        text = repr(
-            (self.status.ready, self.status.assigned, self.status.stats, self.status.metrics_url,
-             self.status.unserved_topics)
-        )  # fmt: skip
-        if text == self._written:
-            return
-        try:
-            self.status.write(self.files.status)
-            self._written = text
-        except OSError as exc:
-            log.warning("cannot write %s: %s", self.files.status, exc)
+        self._status_file.write(self.status.__dict__)
 
     async def log_totals(self) -> None:
         if self.stats.batches != self._logged_batches:

@@ -10,6 +10,7 @@ from hub.dlq import DeadLetter
 from hub.errors import ConfigError
 from hub.gateway.crossing import Crossed, OutputRecord, Refused, SourceRecord
 from hub.gateway.state import Stats, Status, group_id, read_status, served_regions
+from hub.process import StatusFile
 
 
 def test_no_region_means_all_five_in_a_stable_order() -> None:
@@ -63,7 +64,8 @@ def test_stats_count_shared_records_per_zone_and_dead_letters_per_stage_and_regi
 
 def test_the_status_file_round_trips_and_a_broken_one_reads_as_none(tmp_path: Path) -> None:
     path = tmp_path / "gw" / "status.json"
-    Status(pid=42, group_id="hub-gateway-gd", regions=["GD"], topics=30, ready=True, assigned=30).write(path)
+    status = Status(pid=42, group_id="hub-gateway-gd", regions=["GD"], topics=30, ready=True, assigned=30)
+    StatusFile(path).write(status.__dict__)
     found = read_status(path)
     assert found is not None
     assert (found.pid, found.ready, found.assigned, found.regions) == (42, True, 30, ["GD"])

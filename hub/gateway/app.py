@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError as AIOKafkaError
 from kafka.errors import KafkaError
 
-from hub import naming
+from hub import naming, process
 from hub.agreement_keys import load_key
 from hub.agreements import Agreement, agreements_dir, load_agreements
 from hub.errors import BrokerError, PolicyError, SchemaRegistryError
@@ -189,7 +189,7 @@ class _Worker:
         self.stats = state.Stats()
         self.status = state.Status(os.getpid(), plan.group_id, list(plan.regions), len(plan.topics))
         self._logged_events = -1
-        self._written = ""
+        self._status_file = process.StatusFile(files.status)
         self._producer: AIOKafkaProducer | None = None
         # one thread: the Border's caches are not shared between threads
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-gateway-cross")
@@ -308,14 +308,7 @@ class _Worker:
 
     def _write(self) -> None:
         self.status.stats = self.stats.to_json()
-        text = repr((self.status.ready, self.status.assigned, self.status.stats, self.status.unserved_topics))
-        if text == self._written:
-            return
-        try:
-            self.status.write(self.files.status)
-            self._written = text
-        except OSError as exc:
-            log.warning("cannot write %s: %s", self.files.status, exc)
+        self._status_file.write(self.status.__dict__)
 
     async def log_totals(self) -> None:
         if self.stats.events != self._logged_events:
