@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from hub.process import StatusFile, alive, cmdline_has, read_pid_file, read_status, terminate
@@ -29,6 +30,9 @@ def test_pid_file_of_a_live_process_and_a_stale_one(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "hub-test-marker"])
     pid_file = tmp_path / "x.pid"
     try:
+        deadline = time.monotonic() + 10
+        while not cmdline_has(proc.pid, "hub-test-marker") and time.monotonic() < deadline:
+            time.sleep(0.05)  # between fork and exec the child still shows the parent's arguments
         pid_file.write_text(str(proc.pid))
         assert read_pid_file(pid_file, lambda pid: cmdline_has(pid, "hub-test-marker")) == proc.pid
         assert read_pid_file(pid_file, lambda pid: cmdline_has(pid, "something-else")) is None
