@@ -102,7 +102,7 @@ def start(
         )
     files.pid.write_text(str(proc.pid))
     try:
-        found = _wait_ready(files, proc.pid, timeout_s, lambda: proc.poll() is None)
+        found = _wait_ready(files, proc.pid, timeout_s, lambda: proc.poll() is None, metrics=metrics_port is not None)
     except ProjectionError:
         terminate(proc.pid, STOP_TIMEOUT_S)
         files.pid.unlink(missing_ok=True)
@@ -110,11 +110,14 @@ def start(
     return StartResult(proc.pid, True, group, found.metrics_url)
 
 
-def _wait_ready(files: state.WorkerPaths, pid: int, timeout_s: float, alive: Callable[[], bool]) -> state.Status:
+def _wait_ready(
+    files: state.WorkerPaths, pid: int, timeout_s: float, alive: Callable[[], bool], *, metrics: bool = False
+) -> state.Status:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = state.read_status(files.status)
-        if found is not None and found.pid == pid and found.ready:
+        # the metrics server is a separate start-up task: with metrics asked for, wait for its URL too
+        if found is not None and found.pid == pid and found.ready and (not metrics or found.metrics_url):
             return found
         if not alive():
             raise ProjectionError(f"the projection worker exited while starting:\n{tail(files.log)}")
