@@ -28,8 +28,8 @@ test: $(STAMP) kafka-jars postgres
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check hub projections consumers tests benchmarks
-	$(BIN)/ruff format --check hub projections consumers tests benchmarks
+	$(BIN)/ruff check hub projections consumers demo cli tests benchmarks
+	$(BIN)/ruff format --check hub projections consumers demo cli tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hub import broker, topology
+from hub import local_kafka, topology
 from hub.kafka_admin import apply_topics
 from hub.orgunits import org_units
-from hub.registry import service
+from hub.registry import launcher
 from hub.settings import HubSettings, load_settings
 
 
@@ -27,7 +27,7 @@ def machine(*, kafka: bool = True) -> str:
     """One line naming the machine: host, cores, memory, Python (and the Kafka version the hub runs)."""
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     line = f"machine: {platform.node()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
-    return f"{line}, Kafka {broker.kafka_version()}" if kafka else line
+    return f"{line}, Kafka {local_kafka.kafka_version()}" if kafka else line
 
 
 @contextmanager
@@ -46,13 +46,13 @@ def local_stack(prefix: str, **overrides: object) -> Iterator[HubSettings]:
                 **overrides,
             },
         )
-        broker.start(settings)
+        local_kafka.start(settings)
         try:
             apply_topics(settings.bootstrap_list, topology.expand(settings, org_units()), timeout_s=60)
-            service.start(settings)
+            launcher.start(settings)
             try:
                 yield settings
             finally:
-                service.stop(settings)
+                launcher.stop(settings)
         finally:
-            broker.stop(settings)
+            local_kafka.stop(settings)

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_gateway.py [--events 20000] [--seed 7]
 
 Starts its own broker and schema registry (``benchmarks/_stack.py``: temp dir,
-free ports), publishes N raw demo events (``hub.demo_data``, round-robin over
+free ports), publishes N raw demo events (``demo.data``, round-robin over
 the districts of all five regions), reads them back once, then moves the same
 raw records three ways:
 
@@ -40,14 +40,15 @@ from kafka import KafkaConsumer, TopicPartition
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._stack import local_stack, machine
-from hub import demo_data, naming
+from demo import data as demo_data
+from hub import naming
 from hub.agreement_keys import write_demo_secrets
 from hub.agreements import default_agreements_dir, load_agreements
-from hub.gateway import service
+from hub.gateway import launcher
 from hub.gateway.app import Tuning, prepare
 from hub.gateway.crossing import Border, Outcome, Refused, SourceRecord
 from hub.kafka_admin import apply_topics
-from hub.publisher import Ack, Publisher
+from hub.publishing.publisher import Ack, Publisher
 from hub.registry.client import RegistryClient
 from hub.settings import HubSettings
 from hub.topology import TopicSpec
@@ -171,7 +172,7 @@ def run_gateway(settings: HubSettings, expected: int) -> tuple[float, dict[str, 
             for p in sorted(watcher.partitions_for_topic(t) or ())
         ]
         started = time.perf_counter()
-        service.start(settings, environ=environ, timeout_s=120, loglevel="warn")
+        launcher.start(settings, environ=environ, timeout_s=120, loglevel="warn")
         ready = time.perf_counter()
         print(f"gateway consuming after {ready - started:.1f}s")
         total, last_total, last_change = 0, -1, time.monotonic()
@@ -186,7 +187,7 @@ def run_gateway(settings: HubSettings, expected: int) -> tuple[float, dict[str, 
         stats: dict[str, Any] = {}
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # the worker writes its status file every second
-            found = service.status(settings).status
+            found = launcher.status(settings).status
             stats = found.stats if found is not None else {}
             if stats.get("events", 0) >= expected:
                 break
@@ -194,7 +195,7 @@ def run_gateway(settings: HubSettings, expected: int) -> tuple[float, dict[str, 
         return expected / elapsed, stats
     finally:
         watcher.close()
-        service.stop(settings)
+        launcher.stop(settings)
 
 
 def main() -> None:

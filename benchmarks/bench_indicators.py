@@ -39,13 +39,13 @@ from sqlalchemy import Engine, func, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._stack import machine
+from demo.data import generate
 from hub.agreements import apply
-from hub.demo_data import generate
 from hub.sql import is_sqlite, make_engine
 from hub.validation import validate_event
 from projections import indicator_store, migrations
 from projections.indicators import MeasureRow, compute
-from projections.reporting import ReportService
+from projections.report_queries import ReportService
 from projections.rules import project
 from projections.store import SourceRecord, apply_batch
 from projections.tables import FACT_TABLES, tables_for

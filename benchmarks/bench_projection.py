@@ -48,7 +48,8 @@ from kafka import KafkaProducer
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
-from hub import demo_data, naming
+from demo import data as demo_data
+from hub import naming
 from hub.agreements import Crossing, apply, default_agreements_dir, load_agreements
 from hub.registry.client import RegistryClient
 from hub.schemas import schema_text
@@ -56,7 +57,7 @@ from hub.serde import AvroSerializer
 from hub.settings import HubSettings
 from hub.sql import make_engine, write_transaction
 from hub.validation import validate_event
-from projections import migrations, service, store
+from projections import launcher, migrations, store
 from projections.fx import load_rates
 from projections.lag import end_targets, wait_for_offsets
 from projections.rules import ProjectionContext, Upsert, project
@@ -192,14 +193,14 @@ def time_worker(settings: HubSettings, wanted: dict[tuple[str, int], int], size:
     migrations.upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
-        service.start(settings, batch_size=size, timeout_s=120, loglevel="warn")
+        launcher.start(settings, batch_size=size, timeout_s=120, loglevel="warn")
         t0 = time.perf_counter()
         wait_for_offsets(engine, READ_MODELS, wanted, timeout_s=3600, poll_s=0.05)
         elapsed = time.perf_counter() - t0
         time.sleep(1.5)  # the status file is rewritten every second
-        found = service.status(settings).status
+        found = launcher.status(settings).status
         busy = float(found.stats.get("busy_s", 0.0)) if found is not None else 0.0
-        service.stop(settings)
+        launcher.stop(settings)
     finally:
         engine.dispose()
     return sum(wanted.values()) / elapsed, busy / elapsed

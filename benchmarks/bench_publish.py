@@ -28,8 +28,9 @@ from kafka import KafkaProducer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._stack import free_port, local_stack
-from hub import demo_data, tokens
-from hub.publisher import Publisher, producer_config
+from demo import data as demo_data
+from hub import tokens
+from hub.publishing.publisher import Publisher, producer_config
 from hub.registry.client import RegistryClient
 from hub.validation import validate_event
 

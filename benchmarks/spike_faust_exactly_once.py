@@ -90,7 +90,7 @@ def main() -> None:
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
     from kafka.admin import NewTopic
 
-    from hub import broker
+    from hub import local_kafka
     from hub.settings import load_settings
 
     with tempfile.TemporaryDirectory(prefix="hub-spike-eos-") as tmp:
@@ -103,7 +103,7 @@ def main() -> None:
             bootstrap_servers=f"127.0.0.1:{port}",
             kafka_heap="768m",
         )
-        broker.start(settings)
+        local_kafka.start(settings)
         try:
             boot = settings.bootstrap_servers
             tag = uuid.uuid4().hex[:8]
@@ -176,7 +176,7 @@ def main() -> None:
                 f"distinct={len(seen)} missing={missing} duplicates={duplicates} (read_committed)"
             )
         finally:
-            broker.stop(settings)
+            local_kafka.stop(settings)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ from consumers.sinks import (
 from hub import naming
 from hub.dlq import DeadLetter
 from hub.errors import BrokerError, SchemaRegistryError, SerializationError
-from hub.publisher import producer_config
+from hub.publishing.publisher import producer_config
 from hub.registry.client import RegistryClient
 from hub.schemas import event_types, schema_text
 from hub.serde import AvroDeserializer, SchemaSource

@@ -8,7 +8,7 @@ from types import TracebackType
 
 from rich.console import Console
 
-from hub import broker
+from hub import local_kafka
 from hub.settings import HubSettings
 
 
@@ -21,25 +21,25 @@ class LocalStack(AbstractContextManager["LocalStack"]):
         self._undo: list[tuple[str, Callable[[], object]]] = []
 
     def ensure_kafka(self) -> None:
-        with self.console.status(f"starting Apache Kafka {broker.kafka_version()}…"):
-            result = broker.start(self.settings)
+        with self.console.status(f"starting Apache Kafka {local_kafka.kafka_version()}…"):
+            result = local_kafka.start(self.settings)
         if result.started:
             self.console.print(
-                f"[green]✓[/] Kafka {broker.kafka_version()} started at {result.bootstrap} (pid {result.pid})"
+                f"[green]✓[/] Kafka {local_kafka.kafka_version()} started at {result.bootstrap} (pid {result.pid})"
             )
-            self._undo.append(("Kafka", lambda: broker.stop(self.settings)))
+            self._undo.append(("Kafka", lambda: local_kafka.stop(self.settings)))
         else:
             self.console.print(f"[green]✓[/] Kafka already running at {result.bootstrap}; it will be left running")
 
     def ensure_registry(self) -> str:
         """Start the embedded schema registry unless one answers at the configured URL."""
-        from hub.registry import service
+        from hub.registry import launcher
 
         with self.console.status("starting the schema registry…"):
-            result = service.start(self.settings)
+            result = launcher.start(self.settings)
         if result.started:
             self.console.print(f"[green]✓[/] schema registry started at {result.url} (pid {result.pid})")
-            self._undo.append(("schema registry", lambda: service.stop(self.settings)))
+            self._undo.append(("schema registry", lambda: launcher.stop(self.settings)))
         else:
             self.console.print(f"[green]✓[/] schema registry already running at {result.url}; it will be left running")
         return result.url

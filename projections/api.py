@@ -1,6 +1,6 @@
 """The query API (FastAPI): reports, indicators and projection status, for analyst tokens.
 
-Thin: requests are checked and answered by :class:`projections.reporting.ReportService`;
+Thin: requests are checked and answered by :class:`projections.report_queries.ReportService`;
 this module maps them to HTTP. Every error has the shape
 ``{"error": {"status", "code", "message", "field"?}}``:
 
@@ -34,7 +34,7 @@ from hub.settings import HubSettings
 from hub.tokens import Role, TokenEntry, TokenFileError, TokenSet
 from projections import store
 from projections.report import render_csv, report_document
-from projections.reporting import BadParameter, NotFound, ReportService
+from projections.report_queries import BadParameter, NotFound, ReportService
 from projections.store import StoreUnavailable
 from projections.suppression import Policy
 

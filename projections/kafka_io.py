@@ -21,7 +21,7 @@ from hub import naming
 from hub.dlq import DeadLetter
 from hub.errors import BrokerError
 from hub.kafka_admin import admin_client
-from hub.publisher import producer_config
+from hub.publishing.publisher import producer_config
 from hub.settings import HubSettings
 
 TopicPartitionKey = tuple[str, int]

@@ -32,7 +32,7 @@ from hub.naming import parse_shared_topic
 from hub.settings import HubSettings
 from projections import store
 from projections.kafka_io import KafkaReader, TopicPartitionKey, shared_topics
-from projections.state import served_zones
+from projections.status import served_zones
 from projections.tables import FACT_TABLES, READ_MODELS, TABLES
 
 POLL_S: Final = 0.2

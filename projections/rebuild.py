@@ -48,7 +48,7 @@ from projections.kafka_io import DeadLetterProducer, KafkaReader, TopicPartition
 from projections.lag import covered_zones, topics_of
 from projections.pipeline import Consumed, DeadLetterSink, Decoder, Pipeline
 from projections.rules import ProjectionContext
-from projections.state import check_projection
+from projections.status import check_projection
 from projections.store import ShadowBehind
 from projections.tables import READ_MODELS, SHADOW_SUFFIX
 

@@ -53,14 +53,15 @@ from hub.registry.client import RegistryClient
 from hub.serde import SchemaSource
 from hub.settings import HubSettings
 from hub.sql import make_engine
-from projections import migrations, state, store
+from projections import migrations, store
+from projections import status as status_file
 from projections.fx import load_rates
 from projections.kafka_io import DeadLetterProducer, shared_topics
 from projections.lag import measure
 from projections.metrics import LagCollector, MetricsServer, ProjectionMetrics, serve
 from projections.pipeline import Backoff, Consumed, Decoder, Pipeline, Stopping
 from projections.rules import ProjectionContext
-from projections.state import Stats, Status, check_projection, group_id, served_zones
+from projections.status import Stats, Status, check_projection, group_id, served_zones
 from projections.tables import READ_MODELS
 
 log = logging.getLogger("hub.projections")
@@ -166,7 +167,7 @@ def create_app(
     """A faust app projecting ``options.zones`` into ``options.projection`` (see the module docstring)."""
     plan = prepared if prepared is not None else prepare(settings, options)
     tuning = options.tuning
-    files = state.paths(settings, plan.group_id)
+    files = status_file.paths(settings, plan.group_id)
     files.root.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         plan.group_id,
@@ -212,7 +213,7 @@ class _Worker:
         settings: HubSettings,
         options: WorkerOptions,
         plan: Prepared,
-        files: state.WorkerPaths,
+        files: status_file.WorkerPaths,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -371,7 +372,7 @@ def run(settings: HubSettings, options: WorkerOptions = WorkerOptions(), *, logl
     """Run the worker in the foreground until SIGINT/SIGTERM (blocking; raises SystemExit at the end)."""
     plan = prepare(settings, options)
     app = create_app(settings, options, prepared=plan)
-    state.paths(settings, plan.group_id).status.unlink(missing_ok=True)
+    status_file.paths(settings, plan.group_id).status.unlink(missing_ok=True)
     app.task(_quiet_libraries(loglevel))
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     try:

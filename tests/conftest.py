@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hub import broker, topology
+from hub import local_kafka, topology
 from hub.kafka_admin import apply_topics
 from hub.orgunits import org_units
 from hub.settings import HubSettings, load_settings
@@ -45,11 +45,11 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSettings]:
         bootstrap_servers=f"127.0.0.1:{port}",
         kafka_heap="768m",
     )
-    broker.start(settings)
+    local_kafka.start(settings)
     try:
         yield settings
     finally:
-        broker.stop(settings)
+        local_kafka.stop(settings)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from kafka import TopicPartition as KafkaTopicPartition
 from hub.agreements import Crossing
 from hub.errors import SerializationError
 from hub.naming import shared_pattern, subject_for
-from hub.publisher import producer_config
+from hub.publishing.publisher import producer_config
 from hub.registry.client import RegistryClient
 from hub.schemas import parsed_schema, schema_text
 from hub.serde import AvroDeserializer, AvroSerializer, decode_body, encode_body

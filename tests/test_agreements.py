@@ -19,6 +19,7 @@ import yaml
 from fastavro.validation import validate
 from typer.testing import CliRunner, Result
 
+from cli.main import app
 from hub.agreement_keys import generate_key, load_key, read_secrets_file, write_demo_secrets
 from hub.agreements import (
     MIN_KEY_BYTES,
@@ -39,7 +40,6 @@ from hub.agreements import (
     pseudonym,
 )
 from hub.catalogue import EVENT_TYPES
-from hub.cli.main import app
 from hub.errors import ConfigError, PolicyError
 from hub.schemas import parsed_schema
 from hub.validation import validate_event
@@ -573,7 +573,7 @@ def _hub(args: list[str], tmp_path: Path, **env: str) -> Result:
 
 
 def test_cli_check_passes_on_the_shipped_agreements(tmp_path: Path) -> None:
-    # As a user runs it: the console script, registered in hub.cli.main.
+    # As a user runs it: the console script, registered in cli.main.
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
     proc = subprocess.run(
         [HUB, "agreements", "check"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120

@@ -7,70 +7,70 @@ from pathlib import Path
 
 import pytest
 
-from hub import broker
+from hub import local_kafka
 from hub.errors import ConfigError
 from hub.settings import HubSettings, load_settings
 from tests.conftest import free_port
 
 
 def test_java_version_parsing() -> None:
-    assert broker.java_major('openjdk version "17.0.15" 2025-04-15') == 17
-    assert broker.java_major('java version "1.8.0_392"') == 8
-    assert broker.java_major('openjdk version "21" 2023-09-19') == 21
-    assert broker.java_major("garbage") is None
+    assert local_kafka.java_major('openjdk version "17.0.15" 2025-04-15') == 17
+    assert local_kafka.java_major('java version "1.8.0_392"') == 8
+    assert local_kafka.java_major('openjdk version "21" 2023-09-19') == 21
+    assert local_kafka.java_major("garbage") is None
 
 
 def test_missing_java_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(broker.shutil, "which", lambda name: None)
+    monkeypatch.setattr(local_kafka.shutil, "which", lambda name: None)
     with pytest.raises(ConfigError) as info:
-        broker.check_java()
+        local_kafka.check_java()
     assert "Java 17+" in str(info.value) and "install" in str(info.value)
     assert "\n" not in str(info.value)
 
 
 def test_missing_maven_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     settings = load_settings(env_file=None, data_dir=tmp_path)
-    monkeypatch.setattr(broker.shutil, "which", lambda name: None)
+    monkeypatch.setattr(local_kafka.shutil, "which", lambda name: None)
     with pytest.raises(ConfigError, match=r"Maven 3\.8\+ is needed .*install"):
-        broker.resolve_classpath(settings)
+        local_kafka.resolve_classpath(settings)
 
 
 def test_kafka_version_is_pinned_4x() -> None:
-    assert int(broker.kafka_version().split(".")[0]) == 4
+    assert int(local_kafka.kafka_version().split(".")[0]) == 4
 
 
 def test_start_twice_is_a_noop(kafka: HubSettings) -> None:
     if os.environ.get("HUB_BOOTSTRAP_SERVERS"):
         return  # an external cluster is in use: there is no local broker of ours to start again
-    first_pid = broker.running_pid(kafka)
+    first_pid = local_kafka.running_pid(kafka)
     assert first_pid is not None
-    again = broker.start(kafka)
+    again = local_kafka.start(kafka)
     assert again.started is False
     assert again.pid == first_pid
-    assert broker.status(kafka).answering
+    assert local_kafka.status(kafka).answering
 
 
 def test_stale_pid_file_is_removed(tmp_path: Path) -> None:
     settings = load_settings(env_file=None, data_dir=tmp_path)
-    pid_file = broker.paths(settings).pid
+    pid_file = local_kafka.paths(settings).pid
     pid_file.parent.mkdir(parents=True)
     pid_file.write_text(str(os.getpid()))  # alive, but not a Kafka broker of this data dir
-    assert broker.running_pid(settings) is None
+    assert local_kafka.running_pid(settings) is None
     assert not pid_file.exists()
     pid_file.write_text("not-a-pid")
-    assert broker.running_pid(settings) is None
+    assert local_kafka.running_pid(settings) is None
     assert not pid_file.exists()
 
 
 def test_stop_without_broker_says_so(tmp_path: Path) -> None:
     settings = load_settings(env_file=None, data_dir=tmp_path)
-    assert broker.stop(settings) is None
+    assert local_kafka.stop(settings) is None
 
 
 def test_status_of_absent_broker_is_not_answering(tmp_path: Path) -> None:
     port = free_port()
     settings = load_settings(env_file=None, data_dir=tmp_path, kafka_port=port, kafka_controller_port=free_port())
-    st = broker.status(settings)
+    st = local_kafka.status(settings)
     assert not st.answering and st.pid is None
     assert f"127.0.0.1:{port}" in st.detail
 
@@ -83,13 +83,13 @@ def test_a_second_broker_starts_stops_and_leaves_nothing(tmp_path: Path) -> None
     settings = load_settings(
         env_file=None, data_dir=tmp_path, kafka_port=port, kafka_controller_port=free_port(), kafka_heap="512m"
     )
-    first = broker.start(settings)
+    first = local_kafka.start(settings)
     try:
-        assert first.started and broker.status(settings).answering
-        assert broker.start(settings).started is False
+        assert first.started and local_kafka.status(settings).answering
+        assert local_kafka.start(settings).started is False
         assert (tmp_path / "kafka" / "data" / "meta.properties").is_file()  # storage formatted once
     finally:
-        assert broker.stop(settings) is True
+        assert local_kafka.stop(settings) is True
     assert not alive(first.pid)
-    assert not broker.paths(settings).pid.exists()
-    assert broker.stop(settings) is None
+    assert not local_kafka.paths(settings).pid.exists()
+    assert local_kafka.stop(settings) is None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from hub import broker
+from hub import local_kafka
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -29,7 +29,7 @@ def test_compose_structure() -> None:
     kafka = services["kafka"]
     image, _, tag = kafka["image"].partition(":")
     assert image == "apache/kafka"
-    assert tag == broker.kafka_version(), "compose and the local broker should run the same Kafka"
+    assert tag == local_kafka.kafka_version(), "compose and the local broker should run the same Kafka"
     assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert services["postgres"]["image"].startswith("postgres:")
     for name in ("kafka", "postgres"):

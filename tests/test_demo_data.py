@@ -1,6 +1,6 @@
 """Demo data: deterministic, valid, and reproducing every seed figure that events can carry.
 
-Figures are never written here: they are read from ``hub/data/seed-facts.json``
+Figures are never written here: they are read from ``demo/seed-facts.json``
 and recomputed from the generated JSON documents by this file's own aggregation.
 """
 
@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 
-from hub import demo_data as dd
+from demo import data as dd
 from hub.catalogue import EVENT_TYPES
 from hub.errors import ValidationError
 from hub.orgunits import org_units
 
-SEED_FACTS_FILE = Path(__file__).resolve().parents[1] / "hub" / "data" / "seed-facts.json"
+SEED_FACTS_FILE = Path(__file__).resolve().parents[1] / "demo" / "seed-facts.json"
 SEED_A = 20260314
 SEED_B = 7
 HUB = str(Path(sys.executable).with_name("hub"))
@@ -230,7 +230,7 @@ def test_the_main_figures_recomputed_by_hand(stream_a: Stream) -> None:
 def test_the_same_seed_gives_identical_bytes_in_another_process(stream_a: Stream, tmp_path: Path) -> None:
     out = tmp_path / "again.jsonl"
     code = (
-        "import sys; from hub import demo_data as dd; "
+        "import sys; from demo import data as dd; "
         f"fp = open(sys.argv[1], 'wb'); print(dd.write_jsonl(dd.generate({SEED_A}), fp).sha256); fp.close()"
     )
     hash_seed = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"  # string hashing differs from ours

@@ -23,10 +23,10 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from hub import naming
 from hub.dlq import decode_dead_letter
-from hub.gateway import service
-from hub.gateway.report import read_topic
-from hub.publisher import Ack, Publisher
-from hub.registry import service as registry_service
+from hub.gateway import launcher
+from hub.gateway.audit_counts import read_topic
+from hub.publishing.publisher import Ack, Publisher
+from hub.registry import launcher as registry_service
 from hub.registry.client import RegistryClient
 from hub.schemas import schema_text
 from hub.serde import AvroDeserializer, AvroSerializer
@@ -369,8 +369,8 @@ def test_a_missing_key_stops_the_gateway_at_start_naming_the_variable(gateway: R
     environ = {k: v for k, v in gateway.environ.items() if k != "HUB_AGREEMENT_KEY_JS_EXCHANGE"}
     other = gateway.settings.model_copy(update={"secrets_file": None})
     with pytest.raises(PolicyError, match="HUB_AGREEMENT_KEY_JS_EXCHANGE"):
-        service.start(other, ["JS"], environ=environ, timeout_s=30)
-    assert service.running_pid(other, ["JS"]) is None
+        launcher.start(other, ["JS"], environ=environ, timeout_s=30)
+    assert launcher.running_pid(other, ["JS"]) is None
 
 
 # -- outages ----------------------------------------------------------------------------------------------------
@@ -385,7 +385,7 @@ def test_a_registry_outage_is_waited_out_not_dead_lettered(gateway: RunningGatew
     doc = validate_event(valid_event_doc("VisitMade", case_id=f"NS-{token}-C001", visit_id=f"NS-V-{token}"))
     with RegistryClient(settings.schema_registry_url) as registry:
         value = AvroSerializer(registry, newer)(doc.record, f"gateway-outage-test-{token}-value")
-    log = service.paths_of(settings).log
+    log = launcher.paths_of(settings).log
     warnings_before = log.read_text(errors="replace").count("crossing a batch failed")
     port = urlsplit(settings.schema_registry_url).port
     registry_service.stop(kafka)
@@ -430,7 +430,7 @@ def test_killed_mid_stream_and_restarted_no_event_is_missing_and_copies_are_iden
     ids = {d["event_id"] for d in docs}
     region_of = {d["event_id"]: d["region"] for d in docs}
 
-    service.stop(settings)  # a backlog first, so that the kills land while it is being crossed
+    launcher.stop(settings)  # a backlog first, so that the kills land while it is being crossed
     publish(gateway, docs)
     tail = Tail(settings, naming.AUDIT_TOPIC)
     seen: set[str] = set()

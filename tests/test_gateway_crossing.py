@@ -14,7 +14,8 @@ from typing import Any, Final
 
 import pytest
 
-from hub import demo_data, naming
+from demo import data as demo_data
+from hub import naming
 from hub.agreements import Agreement, apply, default_agreements_dir, load_agreements, parse_agreement
 from hub.dlq import decode_dead_letter
 from hub.errors import PolicyError, SchemaRegistryError

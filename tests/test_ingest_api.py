@@ -18,7 +18,7 @@ from hub import naming, tokens
 from hub.errors import ValidationError
 from hub.ingest.app import EXAMPLE_CASE_OPENED, EXAMPLE_DONATION, create_ingest_app
 from hub.ingest.batch import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Limits
-from hub.publisher import Publisher
+from hub.publishing.publisher import Publisher
 from hub.registry.client import RegistryClient
 from hub.serde import AvroDeserializer
 from hub.settings import HubSettings, load_settings

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from hub.settings import HubSettings
 from hub.sql import make_engine
-from projections import migrations, service
+from projections import launcher, migrations
 from projections.lag import LagTimeout, measure, wait_caught_up, wait_for_event, wait_for_offsets
 from projections.metrics import LagCollector
 from projections.tables import READ_MODELS
@@ -39,7 +39,7 @@ def settings(topics: HubSettings, registry: str, tmp_path: Path, zone: str) -> I
     migrations.upgrade(url)
     s = topics.model_copy(update={"schema_registry_url": registry, "data_dir": tmp_path / "data", "database_url": url})
     yield s
-    service.stop(s, [zone])
+    launcher.stop(s, [zone])
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_lag_is_the_backlog_before_the_worker_runs_and_nothing_once_it_has_caugh
             assert p.seconds_behind == 0.0
     assert before.seconds_behind == max(p.seconds_behind for p in before.partitions)
 
-    started = service.start(settings, [zone], metrics_port=0, timeout_s=WAIT_S)
+    started = launcher.start(settings, [zone], metrics_port=0, timeout_s=WAIT_S)
     assert started.metrics_url is not None
     wait_caught_up(settings, engine, P, zones=[zone], timeout_s=WAIT_S)
     after = measure(settings, engine, P, zones=[zone])
@@ -146,7 +146,7 @@ def test_read_your_writes_waits_return_when_applied_and_time_out_clearly_otherwi
     with pytest.raises(LagTimeout, match="did not reach the target offsets"):
         wait_caught_up(settings, engine, P, zones=[zone], timeout_s=0.5)
 
-    service.start(settings, [zone], timeout_s=WAIT_S)
+    launcher.start(settings, [zone], timeout_s=WAIT_S)
     assert wait_for_event(engine, opened.event_id, timeout_s=WAIT_S) == "cases"
     assert wait_for_offsets(engine, P, targets(positions), timeout_s=WAIT_S) == targets(positions)
     with SharedProducer(settings, registry) as producer:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hub.agreements import Crossing
-from hub.registry import service as registry_service
+from hub.registry import launcher as registry_service
 from hub.registry.client import RegistryClient
 from hub.settings import HubSettings
 from hub.sql import make_engine

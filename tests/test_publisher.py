@@ -9,7 +9,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from hub import naming
 from hub.errors import PublishError, ValidationError
-from hub.publisher import Ack, Publisher, Rejected
+from hub.publishing.publisher import Ack, Publisher, Rejected
 from hub.registry.client import RegistryClient
 from hub.serde import AvroDeserializer
 from hub.settings import HubSettings, load_settings

@@ -18,7 +18,7 @@ from projections import migrations
 from projections.api import create_query_app
 from projections.indicators import NAMES
 from projections.report import render_csv
-from projections.reporting import ReportService
+from projections.report_queries import ReportService
 from tests.indicator_stream import known_stream, load
 
 

@@ -14,7 +14,7 @@ from hub.errors import BrokerError, ProjectionError
 from hub.registry.client import RegistryClient
 from hub.settings import HubSettings
 from hub.sql import make_engine
-from projections import service, store
+from projections import launcher, store
 from projections.lag import wait_for_offsets
 from projections.pipeline import Stopping
 from projections.rebuild import Progress, rebuild, rebuild_lock
@@ -64,7 +64,7 @@ def settings(
     url = _database(dialect, request, tmp_path, "live")
     s = topics.model_copy(update={"schema_registry_url": registry, "data_dir": tmp_path / "data", "database_url": url})
     yield s
-    service.stop(s, [zone])
+    launcher.stop(s, [zone])
 
 
 class _Reader(threading.Thread):
@@ -107,7 +107,7 @@ def test_a_rebuild_while_the_worker_runs_gives_the_tables_of_a_clean_run_and_que
     try:
         with SharedProducer(settings, registry) as producer:
             positions += producer.publish(zone, first)
-            service.start(settings, [zone], timeout_s=WAIT_S, batch_size=100)
+            launcher.start(settings, [zone], timeout_s=WAIT_S, batch_size=100)
             wait_for_offsets(engine, P, targets(positions), timeout_s=WAIT_S)
             reader.start()
 

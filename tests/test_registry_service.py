@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from hub.errors import SchemaRegistryError
-from hub.registry import service
+from hub.registry import launcher
 from hub.settings import HubSettings, load_settings
 from tests.conftest import free_port
 
@@ -31,7 +31,7 @@ def own(kafka: HubSettings, tmp_path: Path) -> HubSettings:
 def test_a_restarted_registry_serves_the_same_ids_and_versions(own: HubSettings) -> None:
     topic = f"_schemas-restart-{uuid.uuid4().hex[:8]}"
     port = free_port()
-    first = service.start(own, port=port, topic=topic)
+    first = launcher.start(own, port=port, topic=topic)
     try:
         assert first.started
         with httpx.Client(base_url=first.url) as http:
@@ -46,10 +46,10 @@ def test_a_restarted_registry_serves_the_same_ids_and_versions(own: HubSettings)
             http.put("/config/b-value", json={"compatibility": "NONE"})
             before = {k: http.get(f"/subjects/{k[0]}/versions/{k[1]}").json() for k in ids}
     finally:
-        assert service.stop(own) is True
-    assert not service.answers(first.url)
+        assert launcher.stop(own) is True
+    assert not launcher.answers(first.url)
 
-    second = service.start(own, port=port, topic=topic)
+    second = launcher.start(own, port=port, topic=topic)
     try:
         assert second.started and second.pid != first.pid
         with httpx.Client(base_url=second.url) as http:
@@ -60,31 +60,31 @@ def test_a_restarted_registry_serves_the_same_ids_and_versions(own: HubSettings)
             fresh = http.post("/subjects/c-value/versions", json={"schema": schema("z", name="C")}).json()["id"]
             assert fresh == max(ids.values()) + 1
     finally:
-        service.stop(own)
+        launcher.stop(own)
 
 
 def test_starting_twice_is_a_no_op_and_stopping_twice_says_so(own: HubSettings) -> None:
     topic = f"_schemas-twice-{uuid.uuid4().hex[:8]}"
-    first = service.start(own, port=free_port(), topic=topic)
+    first = launcher.start(own, port=free_port(), topic=topic)
     try:
-        again = service.start(own, port=free_port(), topic=topic)
+        again = launcher.start(own, port=free_port(), topic=topic)
         assert (again.started, again.pid, again.url) == (False, first.pid, first.url)
-        st = service.status(own)
+        st = launcher.status(own)
         assert st.answering and st.pid == first.pid and st.url == first.url
     finally:
-        assert service.stop(own) is True
-    assert service.stop(own) is None
-    assert service.running(own) is None
+        assert launcher.stop(own) is True
+    assert launcher.stop(own) is None
+    assert launcher.running(own) is None
 
 
 def test_a_stale_pid_file_is_cleaned_up(own: HubSettings) -> None:
-    p = service.paths(own)
+    p = launcher.paths(own)
     p.root.mkdir(parents=True, exist_ok=True)
     p.pid.write_text(json.dumps({"pid": os.getpid(), "url": "http://127.0.0.1:1", "topic": "_schemas"}))
-    assert service.running(own) is None and not p.pid.exists()
+    assert launcher.running(own) is None and not p.pid.exists()
     p.pid.write_text("garbage")
-    assert service.stop(own) is None and not p.pid.exists()
-    st = service.status(own.model_copy(update={"schema_registry_url": f"http://127.0.0.1:{free_port()}"}))
+    assert launcher.stop(own) is None and not p.pid.exists()
+    st = launcher.status(own.model_copy(update={"schema_registry_url": f"http://127.0.0.1:{free_port()}"}))
     assert st.pid is None and not st.answering
 
 
@@ -93,6 +93,6 @@ def test_a_registry_that_cannot_reach_kafka_fails_to_start_with_its_log(tmp_path
         env_file=None, data_dir=tmp_path, bootstrap_servers=f"127.0.0.1:{free_port()}", request_timeout_s=3
     )
     with pytest.raises(SchemaRegistryError) as info:
-        service.start(settings, port=free_port(), timeout_s=60)
+        launcher.start(settings, port=free_port(), timeout_s=60)
     assert "Kafka" in str(info.value)
-    assert service.running(settings) is None
+    assert launcher.running(settings) is None

@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
+from demo.data import JINJIANG, NANSHAN, TINGHU, FactCoverage, generate
+from demo.seed_check import FACT_INDICATOR, NOT_IN_REPORTS, carried_facts, check_report
 from hub.agreements import apply
-from hub.demo_data import JINJIANG, NANSHAN, TINGHU, FactCoverage, generate
 from hub.sql import make_engine
 from hub.validation import validate_event
 from projections import migrations
@@ -20,9 +21,8 @@ from projections.fx import AppliedRate
 from projections.indicators import ALL, BY_NAME, INDICATORS, IndicatorValue, parts_of
 from projections.periods import parse_period
 from projections.report import Report, build_report, render, render_csv, report_document
-from projections.reporting import ReportService
+from projections.report_queries import ReportService
 from projections.rules import project
-from projections.seed_check import FACT_INDICATOR, NOT_IN_REPORTS, carried_facts, check_report
 from projections.store import SourceRecord, apply_batch
 from projections.suppression import Policy
 from tests.shared_events import TEST_KEY, agreements, context

@@ -1,7 +1,7 @@
 """The projection worker (``hub project run``) on the real broker and registry, on SQLite and PostgreSQL.
 
 Every test projects a zone of its own (``tests.shared_stream.new_zone``) and
-runs the worker as the managed subprocess (:mod:`projections.service`), as
+runs the worker as the managed subprocess (:mod:`projections.launcher`), as
 ``make demo`` does. The yardstick is always the same: the tables equal
 ``store.dump`` of a clean in-process application of the same shared records.
 """
@@ -23,9 +23,9 @@ from hub.errors import ConfigError
 from hub.settings import HubSettings
 from hub.sql import make_engine
 from hub.wire import frame
-from projections import service, store
+from projections import launcher, store
 from projections.lag import wait_for_offsets
-from projections.state import group_id, served_zones
+from projections.status import group_id, served_zones
 from projections.tables import READ_MODELS
 from tests.fixtures.postgres import PostgresServer
 from tests.shared_events import crossing
@@ -79,7 +79,7 @@ def worker(
     """Settings of a worker projecting ``zone`` into a fresh database; stops the worker afterwards."""
     settings = _settings(topics, registry, tmp_path, _database(dialect, request, tmp_path, "worker"))
     yield settings
-    service.stop(settings, [zone])
+    launcher.stop(settings, [zone])
 
 
 def _reference(settings: HubSettings, dialect: str, request: pytest.FixtureRequest, tmp_path: Path, zone: str,
@@ -100,7 +100,7 @@ def sqlite_worker(topics: HubSettings, registry: str, tmp_path: Path, zone: str)
     """Like ``worker``, on SQLite only."""
     settings = _settings(topics, registry, tmp_path, sqlite_url(tmp_path, "worker"))
     yield settings
-    service.stop(settings, [zone])
+    launcher.stop(settings, [zone])
 
 
 # -- the identity of a worker ------------------------------------------------------------------------
@@ -119,7 +119,7 @@ def test_the_worker_projects_a_stream_like_a_clean_run_and_republished_events_ch
     stream = make_stream(60)
     with SharedProducer(worker, registry) as producer:
         positions = producer.publish(zone, stream.events)
-        started = service.start(worker, [zone], timeout_s=WAIT_S)
+        started = launcher.start(worker, [zone], timeout_s=WAIT_S)
         assert started.started and started.group_id == group_id(P, (zone,))
         _wait(worker, positions)
         reference = _reference(worker, dialect, request, tmp_path, zone, stream.events)
@@ -129,7 +129,7 @@ def test_the_worker_projects_a_stream_like_a_clean_run_and_republished_events_ch
         stored = _wait(worker, again)
     assert dump(worker.database_url) == reference
     assert stored == targets(positions + again)
-    st = service.status(worker, [zone])
+    st = launcher.status(worker, [zone])
     assert st.pid is not None and st.status is not None and st.status.ready
 
 
@@ -141,7 +141,7 @@ def test_an_out_of_order_stream_gives_the_tables_of_the_ordered_one(
     shuffled = stream.out_of_order()
     assert shuffled[0].event_type != "CaseOpened"  # closings and visits come before their cases
     with SharedProducer(worker, registry) as producer:
-        service.start(worker, [zone], timeout_s=WAIT_S, batch_size=7)
+        launcher.start(worker, [zone], timeout_s=WAIT_S, batch_size=7)
         positions = producer.publish(zone, shuffled)
     _wait(worker, positions)
     assert dump(worker.database_url) == _reference(worker, dialect, request, tmp_path, zone, stream.events)
@@ -171,11 +171,11 @@ def test_poison_records_go_to_the_dead_letter_queue_and_the_rest_of_the_batch_pr
         zero_topic, zero_value = producer.encode(zone, replace(donation, shared_record=zero))
         zero_amount = producer.publish_raw(zero_topic, key, zero_value)
         rejected = producer.publish(long_zone, opened[:2]) if dialect == "postgresql" else []
-    service.start(worker, zones, timeout_s=WAIT_S)
+    launcher.start(worker, zones, timeout_s=WAIT_S)
     try:
         _wait(worker, [*good, garbage, unknown_id, zero_amount, *rejected])
     finally:
-        service.stop(worker, zones)
+        launcher.stop(worker, zones)
     letters = {(d.source_topic, d.source_partition, d.source_offset): d for d in dead_letters(worker, [
         *(naming.shared_topic(z, et) for z in zones for et in ("CaseOpened", "DonationReceived"))])}  # fmt: skip
     expected = {garbage: "decode", unknown_id: "decode", zero_amount: "project", **dict.fromkeys(rejected, "apply")}
@@ -216,16 +216,16 @@ def test_a_worker_killed_mid_batch_three_times_gives_the_tables_of_a_clean_run(
     try:
         thread = threading.Thread(target=produce)
         thread.start()
-        service.start(worker, [zone], **tuning)  # type: ignore[arg-type]
+        launcher.start(worker, [zone], **tuning)  # type: ignore[arg-type]
         applied_at_kill: list[int] = []
         for _ in range(3):
             floor = (applied_at_kill[-1] if applied_at_kill else 0) + 300
             deadline = time.monotonic() + WAIT_S
             while sum(store.stored_offsets(engine, P).values()) < floor and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert service.kill(worker, [zone]) is not None
+            assert launcher.kill(worker, [zone]) is not None
             applied_at_kill.append(sum(store.stored_offsets(engine, P).values()))
-            service.start(worker, [zone], **tuning)  # type: ignore[arg-type]
+            launcher.start(worker, [zone], **tuning)  # type: ignore[arg-type]
         thread.join()
         assert not errors, errors
         assert len(positions) == n
@@ -245,15 +245,15 @@ def test_the_worker_resumes_from_the_database_offsets_not_from_the_group_offsets
     stream = make_stream(30)
     with SharedProducer(worker, registry) as producer:
         positions = producer.publish(zone, stream.events)
-    service.start(worker, [zone], timeout_s=WAIT_S)
+    launcher.start(worker, [zone], timeout_s=WAIT_S)
     _wait(worker, positions)
-    assert service.stop(worker, [zone]) is not None  # a clean stop: faust commits the group's offsets
+    assert launcher.stop(worker, [zone]) is not None  # a clean stop: faust commits the group's offsets
     second = worker.model_copy(update={"database_url": _database(dialect, request, tmp_path, "second")})
-    assert group_id(P, (zone,)) == service.status(second, [zone]).group_id
-    service.start(second, [zone], timeout_s=WAIT_S)
+    assert group_id(P, (zone,)) == launcher.status(second, [zone]).group_id
+    launcher.start(second, [zone], timeout_s=WAIT_S)
     try:
         _wait(second, positions)
     finally:
-        service.stop(second, [zone])
+        launcher.stop(second, [zone])
     assert dump(second.database_url) == dump(worker.database_url)
     assert dump(second.database_url) == _reference(worker, dialect, request, tmp_path, zone, stream.events)

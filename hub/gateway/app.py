@@ -42,9 +42,9 @@ from hub import naming, process
 from hub.agreement_keys import load_key
 from hub.agreements import Agreement, agreements_dir, load_agreements
 from hub.errors import BrokerError, PolicyError, SchemaRegistryError
-from hub.gateway import state
+from hub.gateway import status as status_file
 from hub.gateway.crossing import Border, Outcome, OutputRecord, SourceRecord, output_schemas
-from hub.gateway.state import group_id, served_regions
+from hub.gateway.status import group_id, served_regions
 from hub.kafka_admin import admin_client
 from hub.registry.client import RegistryClient
 from hub.schemas import event_types, schema_text
@@ -144,7 +144,7 @@ def create_app(
     process environment); ``settings.secrets_file`` second.
     """
     plan = prepared if prepared is not None else prepare(settings, regions, environ)
-    files = state.paths(settings, plan.group_id)
+    files = status_file.paths(settings, plan.group_id)
     files.root.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         plan.group_id,
@@ -179,15 +179,15 @@ class _Worker:
     """The agent body and its bookkeeping; one per app."""
 
     def __init__(
-        self, app: faust.App, settings: HubSettings, plan: Prepared, tuning: Tuning, files: state.GatewayPaths
+        self, app: faust.App, settings: HubSettings, plan: Prepared, tuning: Tuning, files: status_file.GatewayPaths
     ) -> None:
         self.app = app
         self.settings = settings
         self.plan = plan
         self.tuning = tuning
         self.files = files
-        self.stats = state.Stats()
-        self.status = state.Status(os.getpid(), plan.group_id, list(plan.regions), len(plan.topics))
+        self.stats = status_file.Stats()
+        self.status = status_file.Status(os.getpid(), plan.group_id, list(plan.regions), len(plan.topics))
         self._logged_events = -1
         self._status_file = process.StatusFile(files.status)
         self._producer: AIOKafkaProducer | None = None
@@ -342,7 +342,7 @@ def run(
     """Run the gateway in the foreground until SIGINT/SIGTERM (blocking; raises SystemExit at the end)."""
     plan = prepared if prepared is not None else prepare(settings, regions, environ)
     app = create_app(settings, plan.regions, environ=environ, tuning=tuning, prepared=plan)
-    files = state.paths(settings, plan.group_id)
+    files = status_file.paths(settings, plan.group_id)
     files.status.unlink(missing_ok=True)
     config = logging_config(library_loglevel)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, logging_config=config)

@@ -2,7 +2,7 @@
 
 Thin: the body is read raw (bounded), parsed and checked by
 :mod:`hub.ingest.batch`, and the valid events go through a real
-:class:`~hub.publisher.Publisher`. Every error has the same JSON shape
+:class:`~hub.publishing.publisher.Publisher`. Every error has the same JSON shape
 (``{"error": {"status", "code", "message", "details"?}}``); see ``docs/ingest.md``.
 """
 
@@ -41,7 +41,7 @@ from hub.ingest.batch import (
     rejected,
     response_body,
 )
-from hub.publisher import Ack, Publisher
+from hub.publishing.publisher import Ack, Publisher
 from hub.settings import HubSettings
 from hub.tokens import TokenEntry, TokenFileError, TokenSet
 from hub.validation import ValidatedEvent

@@ -7,7 +7,7 @@ Modules, from pure to adapters:
 - :mod:`hub.registry.store` — persistence of that state in the ``_schemas`` topic (Kafka);
 - :mod:`hub.registry.server` — the REST API (FastAPI);
 - :mod:`hub.registry.client` — a client for this or any Confluent-compatible registry (httpx);
-- :mod:`hub.registry.service` — running the server, in the foreground or as a managed process.
+- :mod:`hub.registry.launcher` — running the server, in the foreground or as a managed process.
 
 Nothing is imported here so that the pure modules stay free of Kafka and HTTP.
 """

@@ -1,0 +1,242 @@
+"""``hub demo``: the main job, end to end, stopping whatever it started."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from hub import naming, topology
+from hub.commandline import make_console, settings_of
+from hub.kafka_admin import apply_topics, cluster_info
+from hub.orgunits import org_units
+from hub.settings import HubSettings
+from hub.stack import LocalStack
+
+console = make_console()
+
+DEFAULT_SEED = 2026
+
+
+def demo(
+    ctx: typer.Context,
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the demo data (same seed, same events)."),
+    republish: bool = typer.Option(
+        False, "--republish", help="Publish the demo data again even if an earlier run published it."
+    ),
+) -> None:
+    """Run the main job: Kafka, registry, demo data published by districts, and what landed where."""
+    settings = settings_of(ctx)
+    t0 = time.monotonic()
+    with LocalStack(settings, console) as stack:
+        stack.ensure_kafka()
+        _apply_topics(settings)
+        stack.ensure_registry()
+        data = _demo_data(settings, seed)
+        marker = data.with_suffix(".published")  # holds the cluster id it was published to
+        cluster = str(cluster_info(settings.bootstrap_list).get("cluster_id"))
+        if marker.is_file() and marker.read_text().strip() == cluster and not republish:
+            console.print(
+                f"[green]✓[/] demo data already published by an earlier run ({marker.name}); "
+                "--republish sends it again (same event_ids: no new facts downstream)"
+            )
+        else:
+            _publish(settings, data)
+            marker.write_text(cluster + "\n")
+        settings = _with_demo_keys(settings)
+        _cross(settings, stack)
+        _project(settings, stack)
+        _reports(settings)
+    console.print(f"demo finished in {time.monotonic() - t0:.1f}s")
+
+
+def _with_demo_keys(settings: HubSettings) -> HubSettings:
+    """Agreement keys for the demo: the user's if set, else generated once into <data_dir>/secrets.env."""
+    from hub.agreement_keys import demo_secrets_path, write_demo_secrets
+    from hub.agreements import agreements_dir, load_agreements
+
+    agreements = load_agreements(agreements_dir(settings.agreements_dir)).values()
+    if settings.secrets_file is not None or all(a.key_variable in os.environ for a in agreements):
+        return settings
+    path = demo_secrets_path(settings.data_dir).resolve()
+    written = write_demo_secrets(path, agreements)
+    if written:
+        console.print(f"[green]✓[/] generated demo agreement keys in {path} (mode 600, git-ignored)")
+    return settings.model_copy(update={"secrets_file": path})
+
+
+def _cross(settings: HubSettings, stack: LocalStack) -> None:
+    """Run the gateway until every raw event has crossed; print the crossings per zone."""
+    from hub.gateway import launcher
+    from hub.gateway.audit_counts import audit_counts, dead_letter_counts
+    from hub.gateway.status import group_id, served_regions
+
+    with console.status("starting the gateway…"):
+        started = launcher.start(settings, environ=os.environ)
+    if started.started:
+        console.print(f"[green]✓[/] gateway started (pid {started.pid}, group {started.group_id})")
+        stack.add_cleanup("gateway", lambda: launcher.stop(settings))
+    else:
+        console.print(f"[green]✓[/] gateway already running (pid {started.pid}); it will be left running")
+    raw = [s.name for s in topology.expand(settings, org_units()) if s.kind == "raw"]
+    _wait_for_group(settings, group_id(served_regions(None)), raw, "crossing")
+    counts = audit_counts(settings)
+    table = Table("zone", "events crossed", title="crossings recorded in hub.audit (copies counted once)")
+    for zone, n in sorted(counts.per_zone.items()):
+        table.add_row(f"shared.{zone}.*", f"{n:,}")
+    console.print(table)
+    regions = ", ".join(f"{r} {n:,}" for r, n in sorted(counts.per_region.items()))
+    console.print(f"distinct crossings {counts.crossings:,} ({regions}); at-least-once copies {counts.copies:,}")
+    dead = dead_letter_counts(settings)
+    if dead:
+        console.print(f"[yellow]dead letters from the gateway:[/] {dict(dead)}")
+
+
+def _project(settings: HubSettings, stack: LocalStack) -> None:
+    """Run the projection worker until the read models hold every shared event."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hub.sql import make_engine
+    from projections import lag
+    from projections import launcher as worker
+
+    with console.status("starting the projection worker…"):
+        started = worker.start(settings)
+    if started.started:
+        console.print(f"[green]✓[/] projection worker started (pid {started.pid}, group {started.group_id})")
+        stack.add_cleanup("projection worker", lambda: worker.stop(settings))
+    else:
+        console.print(f"[green]✓[/] projection worker already running (pid {started.pid}); it will be left running")
+    engine = make_engine(settings.database_url)
+    try:
+        first = lag.measure(settings, engine)
+        total = max(first.offsets_behind, 1)
+        progress = Progress(
+            TextColumn("[bold]projecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        )
+        t0 = time.monotonic()
+        with progress:
+            task = progress.add_task("projecting", total=first.offsets_behind)
+            current = first
+            while not current.caught_up:
+                if time.monotonic() - t0 > 1800:
+                    raise lag.LagTimeout(f"read models still {current.offsets_behind:,} records behind after 30 min")
+                time.sleep(1.0)
+                current = lag.measure(settings, engine)
+                progress.update(task, completed=first.offsets_behind - current.offsets_behind)
+        rate = total / max(time.monotonic() - t0, 1e-6)
+        console.print(f"[green]✓[/] read models caught up: {first.offsets_behind:,} shared records ({rate:,.0f}/s)")
+    finally:
+        engine.dispose()
+
+
+def _reports(settings: HubSettings) -> None:
+    """Print the gba and mainland year reports and check them against the source reports' figures."""
+    from demo.seed_check import check_report
+    from hub.sql import make_engine
+    from projections.report import render
+    from projections.report_queries import ReportService
+
+    engine = make_engine(settings.database_url)
+    try:
+        service = ReportService(engine, reporting_currency=settings.reporting_currency)
+        checks = []
+        for zone in ("gba", "mainland"):
+            report = service.report(zone, "2026")
+            console.rule(f"{zone} report, 2026 (suppressed: counts of people below 5 show as <5)")
+            console.print(render(report, "table", 160), end="", highlight=False, markup=False, soft_wrap=True)
+            checks += [(zone, c) for c in check_report(report, zone)]
+    finally:
+        engine.dispose()
+    table = Table("zone", "district", "source figure", "value", "indicator", "projection", "report shows", "")
+    for zone, c in checks:
+        table.add_row(
+            zone,
+            c.fact.district,
+            c.fact.metric,
+            f"{c.fact.value:,}",
+            c.indicator,
+            "-" if c.value is None else f"{c.value:,}",
+            c.shown,
+            "[green]✓[/]" if c.ok else "[red]✗[/]",
+        )
+    console.rule("the source reports' figures, reproduced from the events")
+    console.print(table)
+    bad = [c for _, c in checks if not c.ok]
+    if bad:
+        console.print(f"[red]✗ {len(bad)} figure(s) differ from the source reports[/]")
+        raise typer.Exit(1)
+    console.print(
+        f"[green]✓[/] all {len(checks)} checks match the source reports "
+        "(a figure shown as <5 or x is withheld from cross-region output; the projection holds it exactly)"
+    )
+
+
+def _wait_for_group(settings: HubSettings, group: str, topics: list[str], what: str, timeout_s: float = 1800) -> None:
+    """Show progress until ``group`` has committed the end of ``topics``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hub.errors import BrokerError
+    from hub.kafka_admin import group_lag
+
+    deadline = time.monotonic() + timeout_s
+    progress = Progress(
+        TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+    with progress:
+        task = progress.add_task(what, total=None)
+        while True:
+            lag = group_lag(settings.bootstrap_list, group, topics)
+            progress.update(task, total=lag.total, completed=lag.done)
+            if lag.behind == 0:
+                return
+            if time.monotonic() > deadline:
+                raise BrokerError(f"{what}: {lag.behind:,} records still behind after {timeout_s:.0f}s")
+            time.sleep(1.0)
+
+
+def _apply_topics(settings: HubSettings) -> None:
+    specs = topology.expand(settings, org_units())
+    with console.status(f"applying {len(specs)} topics…"):
+        report = apply_topics(settings.bootstrap_list, specs)
+    console.print(
+        f"[green]✓[/] topics: {len(report.created)} created, {len(report.unchanged)} unchanged, "
+        f"{len({d.topic for d in report.drifted})} drifted"
+    )
+
+
+def _demo_data(settings: HubSettings, seed: int) -> Path:
+    """Generate the demo stream once per seed; later runs reuse the file."""
+    from demo import data as dd
+    from demo.commands import demo_data
+
+    path = settings.data_dir / "demo" / f"events-seed{seed}.jsonl"
+    if path.is_file() and Path(dd.sidecar_name(str(path))).is_file():
+        console.print(f"[green]✓[/] demo data: reusing {path}")
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    demo_data(out=str(path), seed=seed, year=2026, limit=None, meta=None)
+    return path
+
+
+def _publish(settings: HubSettings, path: Path) -> None:
+    from hub.publishing.commands import run_publish
+
+    summary = run_publish(settings, str(path), console=console, show_topics=False)
+    if summary.aborted:
+        raise typer.Exit(1)
+    by_district: dict[str, Counter[str]] = {}
+    for topic, n in summary.per_topic.items():
+        coords = naming.parse_raw_topic(topic)
+        by_district.setdefault(coords.district, Counter())[coords.event_type] += n
+    table = Table("district", "region", "raw topics", "events", title="published to raw.<region>.<district>.<event>")
+    units = org_units()
+    for district in sorted(by_district, key=lambda d: (units.districts[d].region, d)):
+        counts = by_district[district]
+        table.add_row(district, units.districts[district].region, str(len(counts)), f"{sum(counts.values()):,}")
+    table.add_row("all", "", str(len(summary.per_topic)), f"{summary.published:,}", style="bold")
+    console.print(table)

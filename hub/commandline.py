@@ -1,0 +1,65 @@
+"""What every package's CLI commands share: the console and the settings of the root command.
+
+Each package contributes its own commands (``hub.commands``, ``hub.gateway.commands``,
+``projections.commands``, ``consumers.commands``, ``demo.commands``); the root
+command (:mod:`cli.main`) builds the settings once and puts them on the typer
+context, where :func:`settings_of` finds them. So no package imports the root.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from hub.errors import HubError
+from hub.settings import HubSettings, load_settings
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console whose text lines are never hard-wrapped: messages stay whole in logs, pipes and greps."""
+    return Console(stderr=stderr, soft_wrap=True)
+
+
+def settings_of(ctx: typer.Context) -> HubSettings:
+    """The settings the root command built for this invocation."""
+    obj = ctx.find_root().obj
+    if not isinstance(obj, HubSettings):
+        raise RuntimeError("the hub's settings are not on the typer context: run through the `hub` command")
+    return obj
+
+
+def _fail(exc: HubError) -> NoReturn:
+    make_console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    sys.exit(1)
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run ``app`` as a program: a :class:`HubError` is one line on stderr and exit 1, never a traceback."""
+    try:
+        app()
+    except HubError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        make_console(stderr=True).print("interrupted")
+        sys.exit(130)
+
+
+def module_main(command: Callable[..., Any], *, name: str) -> None:
+    """``python -m <package>``: one command of a package, with the settings read from the ``HUB_*`` environment.
+
+    Managed processes are started this way (by module, not through the root
+    CLI), so a service depends only on its own package and the core.
+    """
+    try:
+        settings = load_settings(env_file=None)
+    except HubError as exc:
+        _fail(exc)
+    app = typer.Typer(
+        name=name, add_completion=False, pretty_exceptions_enable=False, context_settings={"obj": settings}
+    )
+    app.command()(command)
+    run_app(app)

@@ -1,0 +1,242 @@
+"""Reports and indicator queries over the read-model database: what ``hub report`` and the query API call.
+
+A thin adapter between the SQL store (:mod:`projections.indicator_store`) and
+the pure report (:mod:`projections.report`): it checks the request (zone,
+period, region, district, indicators) with errors naming the parameter,
+refreshes the indicators when they are behind the facts, and computes the
+suppression pattern of each period (cached until the indicators change).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import Engine
+
+from demo.data import ILLUSTRATIVE_MARK, ILLUSTRATIVE_REFERRAL
+from hub.errors import ValidationError
+from hub.orgunits import org_units
+from hub.zones import ZONE_REGIONS, ZONES
+from projections import indicator_store
+from projections.fx import load_rates
+from projections.indicators import ALL, BY_NAME, IndicatorValue, indicator
+from projections.periods import PERIOD_KINDS, Period, PeriodKind, parse_period
+from projections.report import (
+    COMPLEMENTARY_LABEL,
+    CellKey,
+    Report,
+    build_report,
+    illustrative_caveat,
+    period_suppression,
+)
+from projections.suppression import Mark, Policy
+
+_CACHE_SIZE: Final = 64
+
+
+class NotFound(ValidationError):
+    """The request names something that does not exist (e.g. a zone): HTTP 404."""
+
+
+class BadParameter(ValidationError):
+    """A parameter is malformed (e.g. a period string): HTTP 400. Other ValidationErrors are 422."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A checked request scope."""
+
+    zone: str
+    region: str | None = None
+    district: str | None = None
+
+
+def check_scope(zone: str, region: str | None = None, district: str | None = None) -> Scope:
+    """Check that ``zone`` exists and that ``region`` / ``district`` belong to it."""
+    if zone not in ZONES:
+        raise NotFound([("zone", f"unknown zone {zone!r}; known: {', '.join(ZONES)}")])
+    regions = ZONE_REGIONS[zone]
+    if region is not None and region not in regions:
+        raise ValidationError(
+            [("region", f"region {region!r} is not in zone {zone}; its regions: {', '.join(sorted(regions))}")]
+        )
+    if district is not None:
+        unit = org_units().district(district)
+        if unit is None:
+            raise ValidationError([("district", f"unknown district {district!r}")])
+        if unit.region not in regions:
+            raise ValidationError([("district", f"district {district} ({unit.region}) is not in zone {zone}")])
+        if region is not None and unit.region != region:
+            raise ValidationError([("district", f"district {district} is in region {unit.region}, not {region}")])
+    return Scope(zone, region, district)
+
+
+def check_period(text: str) -> Period:
+    """Parse a period string; :class:`BadParameter` on the field ``period``."""
+    try:
+        return parse_period(text)
+    except ValidationError as exc:
+        raise BadParameter(exc.errors) from exc
+
+
+def check_indicators(names: Sequence[str] | None) -> list[str] | None:
+    """Known indicator names (comma-separated items are split); ValidationError on ``indicator``."""
+    if not names:
+        return None
+    out: list[str] = []
+    for item in names:
+        for name in item.split(","):
+            if name.strip():
+                out.append(indicator(name.strip()).name)
+    return out or None
+
+
+@dataclass
+class ReportService:
+    """Reports and indicator queries of one database, with the suppression patterns cached."""
+
+    engine: Engine
+    reporting_currency: str = "CNY"
+    policy: Policy = field(default_factory=Policy)
+    refresh: bool = True
+    """Refresh the indicators first when they are behind the facts."""
+    refresh_interval_s: float = 0.0
+    """At most one staleness check (and refresh) per this many seconds: a busy API under a busy worker
+    then serves figures at most this old instead of refreshing before every request."""
+    fx_source: str = field(default_factory=lambda: load_rates().source)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _cache: dict[tuple[Any, ...], dict[CellKey, Mark]] = field(default_factory=dict, repr=False)
+    _checked_at: float | None = field(default=None, repr=False)
+
+    def ensure_fresh(self) -> None:
+        """Refresh the indicators if the facts moved since they were computed (one refresher at a time)."""
+        if not self.refresh:
+            return
+        with self._lock:
+            now = time.monotonic()
+            if self._checked_at is not None and now - self._checked_at < self.refresh_interval_s:
+                return
+            indicator_store.ensure_fresh(self.engine, reporting_currency=self.reporting_currency)
+            self._checked_at = time.monotonic()
+
+    def _marks(
+        self, zone: str, period: Period, values: Sequence[IndicatorValue], places: Sequence[tuple[str, str]]
+    ) -> dict[CellKey, Mark]:
+        stamp = indicator_store.zone_stamp(self.engine, zone)
+        key = (zone, period.kind, period.value, self.policy, stamp)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        marks = period_suppression(values, period, places, self.policy).marks
+        with self._lock:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = marks
+        return marks
+
+    def report(
+        self,
+        zone: str,
+        period_text: str,
+        *,
+        region: str | None = None,
+        district: str | None = None,
+        suppressed: bool = True,
+    ) -> Report:
+        """The report of ``zone`` for a period (``2026``, ``2026-Q1``, ``2026-03``), or a part of it."""
+        scope = check_scope(zone, region, district)
+        period = check_period(period_text)
+        self.ensure_fresh()
+        values = indicator_store.read_values(self.engine, zone, period_kind=period.kind, period=period.value)
+        places = indicator_store.known_places(self.engine, zone)
+        caveat = illustrative_caveat(
+            indicator_store.illustrative_districts(
+                self.engine, zone, referral=ILLUSTRATIVE_REFERRAL, mark=ILLUSTRATIVE_MARK
+            )
+        )
+        report = build_report(
+            zone,
+            period,
+            values,
+            reporting_currency=self.reporting_currency,
+            places=places,
+            rates=indicator_store.rates_used(self.engine, zone, period, region=region, district=district),
+            fx_source=self.fx_source,
+            policy=self.policy,
+            suppressed=suppressed,
+            marks=self._marks(zone, period, values, places) if suppressed else None,
+            caveats=[caveat] if caveat else [],
+            region=scope.region,
+            district=scope.district,
+        )
+        return report
+
+    def indicators(
+        self,
+        zone: str,
+        *,
+        period_text: str | None = None,
+        region: str | None = None,
+        district: str | None = None,
+        indicators: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Long-form indicator rows (suppression applied), filtered; zero values are not listed."""
+        check_scope(zone, region, district)
+        period = check_period(period_text) if period_text is not None else None
+        names = check_indicators(indicators)
+        self.ensure_fresh()
+        values = indicator_store.read_values(
+            self.engine,
+            zone,
+            period_kind=period.kind if period else None,
+            period=period.value if period else None,
+        )
+        places = indicator_store.known_places(self.engine, zone)
+        by_period: dict[tuple[PeriodKind, str], list[IndicatorValue]] = {}
+        for v in values:
+            by_period.setdefault((v.period_kind, v.period), []).append(v)
+        out: list[dict[str, Any]] = []
+        order = {k: i for i, k in enumerate(PERIOD_KINDS)}
+        for (_, value), group in sorted(by_period.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
+            marks = self._marks(zone, parse_period(value), group, places)
+            for v in group:
+                if region is not None and v.region != region:
+                    continue
+                if district is not None and v.district != district:
+                    continue
+                if names is not None and v.indicator not in names:
+                    continue
+                mark = marks.get((v.region, v.district, v.period_kind, v.period, v.indicator))
+                out.append(_row(v, mark, self.policy, self.reporting_currency))
+        return out
+
+
+def _row(v: IndicatorValue, mark: Mark | None, policy: Policy, currency: str) -> dict[str, Any]:
+    spec = BY_NAME[v.indicator]
+    level = "zone" if v.region == ALL else "region" if v.district == ALL else "district"
+    shown: Any
+    if mark is None:
+        shown = int(v.value) if spec.kind == "count" else str(v.value) if spec.kind == "amount" else float(v.value)
+    else:
+        shown = None
+    flag = None if mark is None else policy.label if mark == "primary" else COMPLEMENTARY_LABEL
+    return {
+        "zone": v.zone,
+        "region": v.region,
+        "district": v.district,
+        "level": level,
+        "period_kind": v.period_kind,
+        "period": v.period,
+        "indicator": v.indicator,
+        "unit": currency if spec.unit == "reporting" else spec.unit,
+        "value": shown,
+        "flag": flag,
+    }
+
+
+__all__ = ["BadParameter", "NotFound", "ReportService", "Scope", "check_indicators", "check_period", "check_scope"]
