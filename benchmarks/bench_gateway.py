@@ -46,7 +46,7 @@ from hub.agreement_keys import write_demo_secrets
 from hub.agreements import default_agreements_dir, load_agreements
 from hub.gateway import launcher
 from hub.gateway.app import Tuning, prepare
-from hub.gateway.crossing import Border, Outcome, Refused, SourceRecord
+from hub.gateway.crossing import Border, Outcome, Refused, RawRecord
 from hub.kafka_admin import apply_topics
 from hub.publishing.publisher import Ack, Publisher
 from hub.registry.client import RegistryClient
@@ -72,7 +72,7 @@ def sample(n: int, seed: int) -> list[dict[str, object]]:
     return out
 
 
-def read_raw(settings: HubSettings, topics: tuple[str, ...]) -> list[SourceRecord]:
+def read_raw(settings: HubSettings, topics: tuple[str, ...]) -> list[RawRecord]:
     """Every record of ``topics``, as the gateway sees them (kafka-python, manual assignment)."""
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False)
     try:
@@ -80,19 +80,19 @@ def read_raw(settings: HubSettings, topics: tuple[str, ...]) -> list[SourceRecor
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
         total = sum(consumer.end_offsets(parts).values())
-        out: list[SourceRecord] = []
+        out: list[RawRecord] = []
         deadline = time.monotonic() + STALL_S
         while len(out) < total:
             if time.monotonic() > deadline:
                 raise SystemExit(f"read {len(out)} of {total} raw records within {STALL_S:.0f}s; giving up")
             for msgs in consumer.poll(timeout_ms=1000, max_records=5000).values():
-                out.extend(SourceRecord(m.topic, m.partition, m.offset, m.key, m.value) for m in msgs)
+                out.extend(RawRecord(m.topic, m.partition, m.offset, m.key, m.value) for m in msgs)
         return out
     finally:
         consumer.close()
 
 
-def cross_in_process(border: Border, records: list[SourceRecord], batch: int) -> tuple[float, list[Outcome]]:
+def cross_in_process(border: Border, records: list[RawRecord], batch: int) -> tuple[float, list[Outcome]]:
     """Baseline (a): events/s of the gateway's pure crossing on ``records``, and the outcomes."""
     outcomes: list[Outcome] = []
     started = time.perf_counter()

@@ -59,3 +59,12 @@ class PolicyError(HubError):
 
 class ProjectionError(HubError):
     """An event could not be applied to a read model."""
+
+
+class TransientError(HubError):
+    """A dependency (broker, registry, database) is down or busy for now: the same step may succeed later.
+
+    Adapters raise a subclass of this (often together with their phase's class,
+    e.g. ``class StoreUnavailable(ProjectionError, TransientError)``) so that the
+    one retry policy (:mod:`hub.retry`) knows what to wait out.
+    """

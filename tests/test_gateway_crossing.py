@@ -24,7 +24,7 @@ from hub.gateway.crossing import (
     Crossed,
     Outcome,
     Refused,
-    SourceRecord,
+    RawRecord,
     disclosure,
     output_schemas,
 )
@@ -74,19 +74,19 @@ class Harness:
         self.reader = AvroDeserializer(self.schemas)
         self.offset = 0
 
-    def raw(self, doc: dict[str, Any]) -> SourceRecord:
+    def raw(self, doc: dict[str, Any]) -> RawRecord:
         event = validate_event(doc)
         topic = naming.raw_topic(event.region, event.district, event.event_type)
         return self.encoded(topic, event.event_type, event.record, key=event.key.encode())
 
-    def encoded(self, topic: str, event_type: str, record: Record, *, key: bytes | None = b"k") -> SourceRecord:
+    def encoded(self, topic: str, event_type: str, record: Record, *, key: bytes | None = b"k") -> RawRecord:
         """A raw record encoded with the raw schema of ``event_type`` and no edge validation."""
         value = AvroSerializer(self.schemas, schema_text("raw", event_type))(record, naming.subject_for(topic))
         return self.at(topic, key, value)
 
-    def at(self, topic: str, key: bytes | None, value: bytes | None) -> SourceRecord:
+    def at(self, topic: str, key: bytes | None, value: bytes | None) -> RawRecord:
         self.offset += 1
-        return SourceRecord(topic, 0, self.offset, key, value)
+        return RawRecord(topic, 0, self.offset, key, value)
 
     def cross(self, doc: dict[str, Any]) -> Outcome:
         return self.border.cross(self.raw(doc))
@@ -287,7 +287,7 @@ def test_disclosure_ignores_enums_and_short_ascii_ids_but_not_short_names(harnes
 
 # -- dead letters ------------------------------------------------------------------------------------
 def test_garbage_bytes_are_a_decode_dead_letter_with_coordinates(harness: Harness) -> None:
-    src = SourceRecord("raw.gd.shenzhen-nanshan.case-opened", 2, 41, b"key", b"\x7fnot avro at all")
+    src = RawRecord("raw.gd.shenzhen-nanshan.case-opened", 2, 41, b"key", b"\x7fnot avro at all")
     out = refused(harness.border.cross(src))
     assert out.stage == "decode"
     assert "magic byte" in out.reason

@@ -8,7 +8,7 @@ import pytest
 
 from hub.dlq import DeadLetter
 from hub.errors import ConfigError
-from hub.gateway.crossing import Crossed, OutputRecord, Refused, SourceRecord
+from hub.gateway.crossing import Crossed, OutputRecord, Refused, RawRecord
 from hub.gateway.status import Stats, Status, group_id, read_status, served_regions
 from hub.process import StatusFile
 
@@ -29,13 +29,13 @@ def test_the_group_id_does_not_depend_on_the_order_of_regions() -> None:
 
 
 def _crossed(zones: tuple[str, ...]) -> Crossed:
-    src = SourceRecord("raw.gd.shenzhen-nanshan.case-opened", 0, 1, b"k", b"v")
+    src = RawRecord("raw.gd.shenzhen-nanshan.case-opened", 0, 1, b"k", b"v")
     audit = OutputRecord("hub.audit", b"e", b"a")
     return Crossed(src, "e", "CaseOpened", "GD", zones, (), audit)
 
 
 def _refused(topic: str, stage: str) -> Refused:
-    src = SourceRecord(topic, 0, 2, None, b"x")
+    src = RawRecord(topic, 0, 2, None, b"x")
     letter = DeadLetter.now(
         consumer="gateway",
         stage=stage,

@@ -43,7 +43,7 @@ from hub.agreement_keys import load_key
 from hub.agreements import Agreement, agreements_dir, load_agreements
 from hub.errors import BrokerError, PolicyError, SchemaRegistryError
 from hub.gateway import status as status_file
-from hub.gateway.crossing import Border, Outcome, OutputRecord, SourceRecord, output_schemas
+from hub.gateway.crossing import Border, Outcome, OutputRecord, RawRecord, output_schemas
 from hub.gateway.status import group_id, served_regions
 from hub.kafka_admin import admin_client
 from hub.registry.client import RegistryClient
@@ -202,7 +202,7 @@ class _Worker:
             async for events in stream.noack_take(self.tuning.batch_size, within=self.tuning.batch_within_s):
                 started = time.perf_counter()
                 sources = [
-                    SourceRecord(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
+                    RawRecord(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
                     for e in events
                 ]
                 outcomes = await self._retry("crossing a batch", functools.partial(self._cross_batch, sources))
@@ -228,7 +228,7 @@ class _Worker:
         finally:
             await self._stop_producer()
 
-    async def _cross_batch(self, sources: list[SourceRecord]) -> list[Outcome]:
+    async def _cross_batch(self, sources: list[RawRecord]) -> list[Outcome]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.plan.border.cross_batch, sources)
 

@@ -49,7 +49,7 @@ class Decoder(Protocol):
 
 
 @dataclass(frozen=True)
-class SourceRecord:
+class RawRecord:
     """One record as read from a raw topic."""
 
     topic: str
@@ -77,7 +77,7 @@ class OutputRecord:
 class Crossed:
     """A raw event that crossed: its shared records (one per zone) and its audit record."""
 
-    source: SourceRecord
+    source: RawRecord
     event_id: str
     event_type: str
     region: str
@@ -94,7 +94,7 @@ class Crossed:
 class Refused:
     """A raw record that did not cross: its dead letter for ``hub.dlq``."""
 
-    source: SourceRecord
+    source: RawRecord
     dead_letter: DeadLetter
 
     @property
@@ -240,11 +240,11 @@ class Border:
     def regions(self) -> tuple[str, ...]:
         return tuple(self._agreements)
 
-    def cross_batch(self, records: Iterable[SourceRecord]) -> list[Outcome]:
+    def cross_batch(self, records: Iterable[RawRecord]) -> list[Outcome]:
         """:meth:`cross` each record, in order."""
         return [self.cross(r) for r in records]
 
-    def cross(self, src: SourceRecord) -> Outcome:
+    def cross(self, src: RawRecord) -> Outcome:
         """Cross one raw record; never raises for a bad record (only :class:`SchemaRegistryError`)."""
         try:
             return self._cross(src)
@@ -256,7 +256,7 @@ class Border:
             return self._refuse(src, "apply", f"unexpected {type(exc).__name__}: {exc}", None)
 
     # -- steps ------------------------------------------------------------------------------------
-    def _cross(self, src: SourceRecord) -> Crossed:
+    def _cross(self, src: RawRecord) -> Crossed:
         coords, agreement = self._route(src)
         schema_id, record = self._decode(src, coords.event_type)
         raw_id = record.get("event_id")
@@ -277,7 +277,7 @@ class Border:
             )
         return self._encode(src, coords.region, crossing)
 
-    def _route(self, src: SourceRecord) -> tuple[naming.RawCoordinates, Agreement]:
+    def _route(self, src: RawRecord) -> tuple[naming.RawCoordinates, Agreement]:
         try:
             coords = naming.parse_raw_topic(src.topic)
         except ValueError as exc:
@@ -289,7 +289,7 @@ class Border:
             raise _Refusal("decode", f"topic {src.topic}: unknown event type {coords.event_type}")
         return coords, agreement
 
-    def _decode(self, src: SourceRecord, event_type: str) -> tuple[int, Record]:
+    def _decode(self, src: RawRecord, event_type: str) -> tuple[int, Record]:
         if src.value is None:
             raise _Refusal("decode", "record has no value (a tombstone); raw topics hold events only")
         try:
@@ -299,7 +299,7 @@ class Border:
 
     def _validate(
         self,
-        src: SourceRecord,
+        src: RawRecord,
         coords: naming.RawCoordinates,
         schema_id: int,
         record: Record,
@@ -320,7 +320,7 @@ class Border:
             )
         return validated.record
 
-    def _encode(self, src: SourceRecord, region: str, crossing: Crossing) -> Crossed:
+    def _encode(self, src: RawRecord, region: str, crossing: Crossing) -> Crossed:
         try:
             key = crossing.key.encode("utf-8")
             body = encode_body(parsed_schema("shared", crossing.event_type), crossing.shared_record)
@@ -343,7 +343,7 @@ class Border:
         except KeyError:
             raise SerializationError(f"no schema id registered at start for subject {subject}") from None
 
-    def _refuse(self, src: SourceRecord, stage: str, reason: str, event_id: str | None) -> Refused:
+    def _refuse(self, src: RawRecord, stage: str, reason: str, event_id: str | None) -> Refused:
         letter = DeadLetter.now(
             consumer=self._consumer,
             stage=stage,
@@ -366,7 +366,7 @@ __all__ = [
     "Outcome",
     "OutputRecord",
     "Refused",
-    "SourceRecord",
+    "RawRecord",
     "disclosure",
     "output_schemas",
 ]
