@@ -46,7 +46,7 @@ from hub.agreement_keys import write_demo_secrets
 from hub.agreements import default_agreements_dir, load_agreements
 from hub.gateway import launcher
 from hub.gateway.app import Tuning, prepare
-from hub.gateway.crossing import Border, Outcome, Refused, RawRecord
+from hub.gateway.crossing import Border, Outcome, RawRecord, Refused
 from hub.kafka_admin import apply_topics
 from hub.publishing.publisher import Ack, Publisher
 from hub.registry.client import RegistryClient

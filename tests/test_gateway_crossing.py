@@ -23,8 +23,8 @@ from hub.gateway.crossing import (
     Border,
     Crossed,
     Outcome,
-    Refused,
     RawRecord,
+    Refused,
     disclosure,
     output_schemas,
 )

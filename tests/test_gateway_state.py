@@ -8,7 +8,7 @@ import pytest
 
 from hub.dlq import DeadLetter
 from hub.errors import ConfigError
-from hub.gateway.crossing import Crossed, OutputRecord, Refused, RawRecord
+from hub.gateway.crossing import Crossed, OutputRecord, RawRecord, Refused
 from hub.gateway.status import Stats, Status, group_id, read_status, served_regions
 from hub.process import StatusFile
 

@@ -365,8 +365,8 @@ __all__ = [
     "Decoder",
     "Outcome",
     "OutputRecord",
-    "Refused",
     "RawRecord",
+    "Refused",
     "disclosure",
     "output_schemas",
 ]
