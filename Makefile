@@ -25,6 +25,7 @@ postgres:
 	bash scripts/ensure-postgres.sh
 
 test: $(STAMP) kafka-jars postgres
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(STAMP)
