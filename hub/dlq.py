@@ -1,21 +1,31 @@
-"""Dead letters for ``hub.dlq``: what failed, where it came from, and why.
+"""Dead letters for ``hub.dlq``: what failed, where it came from, and why, and the one producer that sends them.
 
 A dead letter is JSON, not Avro, on purpose: it must be writable when the
 thing that failed is the schema registry or the Avro decoder, and readable by
 an operator with any Kafka tool. The original key and value travel as base64.
+Every component that gives up on a record (the projection worker and its
+rebuild, the partner subscriber) sends it through :class:`DeadLetterProducer`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.naming import DLQ_TOPIC
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
-__all__ = ["DLQ_TOPIC", "DeadLetter", "decode_dead_letter"]
+from hub.errors import BrokerError
+from hub.kafka_clients import new_producer
+from hub.naming import DLQ_TOPIC
+from hub.settings import HubSettings
+
+__all__ = ["DLQ_TOPIC", "DeadLetter", "DeadLetterProducer", "decode_dead_letter"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +70,44 @@ def decode_dead_letter(value: bytes) -> DeadLetter:
     for k in ("original_key", "original_value"):
         doc[k] = None if doc[k] is None else base64.b64decode(doc[k])
     return DeadLetter(**doc)
+
+
+class DeadLetterProducer:
+    """Delivers dead letters to ``hub.dlq`` durably (acks=all, idempotent); the producer opens on first use.
+
+    :meth:`send` returns only once the broker acknowledged every letter, so a
+    caller may then move its offsets past the failed records. Any Kafka failure
+    raises :class:`~hub.errors.BrokerError` (transient: wait and send again) and
+    drops the producer, so the next attempt starts from a fresh connection.
+    """
+
+    def __init__(self, settings: HubSettings, *, client_id: str) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self._producer: KafkaProducer | None = None
+
+    def send(self, letters: Sequence[DeadLetter]) -> None:
+        """Send every letter and wait until each is acknowledged; raises :class:`BrokerError` otherwise."""
+        if not letters:
+            return
+        timeout = self.settings.request_timeout_s
+        try:
+            if self._producer is None:
+                self._producer = new_producer(self.settings, client_id=self.client_id)
+            producer = self._producer
+            futures = [
+                producer.send(DLQ_TOPIC, key=letter.key(), value=letter.value(), headers=letter.headers())
+                for letter in letters
+            ]
+            producer.flush(timeout=timeout)
+            for future in futures:
+                future.get(timeout=timeout)
+        except (KafkaError, BrokerError) as exc:
+            self.close()
+            raise BrokerError(f"cannot deliver {len(letters)} dead letter(s) to {DLQ_TOPIC}: {exc}") from exc
+
+    def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(KafkaError):
+                producer.close(timeout=self.settings.request_timeout_s)

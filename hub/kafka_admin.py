@@ -1,47 +1,46 @@
-"""Thin kafka-python adapter: metadata checks and applying the topology."""
+"""Thin kafka-python adapter: metadata checks, the topics of a zone or region, and applying the topology.
+
+Every function takes the cluster as :data:`hub.kafka_clients.Cluster` (the
+settings, or a bootstrap list for the local development broker) and opens its
+clients through :mod:`hub.kafka_clients`. Kafka failures leave as
+:class:`~hub.errors.BrokerError`.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
-from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from hub import naming
 from hub.errors import BrokerError
+from hub.kafka_clients import Cluster, describe, new_admin, new_consumer
+from hub.settings import HubSettings
 from hub.topology import Drift, TopicSpec, drift
 
 
-def admin_client(bootstrap: list[str], timeout_s: float) -> KafkaAdminClient:
-    try:
-        return KafkaAdminClient(
-            bootstrap_servers=bootstrap,
-            client_id="hub-admin",
-            request_timeout_ms=int(timeout_s * 1000),
-            bootstrap_timeout_ms=int(timeout_s * 1000),
-        )
-    except KafkaTimeoutError as exc:
-        raise BrokerError(
-            f"no Kafka broker answers at {','.join(bootstrap)} (start one with `hub kafka start`)"
-        ) from exc
-    except KafkaError as exc:
-        raise BrokerError(f"cannot reach Kafka at {','.join(bootstrap)}: {exc}") from exc
+def admin_client(cluster: Cluster, timeout_s: float) -> KafkaAdminClient:
+    """An open admin client (see :func:`hub.kafka_clients.new_admin`); close it when done."""
+    return new_admin(cluster, timeout_s)
 
 
-def cluster_info(bootstrap: list[str], timeout_s: float = 5.0) -> dict[str, object]:
+def cluster_info(cluster: Cluster, timeout_s: float = 5.0) -> dict[str, object]:
     """Describe the cluster; raises :class:`BrokerError` if nobody answers."""
-    admin = admin_client(bootstrap, timeout_s)
+    admin = admin_client(cluster, timeout_s)
     try:
         return dict(admin.describe_cluster())
     except KafkaError as exc:
-        raise BrokerError(f"Kafka at {','.join(bootstrap)} did not answer a metadata request: {exc}") from exc
+        raise BrokerError(f"Kafka at {describe(cluster)} did not answer a metadata request: {exc}") from exc
     finally:
         admin.close()
 
 
-def wait_for_metadata(bootstrap: list[str], timeout_s: float, alive: Callable[[], bool] = lambda: True) -> None:
+def wait_for_metadata(cluster: Cluster, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> None:
     """Poll until the broker answers metadata requests, or raise after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
@@ -49,12 +48,35 @@ def wait_for_metadata(bootstrap: list[str], timeout_s: float, alive: Callable[[]
         if not alive():
             raise BrokerError("the broker process exited while starting")
         try:
-            cluster_info(bootstrap, timeout_s=2.0)
+            cluster_info(cluster, timeout_s=2.0)
             return
         except BrokerError as exc:
             last = exc
             time.sleep(0.5)
     raise BrokerError(f"Kafka did not answer metadata requests within {timeout_s:.0f}s: {last}")
+
+
+def topics_matching(settings: HubSettings, patterns: Iterable[str]) -> list[str]:
+    """Topics on the broker that fully match any of the regular expressions ``patterns``, sorted."""
+    compiled = [re.compile(p) for p in patterns]
+    admin = admin_client(settings, settings.request_timeout_s)
+    try:
+        names = admin.list_topics()
+    except KafkaError as exc:
+        raise BrokerError(f"cannot list topics at {settings.bootstrap_servers}: {exc}") from exc
+    finally:
+        admin.close()
+    return sorted(n for n in names if any(p.fullmatch(n) for p in compiled))
+
+
+def shared_topics(settings: HubSettings, zones: Iterable[str]) -> list[str]:
+    """Topics on the broker matching :func:`hub.naming.shared_pattern` of any of ``zones``, sorted."""
+    return topics_matching(settings, [naming.shared_pattern(z) for z in zones])
+
+
+def raw_topics(settings: HubSettings, regions: Iterable[str]) -> list[str]:
+    """Topics on the broker matching :func:`hub.naming.raw_pattern` of any of ``regions``, sorted."""
+    return topics_matching(settings, [naming.raw_pattern(r) for r in regions])
 
 
 @dataclass
@@ -64,11 +86,11 @@ class ApplyReport:
     drifted: list[Drift] = field(default_factory=list)
 
 
-def apply_topics(bootstrap: list[str], specs: Iterable[TopicSpec], timeout_s: float = 30.0) -> ApplyReport:
+def apply_topics(cluster: Cluster, specs: Iterable[TopicSpec], timeout_s: float = 30.0) -> ApplyReport:
     """Create missing topics and report drift of existing ones. Idempotent."""
     specs = list(specs)
     report = ApplyReport()
-    admin = admin_client(bootstrap, timeout_s)
+    admin = admin_client(cluster, timeout_s)
     try:
         existing = set(admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
@@ -150,22 +172,16 @@ class GroupLag:
         return self.total - self.behind
 
 
-def group_lag(bootstrap: list[str], group_id: str, topics: Iterable[str], timeout_s: float = 10.0) -> GroupLag:
+def group_lag(cluster: Cluster, group_id: str, topics: Iterable[str], timeout_s: float = 10.0) -> GroupLag:
     """Committed offsets of ``group_id`` against the end offsets of ``topics`` (read-only: joins no group)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group_id,
-        enable_auto_commit=False,
-        request_timeout_ms=int(timeout_s * 1000) + 1000,
-    )
+    consumer = new_consumer(cluster, client_id="hub-lag", group_id=group_id, request_timeout_s=timeout_s + 1.0)
+    timeout_ms = int(timeout_s * 1000)
     try:
         tps = [
             TopicPartition(t, p) for t in sorted(set(topics)) for p in sorted(consumer.partitions_for_topic(t) or ())
         ]
-        ends = consumer.end_offsets(tps)
-        begins = consumer.beginning_offsets(tps)
+        ends = consumer.end_offsets(tps, timeout_ms=timeout_ms)
+        begins = consumer.beginning_offsets(tps, timeout_ms=timeout_ms)
         behind = total = 0
         for tp in tps:
             end, begin = ends.get(tp, 0), begins.get(tp, 0)

@@ -1,0 +1,192 @@
+"""The one group-less Kafka reader: partitions, offsets, record timestamps and replays by manual assignment.
+
+Used by the projection rebuild and lag measurement and by the partner
+subscriber. Guarantees:
+
+- it joins no consumer group and commits nothing: whoever reads keeps its
+  offsets (in its database or sink) and assigns from them;
+- the consumer is opened on first use, so a reader made while Kafka is down
+  fails in the first call - inside the caller's retry - not in its constructor;
+- every Kafka failure leaves as :class:`~hub.errors.BrokerError` (transient:
+  :mod:`hub.retry` waits it out).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Final
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
+
+from hub.errors import BrokerError
+from hub.kafka_clients import new_consumer
+from hub.settings import HubSettings
+
+TopicPartitionKey = tuple[str, int]
+"""(topic, partition), as the hub's stores and sinks keep it."""
+
+_POLL_S: Final = 0.5
+
+
+class KafkaReader:
+    """A group-less kafka-python consumer (manual assignment only). Use as a context manager or :meth:`close`."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        *,
+        client_id: str,
+        max_poll_records: int = 500,
+        read_committed: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self.max_poll_records = max_poll_records
+        self.read_committed = read_committed
+        self._consumer: KafkaConsumer | None = None
+
+    def _client(self) -> KafkaConsumer:
+        if self._consumer is None:
+            self._consumer = new_consumer(
+                self.settings,
+                client_id=self.client_id,
+                max_poll_records=self.max_poll_records,
+                read_committed=self.read_committed,
+            )
+        return self._consumer
+
+    def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(KafkaError):
+                consumer.close()
+
+    def __enter__(self) -> KafkaReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- metadata ----------------------------------------------------------------------------------
+    def topics(self) -> set[str]:
+        """Every topic the cluster holds."""
+        try:
+            return set(self._client().topics())
+        except KafkaError as exc:
+            raise BrokerError(f"cannot list the topics at {self.settings.bootstrap_servers}: {exc}") from exc
+
+    def partitions(self, topics: Iterable[str], *, missing_ok: bool = False) -> list[TopicPartitionKey]:
+        """Every (topic, partition) of ``topics``, sorted.
+
+        A topic that does not exist raises :class:`BrokerError`, or is left out with ``missing_ok``.
+        """
+        names = sorted(set(topics))
+        out: list[TopicPartitionKey] = []
+        try:
+            for topic in names:
+                parts = self._client().partitions_for_topic(topic)
+                if not parts and missing_ok:
+                    continue
+                if not parts:
+                    raise BrokerError(
+                        f"topic {topic} does not exist at {self.settings.bootstrap_servers} (`hub topics apply`)"
+                    )
+                out.extend((topic, p) for p in sorted(parts))
+        except KafkaError as exc:
+            raise BrokerError(f"cannot read the partitions of {', '.join(names)}: {exc}") from exc
+        return out
+
+    def end_offsets(self, tps: Iterable[TopicPartitionKey]) -> dict[TopicPartitionKey, int]:
+        """The offset the next record of each partition will get (the last stable offset if read_committed)."""
+        wanted = [TopicPartition(t, p) for t, p in tps]
+        if not wanted:
+            return {}
+        try:
+            found = self._client().end_offsets(wanted, timeout_ms=self._timeout_ms())
+        except KafkaError as exc:
+            raise BrokerError(f"cannot read the end offsets: {exc}") from exc
+        return {(tp.topic, tp.partition): int(offset) for tp, offset in found.items()}
+
+    def beginning_offsets(self, tps: Iterable[TopicPartitionKey]) -> dict[TopicPartitionKey, int]:
+        """The offset of the oldest record still held by each partition."""
+        wanted = [TopicPartition(t, p) for t, p in tps]
+        if not wanted:
+            return {}
+        try:
+            found = self._client().beginning_offsets(wanted, timeout_ms=self._timeout_ms())
+        except KafkaError as exc:
+            raise BrokerError(f"cannot read the beginning offsets: {exc}") from exc
+        return {(tp.topic, tp.partition): int(offset) for tp, offset in found.items()}
+
+    def timestamps_at(
+        self, positions: Mapping[TopicPartitionKey, int], *, timeout_s: float = 10.0
+    ) -> dict[TopicPartitionKey, int]:
+        """Timestamp (ms) of the first record at or after each position; partitions with none are left out.
+
+        Leaves the reader with nothing assigned.
+        """
+        if not positions:
+            return {}
+        found: dict[TopicPartitionKey, int] = {}
+        try:
+            self.assign(positions)
+            consumer = self._client()
+            deadline = time.monotonic() + timeout_s
+            while len(found) < len(positions) and time.monotonic() < deadline:
+                for tp, records in consumer.poll(timeout_ms=int(_POLL_S * 1000)).items():
+                    key = (tp.topic, tp.partition)
+                    if key in found:
+                        continue
+                    for record in records:
+                        if record.offset >= positions[key] and record.timestamp is not None:
+                            found[key] = int(record.timestamp)
+                            consumer.pause(tp)
+                            break
+        except KafkaError as exc:
+            raise BrokerError(f"cannot read record timestamps: {exc}") from exc
+        finally:
+            if self._consumer is not None:
+                with contextlib.suppress(KafkaError):
+                    self._consumer.assign([])
+        return found
+
+    # -- replay ------------------------------------------------------------------------------------
+    def assign(self, positions: Mapping[TopicPartitionKey, int]) -> None:
+        """Read exactly these partitions, each from its given offset."""
+        try:
+            consumer = self._client()
+            tps = {key: TopicPartition(*key) for key in sorted(positions)}
+            consumer.assign(list(tps.values()))
+            for key, tp in tps.items():
+                consumer.seek(tp, positions[key])
+        except KafkaError as exc:
+            raise BrokerError(f"cannot assign the partitions: {exc}") from exc
+
+    def poll(self, timeout_s: float = _POLL_S, max_records: int | None = None) -> list[ConsumerRecord]:
+        """The next records of the assigned partitions (up to ``max_records``, else ``max_poll_records``),
+        grouped by partition in (topic, partition) order, each partition's in offset order."""
+        try:
+            batch = self._client().poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        except KafkaError as exc:
+            raise BrokerError(f"cannot read from Kafka at {self.settings.bootstrap_servers}: {exc}") from exc
+        return [r for tp in sorted(batch, key=lambda t: (t.topic, t.partition)) for r in batch[tp]]
+
+    def position(self, tp: TopicPartitionKey) -> int:
+        """Offset of the next record this reader will return for ``tp`` (past transaction markers)."""
+        try:
+            return int(self._client().position(TopicPartition(*tp)))
+        except KafkaError as exc:
+            raise BrokerError(f"cannot read the position of {tp[0]}[{tp[1]}]: {exc}") from exc
+
+    def _timeout_ms(self) -> int:
+        return int(self.settings.request_timeout_s * 1000)
+
+
+__all__ = ["KafkaReader", "TopicPartitionKey"]
