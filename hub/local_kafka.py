@@ -3,6 +3,12 @@
 The official jars are resolved by Maven from the checked-in pom
 (``hub/data/kafka/pom.xml``); the broker runs as a detached JVM with its data,
 logs and pid file under ``<data_dir>/kafka``.
+
+Guarantees: the storage is formatted once per data folder, with a cluster id
+made as Kafka's own ``Uuid.randomUuid()`` makes one (never starting with ``-``),
+and passed as ``--cluster-id=<id>`` so that no id can be read as an option;
+starting a running broker is a no-op; a broker that does not answer in time is
+stopped again and its pid file removed.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import re
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -192,10 +199,56 @@ def _write_config(settings: HubSettings, p: BrokerPaths) -> None:
     )
 
 
-def _format_storage(java: str, cp: str, p: BrokerPaths) -> None:
+# --- storage -------------------------------------------------------------
+
+#: Kafka's reserved ids (``Uuid.ZERO_UUID`` and ``Uuid.METADATA_TOPIC_ID``), never handed out.
+_RESERVED_IDS: frozenset[bytes] = frozenset({bytes(16), bytes(15) + b"\x01"})
+
+
+def _uuid4_bytes() -> bytes:
+    return uuid.uuid4().bytes
+
+
+def new_cluster_id(random_bytes: Callable[[], bytes] = _uuid4_bytes) -> str:
+    """A cluster id as Kafka's ``Uuid.randomUuid()`` makes one.
+
+    The URL-safe base64 of 16 random bytes, without padding (22 characters). Like
+    Kafka, it draws again when the id is reserved or starts with ``-``: about one
+    draw in 64 does, and command-line tools would read such an id as an option.
+    """
+    while True:
+        raw = random_bytes()
+        text = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+        if raw not in _RESERVED_IDS and not text.startswith("-"):
+            return text
+
+
+def stored_cluster_id(settings: HubSettings) -> str | None:
+    """The cluster id the data folder was formatted with, or None if it is not formatted."""
+    meta = paths(settings).data / "meta.properties"
+    if not meta.is_file():
+        return None
+    for line in meta.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "cluster.id":
+            return value.strip()
+    return None
+
+
+def _prepare(settings: HubSettings) -> tuple[str, str, BrokerPaths]:
+    """Java, the classpath and the folders and config files of the data folder's broker."""
+    java = check_java()
+    cp = resolve_classpath(settings)
+    p = paths(settings)
+    for d in (p.data, p.logs):
+        d.mkdir(parents=True, exist_ok=True)
+    _write_config(settings, p)
+    return java, cp, p
+
+
+def _format(java: str, cp: str, p: BrokerPaths, cluster_id: str | None) -> bool:
     if (p.data / "meta.properties").is_file():
-        return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        return False
     proc = subprocess.run(
         [
             java,
@@ -204,10 +257,9 @@ def _format_storage(java: str, cp: str, p: BrokerPaths) -> None:
             cp,
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            cluster_id,
-            "-c",
-            str(p.config),
+            # one argument with '=': an id is never taken for an option, whatever it starts with
+            f"--cluster-id={cluster_id or new_cluster_id()}",
+            f"--config={p.config}",
         ],
         capture_output=True,
         text=True,
@@ -215,6 +267,15 @@ def _format_storage(java: str, cp: str, p: BrokerPaths) -> None:
     )
     if proc.returncode != 0:
         raise BrokerError(f"formatting Kafka storage in {p.data} failed: {(proc.stdout + proc.stderr).strip()[-800:]}")
+    return True
+
+
+def format_storage(settings: HubSettings, *, cluster_id: str | None = None) -> bool:
+    """Format the data folder's storage unless it already is; returns whether it formatted.
+
+    ``cluster_id`` defaults to a fresh :func:`new_cluster_id`. ``start`` calls this.
+    """
+    return _format(*_prepare(settings), cluster_id)
 
 
 @dataclass(frozen=True)
@@ -232,12 +293,8 @@ def start(settings: HubSettings, *, timeout_s: float = START_TIMEOUT_S) -> Start
     if pid is not None:
         wait_for_metadata([bootstrap], timeout_s, alive=lambda: running_pid(settings) == pid)
         return StartResult(pid, False, bootstrap)
-    java = check_java()
-    cp = resolve_classpath(settings)
-    for d in (p.data, p.logs):
-        d.mkdir(parents=True, exist_ok=True)
-    _write_config(settings, p)
-    _format_storage(java, cp, p)
+    java, cp, _ = _prepare(settings)
+    _format(java, cp, p, None)
     env = dict(os.environ)
     with p.stdout.open("ab") as out:
         proc = subprocess.Popen(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,32 @@ def test_a_second_broker_starts_stops_and_leaves_nothing(tmp_path: Path) -> None
     assert not alive(first.pid)
     assert not local_kafka.paths(settings).pid.exists()
     assert local_kafka.stop(settings) is None
+
+
+def test_cluster_ids_are_made_as_kafka_makes_them() -> None:
+    """URL-safe base64 of 16 bytes; a draw that starts with '-' or is reserved is drawn again."""
+    leading_dash = bytes([0xF8]) + bytes(range(1, 16))  # 0xF8 >> 2 == 62, the '-' of URL-safe base64
+    reserved = [bytes(16), bytes(15) + b"\x01"]  # Uuid.ZERO_UUID, Uuid.METADATA_TOPIC_ID
+    good = bytes(range(16))
+    draws = iter([leading_dash, *reserved, good])
+    assert base64.urlsafe_b64encode(leading_dash).startswith(b"-")
+    cluster_id = local_kafka.new_cluster_id(lambda: next(draws))
+    assert cluster_id == base64.urlsafe_b64encode(good).decode().rstrip("=")
+    assert next(draws, None) is None, "every rejected draw was consumed, the good one returned"
+    for _ in range(2000):  # about 31 of these draws start with '-'; none may get through
+        fresh = local_kafka.new_cluster_id()
+        assert len(fresh) == 22 and not fresh.startswith("-")
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", fresh)
+
+
+def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path: Path) -> None:
+    """The real kafka-storage tool; '--cluster-id -…' would be read as an option, '--cluster-id=-…' is not."""
+    settings = load_settings(
+        env_file=None, data_dir=tmp_path, kafka_port=free_port(), kafka_controller_port=free_port()
+    )
+    dashed = "-" + base64.urlsafe_b64encode(bytes(range(16))).decode().rstrip("=")[1:]
+    assert local_kafka.stored_cluster_id(settings) is None
+    assert local_kafka.format_storage(settings, cluster_id=dashed) is True
+    assert local_kafka.stored_cluster_id(settings) == dashed
+    assert local_kafka.format_storage(settings) is False, "formatted once per data folder"
+    assert local_kafka.stored_cluster_id(settings) == dashed
