@@ -9,14 +9,17 @@ its rebuild, the partner subscriber) goes through :func:`retry` or
 - waits start at ``Backoff.first_s`` and double up to ``Backoff.max_s``;
 - a sync loop stops waiting as soon as its ``stop`` event is set and raises
   :class:`Stopped`; an async loop is cancelled like any coroutine;
-- ``on_wait`` hears of every failed attempt and ``on_recovered`` of the first
-  success after one, so callers can report "waiting for X" without a loop
-  of their own.
+- every failed attempt is reported: to ``on_wait`` if given, else as one
+  warning ``"<what> failed (<error>); retrying in <s>s"`` on the ``hub.retry``
+  logger (:func:`log_waits` makes the same reporter for another logger);
+  ``on_recovered`` hears of the first success after a failure, so callers can
+  report "waiting for X" without a loop of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from kafka.errors import KafkaError
 from hub.errors import BrokerError, HubError, SchemaRegistryError, TransientError
 
 T = TypeVar("T")
+log = logging.getLogger("hub.retry")
 
 #: What is waited out. Adapters translate their library's outages into
 #: :class:`TransientError` subclasses where they can; the Kafka clients' own
@@ -72,6 +76,18 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT)
 
 
+def log_waits(logger: logging.Logger, prefix: str = "") -> OnWait:
+    """An ``on_wait`` that logs each failed attempt as a warning on ``logger``, ``prefix`` (e.g. ``"name: "``) first."""
+
+    def report(what: str, exc: BaseException, delay: float) -> None:
+        logger.warning("%s%s failed (%s); retrying in %.1fs", prefix, what, exc, delay)
+
+    return report
+
+
+_log_wait: Final[OnWait] = log_waits(log)
+
+
 def retry(
     step: Callable[[], T],
     *,
@@ -90,8 +106,7 @@ def retry(
             result = step()
         except TRANSIENT as exc:
             failed = True
-            if on_wait is not None:
-                on_wait(what, exc, delay)
+            (on_wait or _log_wait)(what, exc, delay)
             if stop is not None:
                 if stop.wait(delay):
                     raise Stopped(f"stopped while {what}") from exc
@@ -119,8 +134,7 @@ async def retry_async(
             result = await step()
         except TRANSIENT as exc:
             failed = True
-            if on_wait is not None:
-                on_wait(what, exc, delay)
+            (on_wait or _log_wait)(what, exc, delay)
             await asyncio.sleep(delay)
             continue
         if failed and on_recovered is not None:
@@ -129,4 +143,4 @@ async def retry_async(
     raise AssertionError("unreachable: Backoff.delays() never ends")
 
 
-__all__ = ["TRANSIENT", "Backoff", "OnWait", "Stopped", "is_transient", "retry", "retry_async"]
+__all__ = ["TRANSIENT", "Backoff", "OnWait", "Stopped", "is_transient", "log_waits", "retry", "retry_async"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
 
 import pytest
 
 from hub.errors import BrokerError, PolicyError, TransientError
-from hub.retry import Backoff, Stopped, retry, retry_async
+from hub.retry import Backoff, Stopped, log_waits, retry, retry_async
 
 FAST = Backoff(first_s=0.001, max_s=0.004)
 
@@ -80,3 +81,49 @@ def test_the_async_form_waits_out_the_same_errors() -> None:
 
     assert asyncio.run(retry_async(async_step, what="sending", backoff=FAST)) == "done"
     assert len(calls) == 3
+
+
+def test_every_wait_is_logged_unless_the_caller_reports_it(caplog: pytest.LogCaptureFixture) -> None:
+    calls, step = flaky(2, BrokerError("broker down"))
+    with caplog.at_level(logging.WARNING, logger="hub.retry"):
+        retry(step, what="listing topics", backoff=FAST)  # type: ignore[arg-type]
+    assert len(calls) == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "listing topics failed (broker down); retrying in 0.0s",
+        "listing topics failed (broker down); retrying in 0.0s",
+    ]
+    mine = logging.getLogger("test.retry.mine")
+    caplog.clear()
+    _calls, step = flaky(1, BrokerError("broker down"))
+    with caplog.at_level(logging.WARNING):
+        retry(step, what="reading", backoff=FAST, on_wait=log_waits(mine, "worker: "))  # type: ignore[arg-type]
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        ("test.retry.mine", "worker: reading failed (broker down); retrying in 0.0s")
+    ]
+
+
+def test_the_async_form_lets_a_permanent_error_through_and_can_be_cancelled() -> None:
+    calls, step = flaky(1, PolicyError("refused"))
+
+    async def async_step() -> object:
+        return step()  # type: ignore[operator]
+
+    with pytest.raises(PolicyError, match="refused"):
+        asyncio.run(retry_async(async_step, what="crossing", backoff=FAST))
+    assert len(calls) == 1
+
+    async def never_up() -> None:
+        raise TransientError("down")
+
+    async def cancel_while_waiting() -> None:
+        task = asyncio.ensure_future(retry_async(never_up, what="waiting", backoff=Backoff(60, 60), on_wait=noop))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_while_waiting())
+
+
+def noop(what: str, exc: BaseException, delay: float) -> None:
+    return None
