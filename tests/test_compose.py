@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -64,3 +65,29 @@ def test_compose_runs_the_hubs_services() -> None:
         assert services[name]["environment"]["HUB_BOOTSTRAP_SERVERS"] == "kafka:9092", name
     assert services["gateway"]["environment"]["HUB_SECRETS_FILE"].startswith("/run/secrets/")
     assert services["projections"]["environment"]["HUB_DATABASE_URL"].startswith("postgresql+psycopg://")
+
+
+def test_the_image_copies_every_package_and_data_folder_the_wheel_needs() -> None:
+    """A package missing from the image makes ``hub`` (``cli:main``) fail in every service."""
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        wheel = tomllib.load(f)["tool"]["hatch"]["build"]["targets"]["wheel"]
+    copied = {m.group(1) for m in re.finditer(r"^COPY\s+(\S+)\s+\./", (ROOT / "Dockerfile").read_text(), re.M)}
+    needed = set(wheel["packages"]) | set(wheel["force-include"])
+    assert needed <= copied, f"the Dockerfile does not copy {sorted(needed - copied)}"
+    assert "cli" in wheel["packages"]
+
+
+def test_every_service_command_is_a_command_of_the_hub() -> None:
+    """The services start ``hub <command>``: each must parse (``--help`` stops before anything runs)."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name, svc in services.items():
+        command = svc.get("command")
+        if not command or command[0] != "hub":
+            continue
+        result = CliRunner().invoke(app, [*command[1:], "--help"])
+        assert result.exit_code == 0, f"{name}: {' '.join(command)}: {result.output}"
+        assert "Usage:" in result.output, name
