@@ -1,40 +1,29 @@
-"""Reporting periods: calendar month, quarter and year in the reporting time zone (Asia/Shanghai).
+"""Reporting periods a reader names: ``2026``, ``2026-Q1`` or ``2026-03``, parsed into local-date bounds.
 
-Pure. An event belongs to the period that holds its ``occurred_at`` as a local
-date in Asia/Shanghai (Hong Kong and Macao share UTC+8), so an event at
-2026-03-31T17:30Z is on 2026-04-01 locally: month ``2026-04``, quarter
-``2026-Q2``, year ``2026``. Projections store these strings on every fact row
-so that SQL can group by them without dialect-specific date functions.
+Pure. Which period an *instant* belongs to (the reporting time zone, the local
+date of ``occurred_at``, its month, quarter and year) is defined once in the
+core, :mod:`hub.reporting_time`; this module turns the text of a requested
+period into a :class:`Period` whose inclusive bounds are local dates in that
+zone, so ``Period.contains(local_date(moment))`` is the test for an event.
+
+``PERIOD_KINDS``, ``PeriodKind``, ``to_utc`` and ``periods_of`` are re-exported
+from :mod:`hub.reporting_time` for the projection modules that still import
+them from here; new code imports them from the core.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Final, Literal, get_args
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
+from typing import Final
 
 from hub.errors import ValidationError
-
-REPORTING_TZ: Final = ZoneInfo("Asia/Shanghai")
-
-PeriodKind = Literal["month", "quarter", "year"]
-PERIOD_KINDS: Final[tuple[PeriodKind, ...]] = get_args(PeriodKind)
+from hub.reporting_time import PERIOD_KINDS, PeriodKind, periods_of, to_utc
 
 _YEAR: Final = re.compile(r"^(\d{4})$")
 _QUARTER: Final = re.compile(r"^(\d{4})-Q([1-4])$")
 _MONTH: Final = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-@dataclass(frozen=True)
-class LocalPeriods:
-    """The local date of an instant and the period strings that hold it."""
-
-    local_date: date
-    month: str
-    quarter: str
-    year: str
 
 
 @dataclass(frozen=True)
@@ -49,58 +38,6 @@ class Period:
     def contains(self, day: date) -> bool:
         """Whether the local date ``day`` falls in this period."""
         return self.start <= day <= self.end
-
-
-def to_utc(moment: datetime | int) -> datetime:
-    """An aware UTC datetime from an aware datetime or epoch milliseconds (naive datetimes are refused)."""
-    if isinstance(moment, bool):
-        raise ValidationError([("occurred_at", "must be a timestamp, not a boolean")])
-    if isinstance(moment, int):
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=moment)
-    if not isinstance(moment, datetime):
-        raise ValidationError(
-            [("occurred_at", f"must be a datetime or epoch milliseconds, not {type(moment).__name__}")]
-        )
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValidationError([("occurred_at", "must be timezone-aware (UTC), not a naive datetime")])
-    return moment.astimezone(UTC)
-
-
-def local_date(moment: datetime | int) -> date:
-    """The calendar date of ``moment`` in Asia/Shanghai."""
-    return to_utc(moment).astimezone(REPORTING_TZ).date()
-
-
-def month_of(day: date) -> str:
-    """``2026-03`` for any day of March 2026."""
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def quarter_of(day: date) -> str:
-    """``2026-Q1`` for any day of January to March 2026."""
-    return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
-
-
-def year_of(day: date) -> str:
-    """``2026`` for any day of 2026."""
-    return f"{day.year:04d}"
-
-
-def period_of(day: date, kind: PeriodKind) -> str:
-    """The period of ``kind`` that holds the local date ``day``."""
-    if kind == "month":
-        return month_of(day)
-    if kind == "quarter":
-        return quarter_of(day)
-    if kind == "year":
-        return year_of(day)
-    raise ValidationError([("period_kind", f"unknown period kind {kind!r}; expected one of {', '.join(PERIOD_KINDS)}")])
-
-
-def periods_of(moment: datetime | int) -> LocalPeriods:
-    """Local date, month, quarter and year of an instant (aware datetime or epoch ms)."""
-    day = local_date(moment)
-    return LocalPeriods(local_date=day, month=month_of(day), quarter=quarter_of(day), year=year_of(day))
 
 
 def parse_period(text: str) -> Period:
@@ -140,3 +77,6 @@ def _month_end(year: int, month: int) -> date:
     if month == 12:
         return date(year, 12, 31)
     return date(year, month + 1, 1) - timedelta(days=1)
+
+
+__all__ = ["PERIOD_KINDS", "Period", "PeriodKind", "parse_period", "periods_of", "to_utc"]

@@ -1,64 +1,20 @@
-"""Reporting periods in Asia/Shanghai."""
+"""Reporting periods a reader names (2026, 2026-Q1, 2026-03) and their local-date bounds in Asia/Shanghai.
+
+The periods of an instant (local date, month, quarter, year) are tested with their module in
+tests/test_reporting_time.py.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.errors import ValidationError
-from projections.periods import (
-    Period,
-    local_date,
-    parse_period,
-    period_of,
-    periods_of,
-    to_utc,
-)
-
-
-@pytest.mark.parametrize(
-    ("moment", "expected"),
-    [
-        (datetime(2026, 3, 31, 17, 30, tzinfo=UTC), (date(2026, 4, 1), "2026-04", "2026-Q2", "2026")),
-        (datetime(2026, 3, 31, 15, 59, 59, 999000, tzinfo=UTC), (date(2026, 3, 31), "2026-03", "2026-Q1", "2026")),
-        (datetime(2025, 12, 31, 16, 0, tzinfo=UTC), (date(2026, 1, 1), "2026-01", "2026-Q1", "2026")),
-        (
-            datetime(2026, 9, 30, 23, 0, tzinfo=timezone(timedelta(hours=8))),
-            (date(2026, 9, 30), "2026-09", "2026-Q3", "2026"),
-        ),
-        (datetime(2026, 12, 31, 16, 0, tzinfo=UTC), (date(2027, 1, 1), "2027-01", "2027-Q1", "2027")),
-    ],
-)
-def test_periods_of_an_instant_are_local_to_asia_shanghai(
-    moment: datetime, expected: tuple[date, str, str, str]
-) -> None:
-    p = periods_of(moment)
-    assert (p.local_date, p.month, p.quarter, p.year) == expected
-
-
-def test_epoch_milliseconds_and_datetimes_agree() -> None:
-    moment = datetime(2026, 3, 31, 17, 30, tzinfo=UTC)
-    millis = int((moment - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 1000
-    assert periods_of(millis) == periods_of(moment)
-    assert to_utc(millis) == moment
-
-
-def test_naive_and_non_timestamp_values_are_refused() -> None:
-    with pytest.raises(ValidationError, match="occurred_at: must be timezone-aware"):
-        local_date(datetime(2026, 1, 1))
-    with pytest.raises(ValidationError, match="occurred_at"):
-        local_date("2026-01-01")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="boolean"):
-        local_date(True)
-
-
-# China has kept UTC+8 without daylight saving since 1992 (1986-1991 had DST).
-@given(st.datetimes(min_value=datetime(1992, 1, 1), max_value=datetime(2099, 12, 30), timezones=st.just(UTC)))
-def test_local_date_is_utc_plus_eight(moment: datetime) -> None:
-    assert local_date(moment) == (moment + timedelta(hours=8)).date()
+from hub.reporting_time import period_of
+from projections.periods import Period, parse_period
 
 
 @pytest.mark.parametrize(
