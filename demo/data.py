@@ -41,6 +41,7 @@ from typing import IO, Any, Final, Literal
 from demo.seedfacts import DistrictFacts, SeedFacts, seed_facts
 from hub.errors import ConfigError, ValidationError
 from hub.orgunits import District, OrgUnits, org_units
+from hub.provenance import ILLUSTRATIVE_MARK, ILLUSTRATIVE_REFERRAL
 
 Event = dict[str, Any]
 
@@ -67,10 +68,6 @@ ILLUSTRATIVE_DISTRICTS: Final[tuple[str, ...]] = (
     "mo-sao-lourenco",
     "mo-taipa",
 )
-ILLUSTRATIVE_REFERRAL: Final = "illustrative-demo"
-"""``referral_source`` of every illustrative case."""
-ILLUSTRATIVE_MARK: Final = "（示例）"
-"""Suffix of every illustrative project name."""
 CURRENCY_OF_REGION: Final[dict[str, str]] = {"GD": "CNY", "JS": "CNY", "FJ": "CNY", "HK": "HKD", "MO": "MOP"}
 
 # -- sizes of the synthetic detail around the figures (seed-independent) ----------

@@ -17,9 +17,9 @@ from typing import Any, Final
 
 from sqlalchemy import Engine
 
-from demo.data import ILLUSTRATIVE_MARK, ILLUSTRATIVE_REFERRAL
 from hub.errors import ValidationError
 from hub.orgunits import org_units
+from hub.provenance import ILLUSTRATIVE_MARK, ILLUSTRATIVE_REFERRAL
 from hub.zones import ZONE_REGIONS, ZONES
 from projections import indicator_store
 from projections.fx import load_rates
