@@ -8,8 +8,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from hub.agreement_keys import load_key
-from hub.agreements import Agreement, AgreementError, FieldRule, agreements_dir, load_agreements
+from hub.agreements.keys import load_key
+from hub.agreements.loading import agreements_dir, load_agreements
+from hub.agreements.model import Agreement, FieldRule
+from hub.agreements.problems import AgreementError
 from hub.commandline import make_console, settings_of
 from hub.errors import HubError
 from hub.schemas import event_types

@@ -22,7 +22,9 @@ from functools import cache
 from typing import Any, Final, Protocol
 
 from hub import naming
-from hub.agreements import Agreement, Crossing, SourceCoordinates, apply, audit_schema, build_audit
+from hub.agreements.audit import SourceCoordinates, audit_schema, build_audit
+from hub.agreements.crossing import Crossing, apply
+from hub.agreements.model import Agreement
 from hub.dlq import DeadLetter
 from hub.errors import PolicyError, SchemaRegistryError, SerializationError, ValidationError
 from hub.orgunits import OrgUnits
