@@ -1,7 +1,8 @@
 """The event catalogue: which event types exist and what keys them.
 
-Pure data mirroring ``EVENTS.md``; ``tests/test_schemas.py`` checks it
-against the ``.avsc`` files so the two cannot drift.
+Pure data mirroring the event catalogue (``docs/events.md``);
+``tests/test_schemas.py`` checks it, the catalogue's tables and the ``.avsc``
+files against each other, so none of the three can drift.
 """
 
 from __future__ import annotations

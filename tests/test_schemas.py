@@ -1,8 +1,13 @@
-"""The .avsc files against EVENTS.md, and the schema loader."""
+"""The .avsc files against the event catalogue (docs/events.md), and the schema loader.
+
+The expected lists below are copied from the catalogue's tables; the tests at the end
+read the tables of docs/events.md themselves, so neither the files nor the page can drift.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,13 +17,13 @@ import fastavro
 import pytest
 
 from hub import schemas
-from hub.catalogue import ENVELOPE_FIELDS, EVENT_TYPES, RAW_KEY_FIELD
+from hub.catalogue import CORE_EVENTS, ENVELOPE_FIELDS, EVENT_TYPES, EXTENSION_EVENTS, RAW_KEY_FIELD
 from hub.errors import ConfigError, ValidationError
 from hub.schemas import event_types, load_schema, parsed_schema, schema_text, schemas_dir
 
 ENVELOPE = ["event_id", "occurred_at", "region", "district", "station"]
 
-# Field names copied from EVENTS.md's tables, in their order (after the envelope).
+# Field names copied from the tables of docs/events.md, in their order (after the envelope).
 RAW_FIELDS: dict[str, list[str]] = {
     "CaseOpened": [
         "case_id",
@@ -67,7 +72,7 @@ RAW_FIELDS: dict[str, list[str]] = {
     "VolunteerRegistered": ["volunteer_id", "volunteer_name"],
 }
 
-# EVENTS.md "Shared (de-identified) forms" applied to the tables above.
+# The "shared form" column of docs/events.md applied to the tables above.
 SHARED_FIELDS: dict[str, list[str]] = {
     "CaseOpened": [
         "case_ref",
@@ -113,7 +118,7 @@ REF_FIELDS = {
     "volunteer_id": "volunteer_ref",
 }
 
-# Enum symbols from EVENTS.md, by (event type, field).
+# Enum symbols from docs/events.md, by (event type, field).
 ENUMS: dict[tuple[str, str], list[str]] = {
     ("CaseOpened", "client_gender"): ["F", "M", "X", "UNKNOWN"],
     ("CaseOpened", "risk_level"): ["LOW", "MEDIUM", "HIGH", "CRISIS", "UNKNOWN"],
@@ -201,7 +206,7 @@ def test_schema_parses_with_fastavro_and_apache_avro(form: schemas.Form, event_t
 
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
-def test_raw_field_names_match_events_md(event_type: str) -> None:
+def test_raw_field_names_match_the_catalogue(event_type: str) -> None:
     assert field_names("raw", event_type) == ENVELOPE + RAW_FIELDS[event_type]
 
 
@@ -259,7 +264,7 @@ def test_every_enum_has_a_default_among_its_symbols(form: schemas.Form, event_ty
 
 
 @pytest.mark.parametrize(("event_type", "name"), list(ENUMS))
-def test_enum_symbols_are_those_of_events_md(event_type: str, name: str) -> None:
+def test_enum_symbols_are_those_of_the_catalogue(event_type: str, name: str) -> None:
     for form in ("raw", "shared"):
         assert field_spec(form, event_type, name)["type"]["symbols"] == ENUMS[(event_type, name)]  # type: ignore[arg-type]
 
@@ -350,3 +355,140 @@ def test_schemas_dir_missing_is_a_config_error(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(schemas, "_PACKAGE_DIR", tmp_path / "hub")
     with pytest.raises(ConfigError, match="no Avro schemas found"):
         schemas_dir()
+
+
+# -- docs/events.md, read as data ---------------------------------------------------------------------------------
+
+EVENTS_MD = Path(__file__).resolve().parents[1] / "docs" / "events.md"
+PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+
+
+def doc_type(avro: Any) -> str:
+    """An Avro type as the tables of docs/events.md write it: ``null or string``, ``decimal(18,2)``, ``ServiceArea``."""
+    if isinstance(avro, list):
+        assert len(avro) == 2 and avro[0] == "null", avro
+        return f"null or {doc_type(avro[1])}"
+    if isinstance(avro, str):
+        return avro  # a primitive, or the name of an enum defined earlier in the file
+    logical = avro.get("logicalType")
+    if logical == "decimal":
+        return f"decimal({avro['precision']},{avro['scale']})"
+    if logical in ("date", "timestamp-millis"):
+        return str(logical)
+    if avro["type"] == "enum":
+        return str(avro["name"])
+    if avro["type"] == "array":
+        return f"array of {doc_type(avro['items'])}"
+    raise AssertionError(f"no catalogue rendering for {avro}")
+
+
+def doc_field_type(spec: dict[str, Any]) -> str:
+    text = doc_type(spec["type"])
+    return text if spec.get("default") is None else f"{text}, default {spec['default']}"
+
+
+def plain(cell: str) -> str:
+    return cell.replace("`", "").strip()
+
+
+def md_sections() -> dict[str, list[str]]:
+    """Heading text (``## ...`` and ``### ...``) -> the lines under it, up to the next heading."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in EVENTS_MD.read_text(encoding="utf-8").splitlines():
+        heading = re.match(r"^#{2,3} (.+)$", line)
+        if heading:
+            current = sections.setdefault(heading.group(1).strip(), [])
+        else:
+            current.append(line)
+    return sections
+
+
+def md_table(lines: list[str]) -> list[dict[str, str]]:
+    """The first markdown table in ``lines``, as one dict per row keyed by the header cells."""
+    rows: list[list[str]] = []
+    for line in lines:
+        text = line.strip()
+        if text.startswith("|"):
+            rows.append([cell.strip() for cell in text.strip("|").split("|")])
+        elif rows:
+            break
+    assert len(rows) >= 3, "a header, a rule and at least one row"
+    header, body = rows[0], rows[2:]
+    return [dict(zip(header, row, strict=True)) for row in body]
+
+
+def events_under(sections: dict[str, list[str]], h2: str) -> list[str]:
+    """The ``### <EventType>`` headings that follow the heading ``## <h2>`` (up to the next ``##``)."""
+    text = EVENTS_MD.read_text(encoding="utf-8")
+    part = text.split(f"\n## {h2}\n", 1)[1].split("\n## ", 1)[0]
+    return [name for name in re.findall(r"^### (\w+)$", part, re.M) if name in sections]
+
+
+def shared_from_table(rows: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """The shared fields (name, type) that the "shared form" column of a table says the gateway writes."""
+    out: list[tuple[str, str]] = []
+    for row in rows:
+        cell = row["shared form"]
+        if cell.startswith("kept"):
+            out.append((plain(row["field"]), plain(row["type"])))
+        elif cell != "dropped":
+            renamed = re.fullmatch(r"`(\w+)` \(([^)]+)\)", cell)
+            assert renamed, f"{row['field']}: shared form must be kept, dropped or `name` (type), got {cell!r}"
+            out.append((renamed.group(1), plain(renamed.group(2))))
+    return out
+
+
+def enums_of(path: Path) -> dict[str, tuple[list[str], str]]:
+    return {e["name"]: (e["symbols"], e["default"]) for e in enums_in(json.loads(path.read_text(encoding="utf-8")))}
+
+
+def test_events_md_lists_the_catalogue_events_and_only_those_have_schemas() -> None:
+    sections = md_sections()
+    assert events_under(sections, "The four core events") == list(CORE_EVENTS)
+    assert events_under(sections, "Extension events") == list(EXTENSION_EVENTS)
+    pending = [plain(row["record"]) for row in md_table(sections["Catalogued, without a schema yet"])]
+    assert pending == ["ExchangeHeld", "TalentSupportGranted"]
+    assert not set(pending) & set(event_types("raw")), "an event with a schema needs its own field table"
+
+
+def test_events_md_envelope_table_is_the_envelope_of_every_schema() -> None:
+    rows = md_table(md_sections()["Common rules"])
+    assert [plain(r["field"]) for r in rows] == list(ENVELOPE_FIELDS)
+    assert all(r["shared form"] == "kept" for r in rows)
+    for form, event_type in FORMS_AND_TYPES:
+        envelope = load_schema(form, event_type)["fields"][: len(ENVELOPE_FIELDS)]
+        assert [plain(r["type"]) for r in rows] == [doc_field_type(f) for f in envelope], (form, event_type)
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_events_md_field_table_is_the_raw_and_shared_schema(event_type: str) -> None:
+    """Names, order and types of both forms, and the Kafka key, exactly as the page's table says."""
+    lines = md_sections()[event_type]
+    rows = md_table(lines)
+    raw = load_schema("raw", event_type)["fields"][len(ENVELOPE_FIELDS) :]
+    assert [(plain(r["field"]), plain(r["type"])) for r in rows] == [(f["name"], doc_field_type(f)) for f in raw]
+    shared = load_schema("shared", event_type)["fields"][len(ENVELOPE_FIELDS) :]
+    assert shared_from_table(rows) == [(f["name"], doc_field_type(f)) for f in shared]
+    keys = re.findall(r"Kafka key: `(\w+)`", "\n".join(lines))
+    assert keys == [RAW_KEY_FIELD[event_type]]
+
+
+def test_events_md_enum_table_is_every_enum_of_the_schemas() -> None:
+    documented = {
+        plain(r["enum"]): ([s.strip() for s in r["symbols"].split(",")], plain(r["default"]))
+        for r in md_table(md_sections()["Enums"])
+    }
+    found: dict[str, tuple[list[str], str]] = {}
+    for path in sorted(schemas_dir().glob("*/*.avsc")):
+        for name, spec in enums_of(path).items():
+            assert found.setdefault(name, spec) == spec, f"enum {name} differs between files ({path})"
+    assert documented == found
+
+
+def test_events_md_audit_table_is_the_audit_schema() -> None:
+    rows = md_table(md_sections()["CrossingAudited (`hub.audit`)"])
+    schema = json.loads((schemas_dir() / "hub" / "CrossingAudited.avsc").read_text(encoding="utf-8"))
+    assert [(plain(r["field"]), plain(r["type"])) for r in rows] == [
+        (f["name"], doc_field_type(f)) for f in schema["fields"]
+    ]
