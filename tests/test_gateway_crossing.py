@@ -16,7 +16,9 @@ import pytest
 
 from demo import data as demo_data
 from hub import naming
-from hub.agreements import Agreement, apply, default_agreements_dir, load_agreements, parse_agreement
+from hub.agreements.crossing import apply
+from hub.agreements.loading import default_agreements_dir, load_agreements, parse_agreement
+from hub.agreements.model import Agreement
 from hub.dlq import decode_dead_letter
 from hub.errors import PolicyError, SchemaRegistryError
 from hub.gateway.crossing import (
