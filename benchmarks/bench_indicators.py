@@ -8,7 +8,7 @@ the store into a fresh database, then, ``--repeat`` rounds in a row, times:
   keys the refresh groups by), in one read transaction;
 - reading every fact row (``SELECT *``, fetched into Python), for scale;
 - ``indicator_store.measure`` alone (the refresh's GROUP BYs) and the pure
-  ``indicators.compute`` on its rows;
+  ``indicator_computation.compute`` on its rows;
 - ``refresh_indicators`` (all zones, one transaction);
 - the suppressed 2026 year report of each zone (a fresh ``ReportService`` each
   round, so its suppression cache is cold).
@@ -44,7 +44,8 @@ from hub.agreements import apply
 from hub.sql import is_sqlite, make_engine
 from hub.validation import validate_event
 from projections import indicator_store, migrations
-from projections.indicators import MeasureRow, compute
+from projections.indicator_computation import compute
+from projections.measures import MeasureRow
 from projections.report_queries import ReportService
 from projections.rules import project
 from projections.store import SourceRecord, apply_batch

@@ -3,7 +3,7 @@
 :func:`refresh_indicators` runs one ``GROUP BY`` per fact table and period
 kind on the precomputed ``month`` / ``quarter`` / ``year`` columns (plain SQL
 that SQLite and PostgreSQL both run), hands the measures to the pure
-:func:`projections.indicators.compute`, and replaces the zone's rows of
+:func:`projections.indicator_computation.compute`, and replaces the zone's rows of
 ``indicators`` in ONE transaction (delete + insert), together with a marker
 recording the projection offsets the values were computed from.
 
@@ -40,6 +40,7 @@ from sqlalchemy.sql import ColumnElement
 from hub.errors import ProjectionError
 from hub.sql import is_sqlite, write_transaction
 from projections.fx import AppliedRate
+from projections.indicator_computation import compute
 from projections.indicators import (
     ALL,
     BY_NAME,
@@ -50,12 +51,9 @@ from projections.indicators import (
     PASSING_OUTCOMES,
     PROGRAMMES,
     SAFETY_NET_AREA,
-    TIME_DISTINCT_MEASURES,
     IndicatorValue,
-    MeasureRow,
-    Place,
-    compute,
 )
+from projections.measures import TIME_DISTINCT_MEASURES, MeasureRow, Place
 from projections.periods import PERIOD_KINDS, Period, PeriodKind
 from projections.store import StoreUnavailable
 from projections.tables import FACT_TABLES, READ_MODELS, projection_offsets, tables_for

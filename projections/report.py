@@ -34,6 +34,7 @@ from projections.indicators import (
     IndicatorValue,
     parts_of,
 )
+from projections.people_counts import suppression_family
 from projections.periods import Period
 from projections.suppression import Cell, Equation, Mark, Policy, Result, suppress
 
@@ -90,7 +91,7 @@ def period_cells(
             key = (region, district, kind, value, spec.name)
             basis = tuple((region, district, kind, value, b) for b in spec.basis)
             amount = given.get((region, district, spec.name), Decimal(0))
-            cells[key] = Cell(0 if spec.kind == "ratio" else _scaled(spec, amount), spec.family, basis)
+            cells[key] = Cell(0 if spec.kind == "ratio" else _scaled(spec, amount), suppression_family(spec), basis)
     equations: list[Equation[CellKey]] = []
     regions = [r for level, r, _ in scopes if level == "region"]
     for spec in INDICATORS:

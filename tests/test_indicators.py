@@ -1,4 +1,4 @@
-"""Indicator definitions and the pure computation from per-district measures."""
+"""The indicator catalogue, the measures, which counts are people counts, and the pure computation."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from hub.errors import ValidationError
 from hub.schemas import load_schema
+from projections.indicator_computation import compute
 from projections.indicators import (
     ALL,
     BY_NAME,
@@ -15,12 +16,11 @@ from projections.indicators import (
     INDICATORS,
     LEVELS,
     PROGRAMMES,
-    MeasureRow,
-    Place,
-    compute,
     indicator,
     parts_of,
 )
+from projections.measures import MEASURES, TIME_DISTINCT_MEASURES, MeasureRow, Place
+from projections.people_counts import PUBLIC_COUNTS, suppression_family
 from projections.periods import PeriodKind
 
 
@@ -48,6 +48,17 @@ def test_definitions_are_consistent() -> None:
     assert parts_of("certifications_total") == tuple(f"certifications_{level}" for level in LEVELS)
     with pytest.raises(ValidationError, match="indicator: unknown indicator 'nope'"):
         indicator("nope")
+
+
+def test_every_distinct_indicator_is_measured_and_only_activity_counts_are_public() -> None:
+    # A distinct count is not derivable from its months: SQL must measure it per quarter and year.
+    assert set(MEASURES) >= TIME_DISTINCT_MEASURES
+    families = {spec.name: suppression_family(spec) for spec in INDICATORS}
+    assert {spec.name for spec in INDICATORS if spec.kind == "count"} >= PUBLIC_COUNTS
+    assert {name for name, family in families.items() if family == "public"} == PUBLIC_COUNTS
+    for person_count in ("cases_opened", "visits", "service_person_times", "volunteers_registered"):
+        assert families[person_count] == "count", person_count
+    assert families["donations_amount_reporting"] == "amount" and families["visits_per_open_case"] == "ratio"
 
 
 def row(district: str, region: str, kind: PeriodKind, period: str, **values: int | str) -> MeasureRow:
