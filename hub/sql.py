@@ -1,20 +1,28 @@
 """SQLAlchemy engines for the hub's SQL stores (read models, partner sinks): SQLite or PostgreSQL (psycopg 3).
 
-A thin adapter, shared by ``projections/`` and ``consumers/``. SQLite is
-opened in WAL mode (readers never block the writer), with a busy timeout,
-foreign keys on, and explicit ``BEGIN`` so that transactions and savepoints
-behave as on PostgreSQL; :func:`write_transaction` begins with ``BEGIN
-IMMEDIATE`` so that two writers queue instead of failing mid-way.
+A thin adapter, shared by ``projections/`` and ``consumers/``:
+
+- :func:`normalise_url` is the one reading of a database URL (``postgres://``
+  and ``postgresql://`` get psycopg 3; anything but SQLite and PostgreSQL is
+  refused with an error naming the setting);
+- :func:`make_engine` opens SQLite in WAL mode (readers never block the
+  writer), with a busy timeout, foreign keys on, and explicit ``BEGIN`` so
+  that transactions and savepoints behave as on PostgreSQL;
+- :func:`write_transaction` begins with ``BEGIN IMMEDIATE`` on SQLite so that
+  two writers queue instead of failing mid-way;
+- :class:`UtcDateTime` is the one column type of an instant: aware UTC
+  datetimes in, aware UTC datetimes out, on every dialect.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Dialect, Engine, TypeDecorator, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
@@ -25,16 +33,27 @@ BUSY_TIMEOUT_MS: Final = 30_000
 _BEGIN_OPTION: Final = "hub_sqlite_begin"
 
 
-def normalise_url(database_url: str, *, setting: str = "HUB_DATABASE_URL") -> URL:
+DEFAULT_FORMS: Final = "sqlite:///path or postgresql+psycopg://"
+
+
+def normalise_url(
+    database_url: str,
+    *,
+    setting: str = "HUB_DATABASE_URL",
+    forms: str = DEFAULT_FORMS,
+    needs_file: bool = False,
+) -> URL:
     """Parse ``database_url``; ``postgresql://`` and ``postgres://`` get the psycopg 3 driver.
 
-    Raises :class:`ConfigError` naming ``setting`` for an unparsable URL or a
-    backend other than SQLite and PostgreSQL.
+    Raises :class:`ConfigError` naming ``setting`` (and the accepted ``forms``)
+    for an unparsable URL, a backend other than SQLite and PostgreSQL, another
+    driver, or, with ``needs_file``, an in-memory SQLite database (which keeps
+    nothing once the process ends).
     """
     try:
         url = make_url(database_url)
     except ArgumentError as exc:
-        raise ConfigError(f"{setting}: cannot parse {database_url!r} as a SQLAlchemy URL") from exc
+        raise ConfigError(f"{setting}: cannot parse {database_url!r} as a SQLAlchemy URL; use {forms}") from exc
     backend, _, driver = url.drivername.partition("+")
     if backend == "postgres":
         backend = "postgresql"
@@ -45,29 +64,38 @@ def normalise_url(database_url: str, *, setting: str = "HUB_DATABASE_URL") -> UR
     if backend == "sqlite":
         if driver not in ("", "pysqlite"):
             raise ConfigError(f"{setting}: SQLite is used through the standard library driver, not {driver}")
+        if needs_file and _in_memory(url):
+            raise ConfigError(f"{setting}: an in-memory SQLite database keeps nothing; give a file, sqlite:///path.db")
         return url
-    raise ConfigError(f"{setting}: unsupported database {backend!r}; use sqlite:///path or postgresql+psycopg://")
+    raise ConfigError(f"{setting}: unsupported database {backend!r}; use {forms}")
+
+
+def _in_memory(url: URL) -> bool:
+    database = url.database or ""
+    return database in ("", ":memory:") or database.startswith("file::memory:")
 
 
 def make_engine(
     database_url: str,
     *,
     setting: str = "HUB_DATABASE_URL",
+    forms: str = DEFAULT_FORMS,
+    needs_file: bool = False,
     synchronous: str = "NORMAL",
     begin: str = "DEFERRED",
     **kwargs: Any,
 ) -> Engine:
-    """An engine for ``database_url`` (see the module docstring).
+    """An engine for ``database_url`` (see the module docstring and :func:`normalise_url`).
 
     ``synchronous`` is SQLite's durability (``FULL`` survives a power cut);
     ``begin`` is how SQLite transactions begin unless a connection asks
     otherwise (``IMMEDIATE`` takes the write lock first).
     """
-    url = normalise_url(database_url, setting=setting)
+    url = normalise_url(database_url, setting=setting, forms=forms, needs_file=needs_file)
     if url.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True, **kwargs)
     database = url.database or ""
-    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    in_memory = _in_memory(url)
     if not in_memory:
         try:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -107,15 +135,55 @@ def is_sqlite(engine: Engine | Connection) -> bool:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
+def write_transaction(engine: Engine, *, dry_run: bool = False) -> Iterator[Connection]:
     """A connection inside a transaction meant to write; commits on success, rolls back on error.
 
     On SQLite it begins with ``BEGIN IMMEDIATE`` (take the write lock first,
     waiting up to the busy timeout) so that a transaction that reads and
-    then writes cannot fail on a lock upgrade.
+    then writes cannot fail on a lock upgrade. With ``dry_run`` it is rolled
+    back even on success: nothing it wrote is ever seen by anyone else.
     """
     with engine.connect() as connection:
         if is_sqlite(engine):
             connection = connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-        with connection.begin():
+        with connection.begin() as transaction:
             yield connection
+            if dry_run:
+                transaction.rollback()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant: an aware datetime in, the same instant as an aware UTC datetime out, on every dialect.
+
+    A naive datetime is refused (``ValueError``: which zone would it be in?).
+    Stored as a naive UTC timestamp by default; with ``timezone=True`` as
+    ``TIMESTAMPTZ`` on PostgreSQL (SQLite has no zoned type: naive UTC there
+    too). The read models use the default, the partner sinks ``timezone=True``;
+    both layouts are kept so that existing databases need no migration.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self, timezone: bool = False) -> None:
+        super().__init__(timezone=timezone)
+        self.timezone = timezone
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise ValueError(f"{value!r} is not a datetime: an instant is stored from an aware datetime")
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: only aware instants are stored (which zone would it be?)")
+        utc = value.astimezone(UTC)
+        if self.timezone and dialect.name == "postgresql":
+            return utc
+        return utc.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise ValueError(f"the database returned {value!r} for an instant column")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

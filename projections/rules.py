@@ -2,7 +2,9 @@
 
 Pure: no SQL here. :func:`project` dispatches on the event type and returns
 :class:`Upsert` and :class:`Refresh` values that :mod:`projections.store`
-applies. Why the result does not depend on the order events arrive in:
+applies; :func:`derive_case` states how a case's derived columns (visit
+counts, last visit, status) follow from its facts, and the store only
+executes it. Why the result does not depend on the order events arrive in:
 
 - every fact row is keyed by ``(zone, district, natural id)`` and every event
   type writes only its own group of columns, guarded by that group's version
@@ -11,13 +13,14 @@ applies. Why the result does not depend on the order events arrive in:
 - an equal version is the same event again, so a re-published event changes
   nothing;
 - derived values (a case's visit counts and status) are never incremented:
-  they are recomputed from the facts (:class:`Refresh`) whenever a case or
+  they are recomputed from the facts (:class:`Refresh`, :func:`derive_case`)
+  whenever a case or
   one of its visits arrives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -66,6 +69,69 @@ class Refresh:
 
 
 RowChange = Upsert | Refresh
+
+
+# -- derived columns ----------------------------------------------------------------------------------
+#: The visit type of a home visit: the only type a case's ``home_visit_count`` counts.
+HOME_VISIT: Final = "HOME"
+#: The columns of ``cases`` that :func:`derive_case` computes (never written by an event directly).
+CASE_DERIVED_COLUMNS: Final = ("status", "visit_count", "home_visit_count", "last_visit_at")
+
+CaseStatus = Literal["open", "closed", "unknown"]
+
+
+def is_home_visit(visit_type: str | None) -> bool:
+    """Whether a visit of ``visit_type`` counts as a home visit."""
+    return visit_type == HOME_VISIT
+
+
+def case_status(opened_ms: int | None, closed_ms: int | None) -> CaseStatus:
+    """A case's status from the versions (epoch ms) of its opening and its closing, whichever arrived.
+
+    ``closed`` once a closing is known that is not older than the opening (an
+    opening newer than the closing means the case was opened again);
+    ``open`` once an opening is known; ``unknown`` before either.
+    """
+    if closed_ms is not None and (opened_ms is None or closed_ms >= opened_ms):
+        return "closed"
+    if opened_ms is not None:
+        return "open"
+    return "unknown"
+
+
+@dataclass(frozen=True)
+class VisitTally:
+    """The stored visits of one case and one visit type: how many, and when the latest took place."""
+
+    visit_type: str
+    count: int
+    last_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CaseDerived:
+    """The derived columns of one case (:data:`CASE_DERIVED_COLUMNS`)."""
+
+    status: CaseStatus
+    visit_count: int
+    home_visit_count: int
+    last_visit_at: datetime | None
+
+
+def derive_case(opened_ms: int | None, closed_ms: int | None, visits: Iterable[VisitTally]) -> CaseDerived:
+    """The derived columns of a case from its facts: its opening and closing versions and its visits.
+
+    A function of the stored facts only, recomputed whenever one of them
+    changes, so the result is the same whatever order the events came in.
+    """
+    tallies = [v for v in visits if v.count > 0]
+    moments = [v.last_at for v in tallies if v.last_at is not None]
+    return CaseDerived(
+        status=case_status(opened_ms, closed_ms),
+        visit_count=sum(v.count for v in tallies),
+        home_visit_count=sum(v.count for v in tallies if is_home_visit(v.visit_type)),
+        last_visit_at=max(moments) if moments else None,
+    )
 
 
 @dataclass(frozen=True)

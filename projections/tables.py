@@ -5,7 +5,8 @@ zones is a fact of each zone's report, and the hub's ids (and pseudonyms) are
 district-scoped. Every fact row carries its envelope (``event_id``,
 ``region``, ``station``, ``occurred_at`` in UTC, ``occurred_ms``) and the
 local period columns ``local_date``, ``month``, ``quarter``, ``year``
-(Asia/Shanghai) so that reports group by plain columns on any dialect.
+(Asia/Shanghai) so that reports group by plain columns on any dialect. Instants are
+:class:`hub.sql.UtcDateTime` (naive UTC timestamps in the database, aware UTC datetimes in Python).
 
 The data tables of a projection can be built under a name suffix
 (:func:`build`) so that a rebuild fills ``cases__shadow`` etc. while the live
@@ -15,26 +16,14 @@ tables answer queries, then swaps them (:func:`projections.store.swap_shadow`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Date,
-    DateTime,
-    Dialect,
-    Index,
-    Integer,
-    MetaData,
-    Numeric,
-    String,
-    Table,
-    TypeDecorator,
-)
+from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, Numeric, String, Table
 
 from hub.errors import ProjectionError
+from hub.sql import UtcDateTime
+from hub.tracking import OffsetsTable
 
 NAMING_CONVENTION: Final[dict[str, str]] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -63,26 +52,6 @@ FACT_TABLES: Final[tuple[str, ...]] = (
 )
 DATA_TABLES: Final[tuple[str, ...]] = (*FACT_TABLES, "indicators")
 PROJECTION_TABLES: Final[dict[str, tuple[str, ...]]] = {READ_MODELS: DATA_TABLES}
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime, stored as a naive UTC timestamp on every dialect."""
-
-    impl = DateTime(timezone=False)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: the read models store aware UTC instants")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _money() -> Numeric[Any]:
@@ -257,23 +226,15 @@ def build(metadata: MetaData, suffix: str = "") -> dict[str, Table]:
     return t
 
 
-def _offsets(metadata: MetaData) -> Table:
-    return Table(
-        "projection_offsets",
-        metadata,
-        Column("projection", String(64), primary_key=True),
-        Column("topic", String(255), primary_key=True),
-        Column("partition", Integer, primary_key=True, autoincrement=False),
-        Column("next_offset", BigInteger, nullable=False),
-        Column("last_record_ms", BigInteger, nullable=True),
-        Column("updated_at", UtcDateTime, nullable=False),
-    )
+#: ``projection_offsets``: the next offset to apply per (projection, topic, partition), written by the tracking
+#: writer (:mod:`hub.tracking`) in the transaction of the rows; ``last_record_ms`` is for time lag.
+PROJECTION_OFFSETS: Final = OffsetsTable("projection_offsets", owner_column="projection", record_time=True)
 
 
 metadata: Final = MetaData(naming_convention=NAMING_CONVENTION)
 """The live schema: what Alembic migrates to."""
 TABLES: Final[dict[str, Table]] = build(metadata)
-projection_offsets: Final[Table] = _offsets(metadata)
+projection_offsets: Final[Table] = PROJECTION_OFFSETS.build(metadata)
 
 
 @cache

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -25,9 +24,11 @@ from hub.agreements import Crossing
 from hub.errors import ProjectionError
 from hub.sql import make_engine, write_transaction
 from projections import migrations, store
+from projections.row_changes import apply_changes
 from projections.rules import Upsert
 from projections.store import RecordsRejected, ShadowBehind, SourceRecord
 from projections.tables import DATA_TABLES, SHADOW_SUFFIX, TABLES, metadata, projection_offsets, tables_for
+from tests.fixtures.postgres import wait_until_blocked_by
 from tests.shared_events import (
     APRIL_1,
     HK,
@@ -449,12 +450,14 @@ def test_postgres_refresh_waits_for_a_concurrent_writer_of_the_same_case(fresh_p
     first, second = (crossing("VisitMade", case_id="NS-Y", visit_id=f"V-Y{i}") for i in (1, 2))
     store.apply_batch(engine, P, records([opened], topic="shared.gba.case-opened"))
     a_wrote, a_may_commit = threading.Event(), threading.Event()
+    a_pid: list[int] = []
     errors: list[BaseException] = []
 
     def writer_a() -> None:  # holds its transaction open after writing a visit and refreshing the case
         try:
             with write_transaction(engine) as conn:
-                store._apply_changes(conn, TABLES, changes(first))
+                a_pid.append(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                apply_changes(conn, TABLES, changes(first))
                 a_wrote.set()
                 assert a_may_commit.wait(120)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
@@ -471,17 +474,10 @@ def test_postgres_refresh_waits_for_a_concurrent_writer_of_the_same_case(fresh_p
     try:
         a.start()
         assert a_wrote.wait(120)
+        assert errors == [] and a_pid
         b.start()
-        waiting = text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        with engine.connect() as conn:
-            for _ in range(1200):  # until B waits for A (bounded, so a hang fails instead of blocking the suite)
-                if conn.execute(waiting).scalar_one() > 0:
-                    break
-                time.sleep(0.1)
-            else:
-                pytest.fail("the second writer never waited for the first")
+        # Until B waits for a lock A holds (bounded: a B that never waits fails instead of blocking the suite).
+        wait_until_blocked_by(fresh_postgres_url, a_pid[0])
     finally:
         a_may_commit.set()
         a.join()
