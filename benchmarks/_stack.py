@@ -48,7 +48,7 @@ def local_stack(prefix: str, **overrides: object) -> Iterator[HubSettings]:
         )
         local_kafka.start(settings)
         try:
-            apply_topics(settings.bootstrap_list, topology.expand(settings, org_units()), timeout_s=60)
+            apply_topics(settings, topology.expand(settings, org_units()), timeout_s=60)
             launcher.start(settings)
             try:
                 yield settings

@@ -23,14 +23,14 @@ import time
 from pathlib import Path
 
 import httpx
-from kafka import KafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._stack import free_port, local_stack
 from demo import data as demo_data
 from hub import tokens
-from hub.publishing.publisher import Publisher, producer_config
+from hub.kafka_clients import new_producer
+from hub.publishing.publisher import Publisher
 from hub.registry.client import RegistryClient
 from hub.validation import validate_event
 
@@ -50,7 +50,7 @@ def main() -> None:
         with Publisher(settings, registry) as pub:
             encoded = [pub.encode(validate_event(d)) for d in docs]  # also registers every subject once
 
-        producer = KafkaProducer(**producer_config(settings, 30.0))
+        producer = new_producer(settings, client_id="hub-bench-baseline", timeout_s=30.0)
         t = time.perf_counter()
         for topic, key, value in encoded:
             producer.send(topic, key=key, value=value)

@@ -164,20 +164,19 @@ def new_admin(cluster: Cluster, timeout_s: float | None = None, *, client_id: st
     """An open admin client; :class:`BrokerError` if the cluster does not answer within ``timeout_s``."""
     if timeout_s is None:
         timeout_s = _request_timeout_s(cluster)
-    return _open(KafkaAdminClient, admin_config(cluster, timeout_s, client_id=client_id), cluster, timeout_s)
+    config = admin_config(cluster, timeout_s, client_id=client_id)
+    return _open(KafkaAdminClient, config, cluster, timeout_s, hint=" (start one with `hub kafka start`)")
 
 
 def _request_timeout_s(cluster: Cluster) -> float:
     return cluster.request_timeout_s if isinstance(cluster, HubSettings) else _DEFAULT_REQUEST_TIMEOUT_S
 
 
-def _open(kind: Any, config: dict[str, Any], cluster: Cluster, timeout_s: float) -> Any:
+def _open(kind: Any, config: dict[str, Any], cluster: Cluster, timeout_s: float, *, hint: str = "") -> Any:
     try:
         return kind(**config)
     except KafkaTimeoutError as exc:
-        raise BrokerError(
-            f"no Kafka broker answered at {describe(cluster)} within {timeout_s:g}s (start one with `hub kafka start`)"
-        ) from exc
+        raise BrokerError(f"no Kafka broker answered at {describe(cluster)} within {timeout_s:g}s{hint}") from exc
     except KafkaError as exc:
         raise BrokerError(f"cannot reach Kafka at {describe(cluster)}: {exc}") from exc
 

@@ -181,9 +181,14 @@ class KafkaReader:
     def position(self, tp: TopicPartitionKey) -> int:
         """Offset of the next record this reader will return for ``tp`` (past transaction markers)."""
         try:
-            return int(self._client().position(TopicPartition(*tp)))
+            found = self._client().position(TopicPartition(*tp), timeout_ms=self._timeout_ms())
         except KafkaError as exc:
             raise BrokerError(f"cannot read the position of {tp[0]}[{tp[1]}]: {exc}") from exc
+        if found is None:
+            raise BrokerError(
+                f"cannot read the position of {tp[0]}[{tp[1]}]: no answer within {self.settings.request_timeout_s:g}s"
+            )
+        return int(found)
 
     def _timeout_ms(self) -> int:
         return int(self.settings.request_timeout_s * 1000)

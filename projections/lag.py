@@ -28,10 +28,11 @@ from sqlalchemy import Engine, Select, literal, select
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from hub.errors import ProjectionError
+from hub.kafka_admin import shared_topics
+from hub.kafka_reader import KafkaReader, TopicPartitionKey
 from hub.naming import parse_shared_topic
 from hub.settings import HubSettings
 from projections import store
-from projections.kafka_io import KafkaReader, TopicPartitionKey, shared_topics
 from projections.status import served_zones
 from projections.tables import FACT_TABLES, READ_MODELS, TABLES
 

@@ -38,13 +38,14 @@ from typing import Final
 
 from sqlalchemy import Engine
 
+from hub.dlq import DeadLetterProducer
 from hub.errors import BrokerError, ProjectionError
+from hub.kafka_reader import KafkaReader, TopicPartitionKey
 from hub.registry.client import RegistryClient
 from hub.serde import SchemaSource
 from hub.settings import HubSettings
 from projections import migrations, store
 from projections.fx import load_rates
-from projections.kafka_io import DeadLetterProducer, KafkaReader, TopicPartitionKey
 from projections.lag import covered_zones, topics_of
 from projections.pipeline import Consumed, DeadLetterSink, Decoder, Pipeline
 from projections.rules import ProjectionContext

@@ -13,13 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer
 from kafka import TopicPartition as KafkaTopicPartition
 
 from hub.agreements import Crossing
 from hub.errors import SerializationError
+from hub.kafka_clients import new_producer
 from hub.naming import shared_pattern, subject_for
-from hub.publishing.publisher import producer_config
 from hub.registry.client import RegistryClient
 from hub.schemas import parsed_schema, schema_text
 from hub.serde import AvroDeserializer, AvroSerializer, decode_body, encode_body
@@ -65,7 +65,7 @@ class SharedProducer:
 
     def __init__(self, settings: HubSettings, registry: RegistryClient) -> None:
         self.registry = registry
-        self._producer = KafkaProducer(**{**producer_config(settings, 30.0), "client_id": "test-shared-producer"})
+        self._producer = new_producer(settings, client_id="test-shared-producer", timeout_s=30.0)
         self._serializers: dict[str, AvroSerializer] = {}
 
     def serializer(self, event_type: str, schema: str | None = None) -> AvroSerializer:

@@ -11,52 +11,36 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
 
 from hub import naming
 from hub.dlq import decode_dead_letter
 from hub.errors import BrokerError, SerializationError
+from hub.kafka_reader import KafkaReader
 from hub.registry.client import RegistryClient
 from hub.serde import AvroDeserializer, SchemaSource
 from hub.settings import HubSettings
 
 
 def read_topic(settings: HubSettings, topic: str, *, timeout_s: float | None = None) -> Iterator[ConsumerRecord]:
-    """Every record of ``topic`` from the beginning to its end offsets now, read_committed, all partitions."""
+    """Every record of ``topic`` from the beginning to its end offsets now, read_committed, all partitions.
+
+    Raises :class:`BrokerError` if the topic does not exist, Kafka fails, or no partition moves for ``timeout_s``.
+    """
     timeout = timeout_s if timeout_s is not None else max(settings.request_timeout_s, 30.0)
-    try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=settings.bootstrap_list,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            request_timeout_ms=int(max(settings.request_timeout_s, 31.0) * 1000),
-        )
-    except KafkaError as exc:
-        raise BrokerError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
-    try:
-        parts = consumer.partitions_for_topic(topic)
-        if not parts:
-            raise BrokerError(f"topic {topic} does not exist at {settings.bootstrap_servers} (`hub topics apply`)")
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
+    with KafkaReader(settings, client_id="hub-audit-counts", read_committed=True) as reader:
+        tps = reader.partitions([topic])
+        ends = reader.end_offsets(tps)
+        reader.assign(reader.beginning_offsets(tps))
         remaining = {tp for tp in tps if ends[tp] > 0}
         while remaining:
-            batch = consumer.poll(timeout_ms=int(timeout * 1000))
-            for tp, records in batch.items():
-                yield from (r for r in records if r.offset < ends[tp])
-            done = {tp for tp in remaining if consumer.position(tp) >= ends[tp]}
-            if not batch and not done:
-                stuck = ", ".join(f"{tp.partition}@{consumer.position(tp)}/{ends[tp]}" for tp in sorted(remaining))
+            records = reader.poll(timeout_s=timeout)
+            yield from (r for r in records if r.offset < ends[(r.topic, r.partition)])
+            done = {tp for tp in remaining if reader.position(tp) >= ends[tp]}
+            if not records and not done:
+                stuck = ", ".join(f"{p}@{reader.position((t, p))}/{ends[(t, p)]}" for t, p in sorted(remaining))
                 raise BrokerError(f"reading {topic} stalled at partitions {stuck}")
             remaining -= done
-    except KafkaError as exc:
-        raise BrokerError(f"reading {topic}: {exc}") from exc
-    finally:
-        consumer.close()
 
 
 @dataclass

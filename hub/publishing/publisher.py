@@ -1,6 +1,7 @@
 """The district SDK: validate, serialize and publish events to raw topics.
 
-``Publisher`` wraps one idempotent kafka-python producer (acks=all). Every
+``Publisher`` wraps one idempotent kafka-python producer (acks=all), built by
+:func:`hub.kafka_clients.new_producer` like every producer of the hub. Every
 event is validated at the edge before anything is sent; the topic is
 ``raw.<region>.<district>.<event>`` and the key is the aggregate id.
 """
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
 from hub import naming
-from hub.errors import HubError, PublishError, SchemaRegistryError, SerializationError, ValidationError
+from hub.errors import BrokerError, HubError, PublishError, SchemaRegistryError, SerializationError, ValidationError
+from hub.kafka_clients import new_producer
 from hub.schemas import schema_text
 from hub.serde import AvroSerializer, SchemaSource
 from hub.settings import HubSettings
@@ -53,24 +54,6 @@ class Rejected:
 Result = Ack | Rejected
 
 
-def producer_config(settings: HubSettings, timeout_s: float) -> dict[str, Any]:
-    """kafka-python settings: durable (acks=all, idempotent) and batched."""
-    ms = int(timeout_s * 1000)
-    return {
-        "bootstrap_servers": settings.bootstrap_list,
-        "client_id": "hub-publisher",
-        "acks": "all",
-        "enable_idempotence": True,
-        "linger_ms": 10,
-        "batch_size": 256 * 1024,
-        "max_in_flight_requests_per_connection": 5,
-        "max_block_ms": ms,
-        "request_timeout_ms": max(1000, min(ms, 30000)),
-        "delivery_timeout_ms": max(ms, min(ms, 30000) + 10),
-        "bootstrap_timeout_ms": ms,
-    }
-
-
 class Publisher:
     """Publish district events. Use as a context manager, or call :meth:`close`.
 
@@ -84,13 +67,9 @@ class Publisher:
         self._registry = registry
         self._serializers: dict[str, AvroSerializer] = {}
         try:
-            self._producer = KafkaProducer(**producer_config(settings, self._timeout_s))
-        except KafkaTimeoutError as exc:
-            raise PublishError(
-                f"no Kafka broker answered at {settings.bootstrap_servers} within {self._timeout_s:g}s"
-            ) from exc
-        except KafkaError as exc:
-            raise PublishError(f"cannot connect to Kafka at {settings.bootstrap_servers}: {exc}") from exc
+            self._producer = new_producer(settings, client_id="hub-publisher", timeout_s=self._timeout_s)
+        except BrokerError as exc:
+            raise PublishError(str(exc)) from exc
 
     # -- encoding ---------------------------------------------------------
     def _serializer(self, event_type: str) -> AvroSerializer:
@@ -203,4 +182,4 @@ def _event_id(event: Mapping[str, Any] | ValidatedEvent) -> str | None:
     return value if isinstance(value, str) else None
 
 
-__all__ = ["Ack", "HubError", "Publisher", "Rejected", "Result", "producer_config"]
+__all__ = ["Ack", "HubError", "Publisher", "Rejected", "Result"]

@@ -1,9 +1,11 @@
 """The registry's state persisted in the compacted ``_schemas`` topic (kafka-python adapter).
 
-On start the store reads the topic from the beginning to its end offset and
-rebuilds :class:`~hub.registry.state.RegistryState`, so a restarted registry
-serves the same ids. Every change goes through one idempotent ``acks=all``
-producer and is applied in memory only after the broker acknowledged it.
+On start the store reads the topic from the beginning to its end offset (with
+the hub's one group-less :class:`~hub.kafka_reader.KafkaReader`) and rebuilds
+:class:`~hub.registry.state.RegistryState`, so a restarted registry serves the
+same ids. Every change goes through one idempotent ``acks=all`` producer (from
+:mod:`hub.kafka_clients`) and is applied in memory only after the broker
+acknowledged it.
 Before each change the store reads what other writers may have appended, but
 it is meant to be the topic's only writer: run one registry per topic.
 """
@@ -17,12 +19,14 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from hub import naming, topology
 from hub.errors import BrokerError
 from hub.kafka_admin import apply_topics
+from hub.kafka_clients import new_producer
+from hub.kafka_reader import KafkaReader, TopicPartitionKey
 from hub.registry import codes
 from hub.registry.compat import DEFAULT_LEVEL, Level
 from hub.registry.state import DeletePlan, Latest, Record, RegistryState, SchemaVersion, decode_record
@@ -45,68 +49,46 @@ class SchemaStore:
 
     def __init__(
         self,
-        bootstrap: list[str],
+        settings: HubSettings,
         *,
         topic: str = naming.SCHEMAS_TOPIC,
-        timeout_s: float = 10.0,
         default_level: Level = DEFAULT_LEVEL,
         topic_spec: topology.TopicSpec | None = None,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.settings = settings
         self.topic = topic
-        self.timeout_s = timeout_s
+        self.timeout_s = settings.request_timeout_s
         self.state = RegistryState(default_level=default_level)
         self._spec = topic_spec
-        self._tp = TopicPartition(topic, 0)
+        self._tp: TopicPartitionKey = (topic, 0)
         self._lock = threading.RLock()
-        self._consumer: KafkaConsumer | None = None
+        self._reader: KafkaReader | None = None
         self._producer: KafkaProducer | None = None
 
     @classmethod
     def from_settings(cls, settings: HubSettings, topic: str = naming.SCHEMAS_TOPIC) -> SchemaStore:
-        return cls(
-            settings.bootstrap_list,
-            topic=topic,
-            timeout_s=settings.request_timeout_s,
-            topic_spec=schemas_topic_spec(settings, topic),
-        )
+        """The store of ``topic``, which :meth:`start` creates as the topology declares it if missing."""
+        return cls(settings, topic=topic, topic_spec=schemas_topic_spec(settings, topic))
 
     # --- lifecycle -----------------------------------------------------------
 
     def start(self) -> int:
         """Create the topic if missing, replay it and open the producer. Returns the records replayed."""
-        where = ",".join(self.bootstrap)
         if self._spec is not None:
-            report = apply_topics(self.bootstrap, [self._spec], timeout_s=self.timeout_s)
+            report = apply_topics(self.settings, [self._spec], timeout_s=self.timeout_s)
             for d in report.drifted:
                 log.warning("schema topic differs from the declared layout: %s", d)
-        timeout_ms = int(self.timeout_s * 1000)
         try:
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=self.bootstrap,
-                client_id="hub-registry",
-                group_id=None,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                request_timeout_ms=max(timeout_ms, 15000),
-            )
-            self._consumer.assign([self._tp])
-            self._consumer.seek_to_beginning(self._tp)
+            self._reader = KafkaReader(self.settings, client_id="hub-registry")
+            self._reader.assign(self._reader.beginning_offsets([self._tp]))
             replayed = self._catch_up()
-            self._producer = KafkaProducer(
-                bootstrap_servers=self.bootstrap,
-                client_id="hub-registry",
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=0,
-                max_block_ms=timeout_ms,
-                request_timeout_ms=timeout_ms,
-            )
-        except KafkaError as exc:
+            # each write waits for its acknowledgement, so nothing is gained by lingering
+            self._producer = new_producer(self.settings, client_id="hub-registry", linger_ms=0)
+        except (BrokerError, KafkaError) as exc:
             self.close()
             raise BrokerError(
-                f"the schema registry cannot read {self.topic} from Kafka at {where}: {exc} "
-                "(is Kafka running? `hub kafka start`)"
+                f"the schema registry cannot read {self.topic} from Kafka at {self.settings.bootstrap_servers}: "
+                f"{exc} (is Kafka running? `hub kafka start`)"
             ) from exc
         log.info("schema registry loaded %d records from %s (max id %d)", replayed, self.topic, self.state.max_id)
         return replayed
@@ -116,9 +98,9 @@ class SchemaStore:
             if self._producer is not None:
                 self._producer.close(timeout=self.timeout_s)
                 self._producer = None
-            if self._consumer is not None:
-                self._consumer.close()
-                self._consumer = None
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
     def __enter__(self) -> SchemaStore:
         self.start()
@@ -133,18 +115,16 @@ class SchemaStore:
 
     def _catch_up(self) -> int:
         """Apply every record between the consumer's position and the current end offset."""
-        consumer = self._require(self._consumer)
-        timeout_ms = int(self.timeout_s * 1000)
-        end = consumer.end_offsets([self._tp], timeout_ms=timeout_ms)[self._tp]
+        reader = self._require(self._reader)
+        end = reader.end_offsets([self._tp])[self._tp]
         deadline = time.monotonic() + max(self.timeout_s, 30.0)
         applied = 0
-        while consumer.position(self._tp, timeout_ms=timeout_ms) < end:
+        while reader.position(self._tp) < end:
             if time.monotonic() > deadline:
                 raise codes.store_error(f"reading {self.topic} up to offset {end} timed out")
-            for records in consumer.poll(timeout_ms=500).values():
-                for msg in records:
-                    self.state.apply(decode_record(msg.key, msg.value))
-                    applied += 1
+            for msg in reader.poll(timeout_s=0.5):
+                self.state.apply(decode_record(msg.key, msg.value))
+                applied += 1
         return applied
 
     def _write(self, records: list[Record]) -> None:
@@ -167,7 +147,7 @@ class SchemaStore:
         with self._lock:
             try:
                 self._catch_up()
-            except KafkaError as exc:
+            except BrokerError as exc:
                 raise codes.store_error(f"reading {self.topic} failed: {exc}") from exc
             outcome = plan()
             self._write(records_of(outcome))
