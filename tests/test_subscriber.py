@@ -26,12 +26,13 @@ from sqlalchemy import create_engine, select
 
 from consumers.partners import Partner, partner
 from consumers.sinks import JsonlSink, Sink, SinkUnavailable, SqlSink, WriteResult, read_jsonl
-from consumers.subscriber import Progress, RetryPolicy, Subscriber, load_reader, pinned_readers
+from consumers.subscriber import Progress, Subscriber, load_reader, pinned_readers
 from hub.agreements import Crossing
 from hub.dlq import DeadLetter, decode_dead_letter
 from hub.errors import SchemaRegistryError
 from hub.naming import DLQ_TOPIC, subject_for
 from hub.registry.client import RegistryClient
+from hub.retry import Backoff
 from hub.schemas import load_schema, schema_text
 from hub.settings import HubSettings
 from hub.wire import frame
@@ -41,7 +42,7 @@ from tests.shared_events import agreements
 HUB = str(Path(sys.executable).with_name("hub"))
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "subscribers.md"
 READERS = {t: load_reader(text) for t, text in pinned_readers().items()}
-FAST_RETRY = RetryPolicy(initial_s=0.05, max_s=0.2)
+FAST_RETRY = Backoff(first_s=0.05, max_s=0.2)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def hk() -> Partner:
 
 
 def subscribe(settings: HubSettings, sink: Sink, who: Partner | None = None, **options: Any) -> Progress:
-    sub = Subscriber(settings, who or hk(), sink, retry=FAST_RETRY, linger_s=0.05, **options)
+    sub = Subscriber(settings, who or hk(), sink, backoff=FAST_RETRY, linger_s=0.05, **options)
     try:
         return sub.run(until_caught_up=True)
     finally:
@@ -331,7 +332,7 @@ def test_registry_and_sink_outages_are_waited_out_not_skipped(
     with RegistryClient(client.url) as fresh:  # empty caches: the look-ups really happen
         sink = _FlakySqlSink(url, "hk-outage", failures=2)
         sub = Subscriber(
-            settings, hk(), sink, topics=[topic], registry=_FlakyRegistry(fresh, 3), retry=FAST_RETRY, linger_s=0.05
+            settings, hk(), sink, topics=[topic], registry=_FlakyRegistry(fresh, 3), backoff=FAST_RETRY, linger_s=0.05
         )
         progress = sub.run(until_caught_up=True, on_progress=lambda p: waits.append(p.waiting or ""))
         sink.close()
@@ -455,7 +456,7 @@ def test_a_compatible_schema_change_while_subscribed(
     v1_id = client.register(subject, schema_text("shared", "CaseOpened"))
     url = f"sqlite:///{tmp_path / 'evolution.db'}"
     sink = SqlSink(url, "hk-evolution")
-    sub = Subscriber(settings, hk(), sink, topics=[topic], retry=FAST_RETRY, linger_s=0.05)
+    sub = Subscriber(settings, hk(), sink, topics=[topic], backoff=FAST_RETRY, linger_s=0.05)
     failures: list[BaseException] = []
 
     def _run() -> None:
