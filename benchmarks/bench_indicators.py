@@ -7,7 +7,7 @@ the store into a fresh database, then, ``--repeat`` rounds in a row, times:
   GROUP BY`` on each fact table (one scan of every fact table, grouped by the
   keys the refresh groups by), in one read transaction;
 - reading every fact row (``SELECT *``, fetched into Python), for scale;
-- ``indicator_store.measure`` alone (the refresh's GROUP BYs) and the pure
+- ``measure_queries.measure`` alone (the refresh's GROUP BYs) and the pure
   ``indicator_computation.compute`` on its rows;
 - ``refresh_indicators`` (all zones, one transaction);
 - the suppressed 2026 year report of each zone (a fresh ``ReportService`` each
@@ -43,7 +43,7 @@ from demo.data import generate
 from hub.agreements import apply
 from hub.sql import is_sqlite, make_engine
 from hub.validation import validate_event
-from projections import indicator_store, migrations
+from projections import indicator_store, measure_queries, migrations
 from projections.indicator_computation import compute
 from projections.measures import MeasureRow
 from projections.report_queries import ReportService
@@ -115,7 +115,7 @@ def run(url: str, repeat: int) -> None:
 
     def measure() -> int:
         with engine.connect() as conn:
-            measured[:] = indicator_store.measure(conn, zones)
+            measured[:] = measure_queries.measure(conn, zones)
         return len(measured)
 
     steps: list[tuple[str, Callable[[], int]]] = [

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from hub.errors import ProjectionError
 from hub.sql import make_engine
-from projections import indicator_store, migrations, store
+from projections import fact_queries, indicator_store, migrations, store
 from projections.indicator_store import MARKER_KIND, refresh_indicators, stale_zones
 from projections.periods import parse_period
 from projections.tables import SHADOW_SUFFIX, TABLES
@@ -151,8 +151,8 @@ def test_facts_in_another_reporting_currency_are_refused(engine: Engine) -> None
 def test_rates_used_are_read_from_the_facts(engine: Engine) -> None:
     docs = known_stream()
     load(engine, docs)
-    q1 = indicator_store.rates_used(engine, "gba", parse_period("2026-Q1"))
-    q2 = indicator_store.rates_used(engine, "gba", parse_period("2026-Q2"))
+    q1 = fact_queries.rates_used(engine, "gba", parse_period("2026-Q1"))
+    q2 = fact_queries.rates_used(engine, "gba", parse_period("2026-Q2"))
     assert {(r.currency, r.rate) for r in q1} == {("HKD", Decimal("0.90")), ("MOP", Decimal("0.85"))}
     assert ("HKD", Decimal("0.92")) in {(r.currency, r.rate) for r in q2}
-    assert indicator_store.rates_used(engine, "mainland", parse_period("2026")) == []  # all CNY
+    assert fact_queries.rates_used(engine, "mainland", parse_period("2026")) == []  # all CNY
