@@ -14,7 +14,8 @@ raw records three ways:
   unchanged to a scratch topic, with the gateway's batching (up to 500 records
   or 0.5 s per batch), its producer settings (idempotent, ``acks=all``,
   ``linger_ms=5``), every delivery awaited and the offsets committed per batch;
-- **gateway**: ``hub gateway run`` (one faust worker, a managed process), timed
+- **gateway**: ``python -m hub.gateway`` (one faust worker, started by its launcher as
+  ``hub gateway start`` does), timed
   from the moment it consumes until ``hub.audit`` and ``hub.dlq`` together hold
   one record per published event (polled every 0.2 s).
 
@@ -45,12 +46,14 @@ from hub import naming
 from hub.agreement_keys import write_demo_secrets
 from hub.agreements import default_agreements_dir, load_agreements
 from hub.gateway import launcher
-from hub.gateway.app import Tuning, prepare
 from hub.gateway.crossing import Border, Outcome, RawRecord, Refused
+from hub.gateway.worker import prepare
 from hub.kafka_admin import apply_topics
+from hub.kafka_clients import aiokafka_producer_config
 from hub.publishing.publisher import Ack, Publisher
 from hub.registry.client import RegistryClient
 from hub.settings import HubSettings
+from hub.stream_runner.tuning import Tuning
 from hub.topology import TopicSpec
 
 SCRATCH_TOPIC = "bench.gateway.copy"
@@ -125,14 +128,8 @@ async def copy_raw(settings: HubSettings, topics: tuple[str, ...], expected: int
         enable_auto_commit=False,
         max_poll_records=tuning.batch_size,
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_list,
-        client_id="hub-bench-copier-out",
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-        max_batch_size=256 * 1024,
-    )
+    # the gateway's own output producer settings
+    producer = AIOKafkaProducer(**aiokafka_producer_config(settings, client_id="hub-bench-copier-out"))
     await producer.start()
     await consumer.start()
     try:
@@ -162,7 +159,7 @@ async def copy_raw(settings: HubSettings, topics: tuple[str, ...], expected: int
 
 
 def run_gateway(settings: HubSettings, expected: int) -> tuple[float, dict[str, Any]]:
-    """events/s of one ``hub gateway run`` until ``hub.audit`` + ``hub.dlq`` hold ``expected`` records; its stats."""
+    """events/s of one managed gateway until ``hub.audit`` + ``hub.dlq`` hold ``expected`` records; its stats."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     watcher = KafkaConsumer(bootstrap_servers=settings.bootstrap_list)
     try:

@@ -22,9 +22,11 @@ moves past it once its dead letter is on the broker.
 Outages are waited out, never dead-lettered: a registry that cannot be
 reached, a broker that does not take the dead letters, a database that is
 down or busy (:class:`~projections.store.StoreUnavailable`). :class:`Pipeline`
-retries them with a capped backoff until they succeed or ``stopping`` is set
-(then :class:`Stopping` is raised and nothing of the batch was acknowledged).
-No Kafka client here: the dead letters go through a :class:`DeadLetterSink`.
+waits them out with the one retry policy (:mod:`hub.retry`: its list of
+transient errors, its capped backoff) until they succeed or ``stopping`` is
+set (then :class:`Stopping` is raised and nothing of the batch was
+acknowledged). No Kafka client here: the dead letters go through a
+:class:`DeadLetterSink`.
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ from typing import Final, Protocol, TypeVar
 from sqlalchemy import Engine
 
 from hub.dlq import DeadLetter
-from hub.errors import BrokerError, ProjectionError, SchemaRegistryError, SerializationError
+from hub.errors import ProjectionError, SerializationError, TransientError
 from hub.naming import parse_shared_topic
+from hub.retry import Backoff, Stopped, log_waits, retry
 from hub.schemas import event_types, schema_text
 from hub.serde import AvroDeserializer, SchemaSource
+from hub.stream_runner.batch import Consumed
 from projections import store
 from projections.rules import ProjectionContext, project
 from projections.store import BatchSummary, RecordsRejected, SourceRecord, StoreUnavailable
@@ -58,18 +62,6 @@ APPLY: Final = "apply"
 
 
 @dataclass(frozen=True)
-class Consumed:
-    """One record as read from a shared topic."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int | None
-    key: bytes | None
-    value: bytes | None
-
-
-@dataclass(frozen=True)
 class Failure:
     """Why one record cannot be projected."""
 
@@ -79,7 +71,7 @@ class Failure:
 
 
 class DeadLetterSink(Protocol):
-    """Where dead letters go (e.g. :class:`projections.kafka_io.DeadLetterProducer`).
+    """Where dead letters go (e.g. :class:`hub.dlq.DeadLetterProducer`).
 
     ``send`` returns once every letter is durably stored, else raises
     :class:`~hub.errors.BrokerError`.
@@ -88,8 +80,26 @@ class DeadLetterSink(Protocol):
     def send(self, letters: Sequence[DeadLetter]) -> None: ...
 
 
-class Stopping(ProjectionError):
+class Stopping(ProjectionError, Stopped):
     """The pipeline was asked to stop while waiting out an outage; the batch was not (fully) applied."""
+
+
+class DatabaseUnavailable(ProjectionError, TransientError):
+    """:class:`~projections.store.StoreUnavailable` as the transient error :mod:`hub.retry` waits out."""
+
+
+def database_call(step: Callable[[], T]) -> Callable[[], T]:
+    """``step``, a call into :mod:`projections.store`, with a database outage raised as a transient error."""
+
+    def call() -> T:
+        try:
+            return step()
+        except StoreUnavailable as exc:
+            if isinstance(exc, TransientError):
+                raise
+            raise DatabaseUnavailable(str(exc)) from exc
+
+    return call
 
 
 class Decoder:
@@ -146,14 +156,6 @@ class Outcome:
     """Outages waited out while processing the batch."""
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Waits between attempts: ``first_s``, doubled up to ``max_s``."""
-
-    first_s: float = 0.2
-    max_s: float = 5.0
-
-
 class Pipeline:
     """Decode, project, dead-letter and apply batches of one projection (see the module docstring)."""
 
@@ -202,7 +204,7 @@ class Pipeline:
         while True:
             try:
                 apply = functools.partial(store.apply_batch, self.engine, self.projection, records, suffix=self.suffix)
-                summary = self._until_done("applying a batch", apply, retries)
+                summary = self._until_done("applying a batch", database_call(apply), retries)
             except RecordsRejected as exc:
                 refused = {(r.topic, r.partition, r.offset): r.reason for r in exc.rejected}
                 rejected_letters = [
@@ -244,31 +246,30 @@ class Pipeline:
         )
 
     def _until_done(self, what: str, step: Callable[[], T], retries: Counter[str]) -> T:
-        """Run ``step`` until it gets past outages of the registry, the broker or the database."""
-        delay = self.backoff.first_s
-        while True:
-            if self.stopping.is_set():
-                raise Stopping(f"{self.consumer}: stopped while {what}")
-            try:
-                return step()
-            except (SchemaRegistryError, BrokerError, StoreUnavailable) as exc:
-                retries[what] += 1
-                log.warning("%s: %s failed (%s); retrying in %.1fs", self.consumer, what, exc, delay)
-            if self.stopping.wait(delay):
-                raise Stopping(f"{self.consumer}: stopped while {what}")
-            delay = min(delay * 2, self.backoff.max_s)
+        """Run ``step`` until it gets past outages (:data:`hub.retry.TRANSIENT`), counting them in ``retries``."""
+        report = log_waits(log, f"{self.consumer}: ")
+
+        def waited(what: str, exc: BaseException, delay: float) -> None:
+            retries[what] += 1
+            report(what, exc, delay)
+
+        try:
+            return retry(step, what=what, backoff=self.backoff, stop=self.stopping, on_wait=waited)
+        except Stopped as exc:
+            raise Stopping(f"{self.consumer}: {exc}") from exc
 
 
 __all__ = [
     "APPLY",
     "DECODE",
     "PROJECT",
-    "Backoff",
     "Consumed",
+    "DatabaseUnavailable",
     "DeadLetterSink",
     "Decoder",
     "Failure",
     "Outcome",
     "Pipeline",
     "Stopping",
+    "database_call",
 ]

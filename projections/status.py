@@ -1,9 +1,10 @@
 """The projection worker's identity, counters and status file (``<data_dir>/projections/<group>/status.json``).
 
-The running worker writes the status file: pid, projection, zones, readiness
-(partitions assigned and positioned at the stored offsets) and counters.
-``hub project status`` and the managed-process helper read it. No Kafka, no
-faust, no SQL.
+The running worker writes the status file (:mod:`hub.stream_runner.status`:
+pid, readiness - partitions assigned and positioned at the stored offsets -,
+assigned partitions, unserved topics) with the projection, its zones, the
+metrics URL and the counters. ``hub project status`` and the launcher read
+it. No Kafka, no faust, no SQL.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub import naming, process
+from hub import naming
 from hub.errors import ConfigError
+from hub.process import ProcessFiles
 from hub.settings import HubSettings
+from hub.stream_runner import status as worker_status
 from hub.zones import ZONES
 from projections.tables import PROJECTION_TABLES, READ_MODELS
 
@@ -53,31 +56,9 @@ def group_id(projection: str, zones: Sequence[str]) -> str:
     return f"hub-projection-{projection.replace('_', '-')}-{'-'.join(sorted(zones))}"
 
 
-@dataclass(frozen=True)
-class WorkerPaths:
+def paths(settings: HubSettings, group: str) -> ProcessFiles:
     """Files of one worker (one projection and zone set) under ``<data_dir>/projections/<group id>``."""
-
-    root: Path
-
-    @property
-    def pid(self) -> Path:
-        return self.root / "worker.pid"
-
-    @property
-    def status(self) -> Path:
-        return self.root / "status.json"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "worker.log"
-
-    @property
-    def faust_dir(self) -> Path:
-        return self.root / "faust"
-
-
-def paths(settings: HubSettings, group: str) -> WorkerPaths:
-    return WorkerPaths(settings.data_dir.resolve() / "projections" / group)
+    return ProcessFiles(settings.data_dir.resolve() / "projections" / group, "worker")
 
 
 @dataclass
@@ -143,37 +124,24 @@ class Stats:
         }
 
 
-@dataclass
-class Status:
-    """Content of the status file."""
+@dataclass(kw_only=True)
+class Status(worker_status.WorkerStatus):
+    """Content of the status file: the runner's part, the projection, its zones and the metrics URL."""
 
-    pid: int
-    group_id: str
     projection: str
     zones: list[str]
-    topics: int
-    ready: bool = False
-    assigned: int = 0
     metrics_url: str | None = None
-    unserved_topics: list[str] = field(default_factory=list)
-    stats: dict[str, Any] = field(default_factory=dict)
-    updated_at: str = ""
 
 
 def read_status(path: Path) -> Status | None:
     """The status file, or None if it is missing or unreadable."""
-    doc = process.read_status(path)
-    try:
-        return None if doc is None else Status(**doc)
-    except TypeError:  # written by another version
-        return None
+    return worker_status.read_status(path, Status)
 
 
 __all__ = [
     "READ_MODELS",
     "Stats",
     "Status",
-    "WorkerPaths",
     "check_projection",
     "group_id",
     "paths",

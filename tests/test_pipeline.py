@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from hub.agreements import Crossing
+from hub.dlq import DeadLetterProducer
 from hub.registry import launcher as registry_service
 from hub.registry.client import RegistryClient
+from hub.retry import Backoff
 from hub.settings import HubSettings
 from hub.sql import make_engine
 from projections import migrations, store
-from projections.kafka_io import DeadLetterProducer
-from projections.pipeline import Backoff, Consumed, Decoder, Pipeline, Stopping
+from projections.pipeline import Consumed, Decoder, Pipeline, Stopping
 from projections.tables import READ_MODELS
 from tests.conftest import free_port
 from tests.shared_events import crossing

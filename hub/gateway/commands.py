@@ -27,7 +27,7 @@ def run(
     library_log_level: str = typer.Option("warn", "--library-log-level", help="Level of faust and the Kafka clients."),
 ) -> None:
     """Run the gateway in the foreground until interrupted."""
-    from hub.gateway.app import run as run_gateway  # faust is slow to import; only this command needs it
+    from hub.gateway.worker import run as run_gateway  # faust is slow to import; only this command needs it
 
     run_gateway(settings_of(ctx), region or None, os.environ, loglevel=log_level, library_loglevel=library_log_level)
 

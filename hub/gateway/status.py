@@ -1,8 +1,9 @@
-"""The gateway's counters and its status file (``<data_dir>/gateway/<group>/status.json``).
+"""The gateway's identity, counters and status file (``<data_dir>/gateway/<group>/status.json``).
 
-The running worker writes the status file: pid, served regions, readiness
-(partitions assigned and flowing) and counters. ``hub gateway status`` and the
-managed-process helper read it. No Kafka, no faust.
+The running worker writes the status file (:mod:`hub.stream_runner.status`:
+pid, readiness, assigned partitions, unserved topics) with the served regions
+and the counters. ``hub gateway status`` and the launcher read it. No Kafka,
+no faust.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub import process
 from hub.errors import ConfigError
 from hub.gateway.crossing import Crossed, Outcome, Refused
 from hub.orgunits import REGIONS
+from hub.process import ProcessFiles
 from hub.settings import HubSettings
+from hub.stream_runner import status as worker_status
 
 
 def served_regions(given: Sequence[str] | None) -> tuple[str, ...]:
@@ -37,31 +39,9 @@ def group_id(regions: Sequence[str]) -> str:
     return "hub-gateway-" + "-".join(sorted(r.lower() for r in regions))
 
 
-@dataclass(frozen=True)
-class GatewayPaths:
+def paths(settings: HubSettings, group_id: str) -> ProcessFiles:
     """Files of one gateway (one served-region set) under ``<data_dir>/gateway/<group id>``."""
-
-    root: Path
-
-    @property
-    def pid(self) -> Path:
-        return self.root / "gateway.pid"
-
-    @property
-    def status(self) -> Path:
-        return self.root / "status.json"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "gateway.log"
-
-    @property
-    def faust_dir(self) -> Path:
-        return self.root / "faust"
-
-
-def paths(settings: HubSettings, group_id: str) -> GatewayPaths:
-    return GatewayPaths(settings.data_dir.resolve() / "gateway" / group_id)
+    return ProcessFiles(settings.data_dir.resolve() / "gateway" / group_id, "gateway")
 
 
 @dataclass
@@ -123,25 +103,13 @@ class Stats:
         }
 
 
-@dataclass
-class Status:
-    """Content of the status file."""
+@dataclass(kw_only=True)
+class Status(worker_status.WorkerStatus):
+    """Content of the status file: the runner's part and the served regions."""
 
-    pid: int
-    group_id: str
     regions: list[str]
-    topics: int
-    ready: bool = False
-    assigned: int = 0
-    unserved_topics: list[str] = field(default_factory=list)
-    stats: dict[str, Any] = field(default_factory=dict)
-    updated_at: str = ""
 
 
 def read_status(path: Path) -> Status | None:
     """The status file, or None if it is missing or unreadable."""
-    doc = process.read_status(path)
-    try:
-        return None if doc is None else Status(**doc)
-    except TypeError:  # written by another version
-        return None
+    return worker_status.read_status(path, Status)

@@ -29,7 +29,8 @@ def run(
 ) -> None:
     """Run the projection worker in the foreground until interrupted."""
     # faust and the projections are slow to import; only this command needs them
-    from projections.worker import Tuning, WorkerOptions
+    from hub.stream_runner.tuning import Tuning
+    from projections.worker import WorkerOptions
     from projections.worker import run as run_worker
 
     options = WorkerOptions(
