@@ -42,7 +42,7 @@ from typing import Final, Protocol, TypeVar
 from sqlalchemy import Engine
 
 from hub.dlq import DeadLetter
-from hub.errors import ProjectionError, SerializationError, TransientError
+from hub.errors import ProjectionError, SerializationError
 from hub.naming import parse_shared_topic
 from hub.retry import Backoff, Stopped, log_waits, retry
 from hub.schemas import event_types, schema_text
@@ -50,7 +50,7 @@ from hub.serde import AvroDeserializer, SchemaSource
 from hub.stream_runner.batch import Consumed
 from projections import store
 from projections.rules import ProjectionContext, project
-from projections.store import BatchSummary, RecordsRejected, SourceRecord, StoreUnavailable
+from projections.store import BatchSummary, RecordsRejected, SourceRecord
 
 log = logging.getLogger("hub.projections")
 T = TypeVar("T")
@@ -82,24 +82,6 @@ class DeadLetterSink(Protocol):
 
 class Stopping(ProjectionError, Stopped):
     """The pipeline was asked to stop while waiting out an outage; the batch was not (fully) applied."""
-
-
-class DatabaseUnavailable(ProjectionError, TransientError):
-    """:class:`~projections.store.StoreUnavailable` as the transient error :mod:`hub.retry` waits out."""
-
-
-def database_call(step: Callable[[], T]) -> Callable[[], T]:
-    """``step``, a call into :mod:`projections.store`, with a database outage raised as a transient error."""
-
-    def call() -> T:
-        try:
-            return step()
-        except StoreUnavailable as exc:
-            if isinstance(exc, TransientError):
-                raise
-            raise DatabaseUnavailable(str(exc)) from exc
-
-    return call
 
 
 class Decoder:
@@ -204,7 +186,7 @@ class Pipeline:
         while True:
             try:
                 apply = functools.partial(store.apply_batch, self.engine, self.projection, records, suffix=self.suffix)
-                summary = self._until_done("applying a batch", database_call(apply), retries)
+                summary = self._until_done("applying a batch", apply, retries)
             except RecordsRejected as exc:
                 refused = {(r.topic, r.partition, r.offset): r.reason for r in exc.rejected}
                 rejected_letters = [
@@ -264,12 +246,10 @@ __all__ = [
     "DECODE",
     "PROJECT",
     "Consumed",
-    "DatabaseUnavailable",
     "DeadLetterSink",
     "Decoder",
     "Failure",
     "Outcome",
     "Pipeline",
     "Stopping",
-    "database_call",
 ]

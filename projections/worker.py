@@ -63,7 +63,7 @@ from projections import status as status_file
 from projections.fx import load_rates
 from projections.lag import measure
 from projections.metrics import LagCollector, MetricsServer, ProjectionMetrics, serve
-from projections.pipeline import Decoder, Pipeline, database_call
+from projections.pipeline import Decoder, Pipeline
 from projections.rules import ProjectionContext
 from projections.status import Stats, Status, check_projection, group_id, served_zones
 from projections.tables import READ_MODELS
@@ -197,7 +197,7 @@ class _Projection:
 
     async def _stored_offsets(self) -> dict[tuple[str, int], int]:
         read = functools.partial(store.stored_offsets, self.plan.engine, self.plan.projection)
-        return await asyncio.get_running_loop().run_in_executor(None, database_call(read))
+        return await asyncio.get_running_loop().run_in_executor(None, read)
 
     async def start_metrics(self) -> None:
         if self.options.metrics_port is None:
