@@ -14,7 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from demo import data as dd
+from demo.calendar import MAX_YEAR, MIN_YEAR
+from demo.districts import ILLUSTRATIVE_DISTRICTS, JINJIANG, NANSHAN, SOURCE_DISTRICTS, TINGHU
+from demo.stream import Event, generate, planned_total
+from demo.writers import WriteSummary, build_metadata, sidecar_name, write_jsonl, write_metadata
 from hub.catalogue import EVENT_TYPES
 from hub.commandline import make_console
 from hub.errors import ValidationError
@@ -36,9 +39,7 @@ _SHORT = {
 def demo_data(
     out: str = typer.Option(..., "--out", help="File to write (JSON Lines), or - for stdout."),
     seed: int = typer.Option(..., "--seed", help="Seed: the same seed and year give byte-identical output."),
-    year: int = typer.Option(
-        2026, "--year", help=f"Demo year ({dd.MIN_YEAR}..{dd.MAX_YEAR}); events run Jan 1..Nov 28."
-    ),
+    year: int = typer.Option(2026, "--year", help=f"Demo year ({MIN_YEAR}..{MAX_YEAR}); events run Jan 1..Nov 28."),
     limit: int | None = typer.Option(
         None, "--limit", min=1, help="Stop after N events (a preview: the figures are then incomplete)."
     ),
@@ -49,12 +50,12 @@ def demo_data(
     """Write demo events that reproduce the source reports' figures (HK, MO and other GD data is illustrative)."""
     to_stdout = out == "-"
     console = make_console(stderr=to_stdout)
-    events = dd.generate(seed, year)
-    total = dd.planned_total()
+    events = generate(seed, year)
+    total = planned_total()
     if limit is not None:
         events = itertools.islice(events, limit)
         total = min(total, limit)
-    meta_path = meta if meta is not None or to_stdout else Path(dd.sidecar_name(out))
+    meta_path = meta if meta is not None or to_stdout else Path(sidecar_name(out))
     t0 = time.monotonic()
     progress = Progress(
         TextColumn("[bold]demo data"),
@@ -69,11 +70,11 @@ def demo_data(
         tracked = _tracked(events, lambda n: progress.update(task, completed=n))
         summary = _write_stdout(tracked, console) if to_stdout else _write_file(tracked, Path(out), "--out")
     elapsed = time.monotonic() - t0
-    metadata = dd.build_metadata(seed, year, summary, limit=limit)
+    metadata = build_metadata(seed, year, summary, limit=limit)
     if meta_path is not None:
         try:
             with meta_path.open("wb") as fp:
-                dd.write_metadata(metadata, fp)
+                write_metadata(metadata, fp)
         except OSError as exc:
             raise ValidationError([("--meta", f"cannot write {meta_path}: {exc.strerror or exc}")]) from exc
     console.print(_table(summary))
@@ -89,7 +90,7 @@ def demo_data(
     )
 
 
-def _tracked(events: Iterable[dd.Event], report: Callable[[int], object]) -> Iterator[dd.Event]:
+def _tracked(events: Iterable[Event], report: Callable[[int], object]) -> Iterator[Event]:
     n = 0
     for doc in events:
         yield doc
@@ -99,17 +100,17 @@ def _tracked(events: Iterable[dd.Event], report: Callable[[int], object]) -> Ite
     report(n)
 
 
-def _write_file(events: Iterable[dd.Event], path: Path, option: str) -> dd.WriteSummary:
+def _write_file(events: Iterable[Event], path: Path, option: str) -> WriteSummary:
     try:
         with path.open("wb") as fp:
-            return dd.write_jsonl(events, fp)
+            return write_jsonl(events, fp)
     except OSError as exc:
         raise ValidationError([(option, f"cannot write {path}: {exc.strerror or exc}")]) from exc
 
 
-def _write_stdout(events: Iterable[dd.Event], console: Console) -> dd.WriteSummary:
+def _write_stdout(events: Iterable[Event], console: Console) -> WriteSummary:
     try:
-        summary = dd.write_jsonl(events, sys.stdout.buffer)
+        summary = write_jsonl(events, sys.stdout.buffer)
         sys.stdout.buffer.flush()
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as other Unix tools do.
@@ -122,16 +123,16 @@ def _write_stdout(events: Iterable[dd.Event], console: Console) -> dd.WriteSumma
 def _groups(districts: Iterable[str]) -> list[tuple[str, list[str], bool]]:
     """Columns of the summary: each source district, then the illustrative ones grouped by region."""
     present = list(districts)
-    short = {dd.NANSHAN: "Nanshan", dd.TINGHU: "Tinghu", dd.JINJIANG: "Jinjiang"}
-    cols = [(short.get(d, d), [d], False) for d in dd.SOURCE_DISTRICTS if d in present]
+    short = {NANSHAN: "Nanshan", TINGHU: "Tinghu", JINJIANG: "Jinjiang"}
+    cols = [(short.get(d, d), [d], False) for d in SOURCE_DISTRICTS if d in present]
     for label, prefixes in (("HK*", ("hk-",)), ("MO*", ("mo-",)), ("GD*", ("guangzhou-", "zhuhai-"))):
-        members = [d for d in dd.ILLUSTRATIVE_DISTRICTS if d in present and d.startswith(prefixes)]
+        members = [d for d in ILLUSTRATIVE_DISTRICTS if d in present and d.startswith(prefixes)]
         if members:
             cols.append((label, members, True))
     return cols
 
 
-def _table(summary: dd.WriteSummary) -> Table:
+def _table(summary: WriteSummary) -> Table:
     groups = _groups(summary.counts)
     caption = "* illustrative: no source figures" if any(ill for _, _, ill in groups) else None
     table = Table(title="Demo events per district and type", caption=caption)

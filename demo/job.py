@@ -56,8 +56,8 @@ def demo(
 
 def _with_demo_keys(settings: HubSettings) -> HubSettings:
     """Agreement keys for the demo: the user's if set, else generated once into <data_dir>/secrets.env."""
-    from hub.agreement_keys import demo_secrets_path, write_demo_secrets
-    from hub.agreements import agreements_dir, load_agreements
+    from hub.agreements.keys import demo_secrets_path, write_demo_secrets
+    from hub.agreements.loading import agreements_dir, load_agreements
 
     agreements = load_agreements(agreements_dir(settings.agreements_dir)).values()
     if settings.secrets_file is not None or all(a.key_variable in os.environ for a in agreements):
@@ -211,11 +211,11 @@ def _apply_topics(settings: HubSettings) -> None:
 
 def _demo_data(settings: HubSettings, seed: int) -> Path:
     """Generate the demo stream once per seed; later runs reuse the file."""
-    from demo import data as dd
     from demo.commands import demo_data
+    from demo.writers import sidecar_name
 
     path = settings.data_dir / "demo" / f"events-seed{seed}.jsonl"
-    if path.is_file() and Path(dd.sidecar_name(str(path))).is_file():
+    if path.is_file() and Path(sidecar_name(str(path))).is_file():
         console.print(f"[green]✓[/] demo data: reusing {path}")
         return path
     path.parent.mkdir(parents=True, exist_ok=True)

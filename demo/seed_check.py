@@ -1,7 +1,7 @@
 """Which indicator carries each seed fact, and a check of a report against them (pure).
 
 The demo prints this check; ``tests/test_report.py`` asserts it on the whole
-demo stream. Expected values come from ``demo.data.fact_coverage()``,
+demo stream. Expected values come from ``demo.coverage.fact_coverage()``,
 i.e. from the shipped ``seed-facts.json``.
 """
 
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
-from demo.data import JINJIANG, NANSHAN, TINGHU, FactCoverage, fact_coverage
+from demo.coverage import FactCoverage, fact_coverage
+from demo.districts import JINJIANG, NANSHAN, TINGHU
 from projections.report import Report
 
 #: (district, seed metric) -> the indicator of the zone report that reproduces it.

@@ -1,6 +1,6 @@
 """The figures of the three source reports, from the shipped ``seed-facts.json``.
 
-They are not events: demo data (``demo.data``) is built so that its
+They are not events: the demo stream (``demo.stream``) is built so that its
 projections reproduce them, and report tests compare against them.
 """
 

@@ -23,10 +23,16 @@ from typing import Any
 
 import pytest
 
-from demo import data as dd
+from demo.calendar import DATA_AS_OF
+from demo.check_digits import hkid_check, mainland_id_check
+from demo.coverage import Condition, ContainsAny, FactCoverage, FieldIn, JoinsTo, fact_coverage
+from demo.districts import ILLUSTRATIVE_DISTRICTS, JINJIANG, NANSHAN, TINGHU
+from demo.stream import generate, planned_counts, planned_total
+from demo.writers import WriteSummary, build_metadata, write_jsonl, write_metadata
 from hub.catalogue import EVENT_TYPES
 from hub.errors import ValidationError
 from hub.orgunits import org_units
+from hub.provenance import ILLUSTRATIVE_MARK, ILLUSTRATIVE_REFERRAL
 
 SEED_FACTS_FILE = Path(__file__).resolve().parents[1] / "demo" / "seed-facts.json"
 SEED_A = 20260314
@@ -55,7 +61,7 @@ def _named(district: str) -> list[str]:
 @dataclass(frozen=True)
 class Stream:
     path: Path
-    summary: dd.WriteSummary
+    summary: WriteSummary
 
     def docs(self) -> Iterator[dict[str, Any]]:
         with self.path.open(encoding="utf-8") as fp:
@@ -65,7 +71,7 @@ class Stream:
 
 def _write(path: Path, seed: int, year: int = 2026) -> Stream:
     with path.open("wb") as fp:
-        summary = dd.write_jsonl(dd.generate(seed, year), fp)
+        summary = write_jsonl(generate(seed, year), fp)
     return Stream(path, summary)
 
 
@@ -88,18 +94,18 @@ def stream_b(tmp_path_factory: pytest.TempPathFactory) -> Stream:
 
 
 # -- an aggregation of our own over the coverage table ------------------------------
-def _meets(doc: dict[str, Any], cond: dd.Condition, joined: dict[Any, set[Any]]) -> bool:
-    if isinstance(cond, dd.FieldIn):
+def _meets(doc: dict[str, Any], cond: Condition, joined: dict[Any, set[Any]]) -> bool:
+    if isinstance(cond, FieldIn):
         return doc.get(cond.field) in cond.values
-    if isinstance(cond, dd.ContainsAny):
+    if isinstance(cond, ContainsAny):
         return any(item in cond.values for item in doc.get(cond.field) or ())
     return doc.get(cond.field) in joined[(doc["district"], cond)]
 
 
-def _measure(stream: Stream, coverage: list[dd.FactCoverage]) -> dict[tuple[str, str], Decimal]:
+def _measure(stream: Stream, coverage: list[FactCoverage]) -> dict[tuple[str, str], Decimal]:
     """Recompute every carried fact from the JSON documents of ``stream``."""
     carried = [c for c in coverage if c.carried]
-    joins = {(c.district, w) for c in carried for w in c.where if isinstance(w, dd.JoinsTo)}
+    joins = {(c.district, w) for c in carried for w in c.where if isinstance(w, JoinsTo)}
     joined: dict[Any, set[Any]] = defaultdict(set)
     if joins:
         for doc in stream.docs():
@@ -108,7 +114,7 @@ def _measure(stream: Stream, coverage: list[dd.FactCoverage]) -> dict[tuple[str,
                     _meets(doc, w, joined) for w in join.where
                 ):
                     joined[(district, join)].add(doc[join.field])
-    by_type: dict[tuple[str, str | None], list[dd.FactCoverage]] = defaultdict(list)
+    by_type: dict[tuple[str, str | None], list[FactCoverage]] = defaultdict(list)
     for c in carried:
         by_type[(c.district, c.event_type)].append(c)
     sums: dict[tuple[str, str], Decimal] = {(c.district, c.metric): Decimal(0) for c in carried}
@@ -136,13 +142,13 @@ def _measure(stream: Stream, coverage: list[dd.FactCoverage]) -> dict[tuple[str,
 
 def _mismatches(stream: Stream) -> dict[tuple[str, str], tuple[Decimal, int]]:
     facts = _file_facts()
-    measured = _measure(stream, dd.fact_coverage())
+    measured = _measure(stream, fact_coverage())
     return {key: (got, facts[key]) for key, got in measured.items() if got != Decimal(facts[key])}
 
 
 # -- the coverage table --------------------------------------------------------------
 def test_coverage_names_every_seed_fact_with_the_file_value() -> None:
-    coverage = dd.fact_coverage()
+    coverage = fact_coverage()
     facts = _file_facts()
     assert len(coverage) == len(facts)
     assert {(c.district, c.metric): c.value for c in coverage} == facts
@@ -160,7 +166,7 @@ def test_every_carried_fact_is_reproduced_exactly(stream_a: Stream) -> None:
 
 
 def test_the_main_figures_recomputed_by_hand(stream_a: Stream) -> None:
-    ns, th, jj = dd.NANSHAN, dd.TINGHU, dd.JINJIANG
+    ns, th, jj = NANSHAN, TINGHU, JINJIANG
     hardship: set[str] = set()
     home_visits, home_to_hardship = 0, 0
     safety_net = 0
@@ -230,8 +236,8 @@ def test_the_main_figures_recomputed_by_hand(stream_a: Stream) -> None:
 def test_the_same_seed_gives_identical_bytes_in_another_process(stream_a: Stream, tmp_path: Path) -> None:
     out = tmp_path / "again.jsonl"
     code = (
-        "import sys; from demo import data as dd; "
-        f"fp = open(sys.argv[1], 'wb'); print(dd.write_jsonl(dd.generate({SEED_A}), fp).sha256); fp.close()"
+        "import sys; from demo.stream import generate; from demo.writers import write_jsonl; "
+        f"fp = open(sys.argv[1], 'wb'); print(write_jsonl(generate({SEED_A}), fp).sha256); fp.close()"
     )
     hash_seed = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"  # string hashing differs from ours
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
@@ -252,10 +258,10 @@ def test_another_seed_changes_ids_but_not_one_figure(stream_a: Stream, stream_b:
 
 
 def test_another_year_moves_the_window_and_the_ids() -> None:
-    first = next(dd.generate(SEED_A, 2024))
-    assert first["event_id"] != next(dd.generate(SEED_A, 2026))["event_id"]
-    low, high = date(2024, 1, 1), date(2024, *dd.DATA_AS_OF)
-    days = Counter(doc["occurred_at"][:10] for doc in dd.generate(SEED_A, 2024))
+    first = next(generate(SEED_A, 2024))
+    assert first["event_id"] != next(generate(SEED_A, 2026))["event_id"]
+    low, high = date(2024, 1, 1), date(2024, *DATA_AS_OF)
+    days = Counter(doc["occurred_at"][:10] for doc in generate(SEED_A, 2024))
     assert all(low <= date.fromisoformat(day) <= high for day in days)
 
 
@@ -263,9 +269,9 @@ def test_counts_per_district_and_type_are_planned(stream_a: Stream) -> None:
     recount: dict[str, Counter[str]] = defaultdict(Counter)
     for doc in stream_a.docs():
         recount[doc["district"]][doc["type"]] += 1
-    assert {d: dict(c) for d, c in recount.items()} == dd.planned_counts()
+    assert {d: dict(c) for d, c in recount.items()} == planned_counts()
     assert stream_a.summary.counts == recount
-    assert stream_a.summary.events == dd.planned_total()
+    assert stream_a.summary.events == planned_total()
 
 
 # -- validity, time, money ----------------------------------------------------------------
@@ -282,7 +288,7 @@ def test_every_event_is_valid(stream_a: Stream) -> None:
 
 
 def test_times_are_shanghai_time_within_the_demo_year(stream_a: Stream) -> None:
-    low, high = date(2026, 1, 1), date(2026, *dd.DATA_AS_OF)
+    low, high = date(2026, 1, 1), date(2026, *DATA_AS_OF)
     for doc in stream_a.docs():
         moment = datetime.fromisoformat(doc["occurred_at"])
         assert doc["occurred_at"].endswith("+08:00"), doc
@@ -311,7 +317,7 @@ def test_visits_and_closures_follow_their_case_in_time_order(stream_a: Stream) -
                 closed.add(key)
         last_seen[key] = moment
     assert visits > 0
-    nanshan = {k for k in last_seen if k[0] == dd.NANSHAN}
+    nanshan = {k for k in last_seen if k[0] == NANSHAN}
     assert nanshan & closed and nanshan - closed, "Nanshan needs both open and closed cases"
 
 
@@ -341,6 +347,15 @@ def _hkid_check(letter: str, digits: str) -> str:
 def test_the_check_digit_helpers_of_this_test_agree_with_published_examples() -> None:
     assert _resident_check("11010519491231002") == "X"
     assert _hkid_check("A", "123456") == "3"
+
+
+def test_the_generators_check_digits_agree_with_published_examples_and_this_test() -> None:
+    assert mainland_id_check("11010519491231002") == "X"
+    assert hkid_check("A", "123456") == "3"
+    for body in ("44030519480312002", "43010220010101123", "11010519491231002"):
+        assert mainland_id_check(body) == _resident_check(body)
+    for letter, digits in (("A", "123456"), ("Z", "000000"), ("K", "987654")):
+        assert hkid_check(letter, digits) == _hkid_check(letter, digits)
 
 
 def test_personal_data_is_realistic_per_region(stream_a: Stream) -> None:
@@ -421,38 +436,38 @@ def test_illustrative_districts_are_marked_small_and_cover_the_gba(stream_a: Str
     for doc in stream_a.docs():
         if doc["district"] in sources:
             if doc["type"] == "CaseOpened":
-                assert doc["referral_source"] != dd.ILLUSTRATIVE_REFERRAL, doc
+                assert doc["referral_source"] != ILLUSTRATIVE_REFERRAL, doc
             continue
         seen.add(doc["district"])
         illustrative_events += 1
         assert doc["station"] is None, doc
         if doc["type"] == "CaseOpened":
-            assert doc["referral_source"] == dd.ILLUSTRATIVE_REFERRAL, doc
+            assert doc["referral_source"] == ILLUSTRATIVE_REFERRAL, doc
         if "project_name" in doc:
-            assert doc["project_name"].endswith(dd.ILLUSTRATIVE_MARK), doc
-    assert seen == set(dd.ILLUSTRATIVE_DISTRICTS)
+            assert doc["project_name"].endswith(ILLUSTRATIVE_MARK), doc
+    assert seen == set(ILLUSTRATIVE_DISTRICTS)
     regions = {units.districts[d].region for d in seen}
-    gd_cities = {units.districts[d].city for d in seen | {dd.NANSHAN} if units.districts[d].region == "GD"}
+    gd_cities = {units.districts[d].city for d in seen | {NANSHAN} if units.districts[d].region == "GD"}
     assert {"HK", "MO", "GD"} <= regions and len(gd_cities) >= 3
     assert 0 < illustrative_events < stream_a.summary.events // 20
 
 
 def test_metadata_describes_the_stream(stream_a: Stream) -> None:
-    meta = dd.build_metadata(SEED_A, 2026, stream_a.summary)
+    meta = build_metadata(SEED_A, 2026, stream_a.summary)
     buf = io.BytesIO()
-    dd.write_metadata(meta, buf)
+    write_metadata(meta, buf)
     back = json.loads(buf.getvalue())
     assert back["seed"] == SEED_A and back["year"] == 2026 and back["complete"] is True
     assert back["events"] == stream_a.summary.events and back["sha256"] == _sha256(stream_a.path)
     assert back["counts"] == {d: dict(c) for d, c in stream_a.summary.counts.items()}
-    assert back["illustrative_districts"] == list(dd.ILLUSTRATIVE_DISTRICTS)
+    assert back["illustrative_districts"] == list(ILLUSTRATIVE_DISTRICTS)
     assert {(f["district"], f["metric"]) for f in back["facts"]} == set(_file_facts())
-    assert dd.build_metadata(SEED_A, 2026, stream_a.summary, limit=10)["complete"] is False
+    assert build_metadata(SEED_A, 2026, stream_a.summary, limit=10)["complete"] is False
 
 
 def test_a_year_out_of_range_is_refused_at_once() -> None:
     with pytest.raises(ValidationError) as info:
-        dd.generate(SEED_A, 1900)
+        generate(SEED_A, 1900)
     assert info.value.errors[0][0] == "year" and "1900" in info.value.errors[0][1]
 
 
@@ -480,7 +495,7 @@ def test_cli_writes_a_file_and_its_sidecar(stream_a: Stream, tmp_path: Path) -> 
     assert meta["seed"] == SEED_A and meta["year"] == 2026 and meta["limit"] == 3000 and meta["complete"] is False
     assert meta["events"] == 3000 and meta["sha256"] == _sha256(out)
     assert meta["counts"] == {d: dict(c) for d, c in recount.items()}
-    assert meta["illustrative_districts"] == list(dd.ILLUSTRATIVE_DISTRICTS)
+    assert meta["illustrative_districts"] == list(ILLUSTRATIVE_DISTRICTS)
     assert "3,000" in proc.stdout.decode()
 
 

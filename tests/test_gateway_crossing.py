@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import pytest
 
-from demo import data as demo_data
+from demo import stream as demo_data
 from hub import naming
 from hub.agreements.crossing import apply
 from hub.agreements.loading import default_agreements_dir, load_agreements, parse_agreement
