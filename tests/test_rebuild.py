@@ -6,11 +6,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, inspect, select
 
-from hub.errors import BrokerError, ProjectionError
+from hub.errors import BrokerError, ProjectionError, SchemaRegistryError
 from hub.registry.client import RegistryClient
 from hub.settings import HubSettings
 from hub.sql import make_engine
@@ -150,6 +151,26 @@ def test_a_rebuild_while_the_worker_runs_gives_the_tables_of_a_clean_run_and_que
     assert dump(settings.database_url) == reference
 
 
+class _StopOnRefusal:
+    """A registry that nobody answers at; the first refused schema look-up sets ``stopping``."""
+
+    def __init__(self, real: RegistryClient, stopping: threading.Event) -> None:
+        self.real = real
+        self.stopping = stopping
+        self.refused = 0
+
+    def register(self, subject: str, schema: str | dict[str, Any]) -> int:
+        return self.real.register(subject, schema)
+
+    def get_schema(self, schema_id: int) -> str:
+        try:
+            return self.real.get_schema(schema_id)
+        except SchemaRegistryError:
+            self.refused += 1
+            self.stopping.set()
+            raise
+
+
 @pytest.mark.parametrize("dialect", ["sqlite"])
 def test_only_one_rebuild_at_a_time_and_a_stopped_one_leaves_the_live_tables_alone(
     settings: HubSettings, registry: str, zone: str, tmp_path: Path
@@ -165,11 +186,13 @@ def test_only_one_rebuild_at_a_time_and_a_stopped_one_leaves_the_live_tables_alo
         with rebuild_lock(settings, P), pytest.raises(ProjectionError, match="another rebuild"):
             rebuild(settings, engine, P, zones=[zone])
         # The registry is down: the rebuild waits it out until told to stop, then drops its shadow tables.
+        # The stop comes once a look-up was refused (a state this test sees), not after a guessed delay.
         stopping = threading.Event()
-        threading.Timer(2.0, stopping.set).start()
-        down = RegistryClient(f"http://127.0.0.1:{free_port()}", timeout_s=1.0)
-        with pytest.raises(Stopping, match="decoding"):
-            rebuild(settings, engine, P, zones=[zone], registry=down, stopping=stopping)
+        with RegistryClient(f"http://127.0.0.1:{free_port()}", timeout_s=1.0) as unreachable:
+            down = _StopOnRefusal(unreachable, stopping)
+            with pytest.raises(Stopping, match="decoding"):
+                rebuild(settings, engine, P, zones=[zone], registry=down, stopping=stopping)
+        assert down.refused >= 1
         assert store.dump(engine) == before
         assert store.stored_offsets(engine, P) == targets(positions)
         shadow = {t.name for t in tables_for(SHADOW_SUFFIX).values()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -45,7 +46,9 @@ def read_topic(kafka: HubSettings, topic: str) -> list[tuple[dict[str, object], 
         consumer.seek_to_beginning(tp)
         end = consumer.end_offsets([tp])[tp]
         out: list[tuple[dict[str, object], dict[str, object] | None]] = []
+        deadline = time.monotonic() + 60
         while consumer.position(tp) < end:
+            assert time.monotonic() < deadline, f"read {topic} to {consumer.position(tp)} of {end}"
             for records in consumer.poll(timeout_ms=1000).values():
                 out.extend((json.loads(r.key), json.loads(r.value) if r.value is not None else None) for r in records)
         return out
@@ -57,7 +60,7 @@ def test_the_store_creates_its_compacted_topic_and_writes_confluent_records(kafk
     with store_on(kafka, topic) as store:
         sv = store.register("case-value", schema("case_id"))
         store.set_level(Level.FULL, "case-value")
-    report = apply_topics(kafka.bootstrap_list, [schemas_topic_spec(kafka, topic)])
+    report = apply_topics(kafka, [schemas_topic_spec(kafka, topic)])
     assert report.created == [] and report.drifted == [] and report.unchanged == [topic]
     assert read_topic(kafka, topic) == [
         (

@@ -257,7 +257,9 @@ def _dead_letters(settings: HubSettings, consumer_name: str) -> list[DeadLetter]
         end = reader.end_offsets([tp])[tp]
         reader.seek_to_beginning(tp)
         out: list[DeadLetter] = []
+        deadline = time.monotonic() + 60
         while reader.position(tp) < end:
+            assert time.monotonic() < deadline, f"read {DLQ_TOPIC} to {reader.position(tp)} of {end}"
             for records in reader.poll(timeout_ms=500).values():
                 out.extend(decode_dead_letter(r.value) for r in records)
         return [d for d in out if d.consumer == consumer_name]
