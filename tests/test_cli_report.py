@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 
 from hub.sql import make_engine
 from projections import indicator_store, migrations
-from projections.report import render_csv
 from projections.report_queries import ReportService
+from projections.report_render import render_csv
 from tests.indicator_stream import known_stream, load
 
 HUB = str(Path(sys.executable).with_name("hub"))

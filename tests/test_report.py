@@ -20,8 +20,9 @@ from projections import migrations
 from projections.fx import AppliedRate
 from projections.indicators import ALL, BY_NAME, INDICATORS, IndicatorValue, parts_of
 from projections.periods import parse_period
-from projections.report import Report, build_report, render, render_csv, report_document
+from projections.report import Report, build_report
 from projections.report_queries import ReportService
+from projections.report_render import render, render_csv, report_document
 from projections.rules import project
 from projections.store import SourceRecord, apply_batch
 from projections.suppression import Policy

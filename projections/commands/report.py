@@ -51,8 +51,8 @@ def report(
     width: int = typer.Option(160, "--width", min=60, help="Width of the table format."),
 ) -> None:
     """Print the report of a zone for a period, refreshing the indicators first if they are behind."""
-    from projections.report import FORMATS, render
     from projections.report_queries import ReportService
+    from projections.report_render import FORMATS, render
     from projections.suppression import Policy
 
     if fmt not in FORMATS:
