@@ -20,7 +20,7 @@ functions open the client.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, TypedDict, Unpack
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
@@ -139,25 +139,19 @@ def new_producer(
     return _open(KafkaProducer, config, settings, bound)
 
 
-def new_consumer(
-    cluster: Cluster,
-    *,
-    client_id: str,
-    group_id: str | None = None,
-    max_poll_records: int = 500,
-    read_committed: bool = False,
-    request_timeout_s: float | None = None,
-) -> KafkaConsumer:
+class ConsumerOptions(TypedDict, total=False):
+    """The optional arguments of :func:`consumer_config`, as :func:`new_consumer` passes them on."""
+
+    group_id: str | None
+    max_poll_records: int
+    read_committed: bool
+    request_timeout_s: float | None
+
+
+def new_consumer(cluster: Cluster, *, client_id: str, **options: Unpack[ConsumerOptions]) -> KafkaConsumer:
     """An open :func:`consumer_config` consumer; :class:`BrokerError` if the cluster does not answer."""
-    config = consumer_config(
-        cluster,
-        client_id=client_id,
-        group_id=group_id,
-        max_poll_records=max_poll_records,
-        read_committed=read_committed,
-        request_timeout_s=request_timeout_s,
-    )
-    return _open(KafkaConsumer, config, cluster, request_timeout_s or _request_timeout_s(cluster))
+    config = consumer_config(cluster, client_id=client_id, **options)
+    return _open(KafkaConsumer, config, cluster, options.get("request_timeout_s") or _request_timeout_s(cluster))
 
 
 def new_admin(cluster: Cluster, timeout_s: float | None = None, *, client_id: str = "hub-admin") -> KafkaAdminClient:
@@ -183,6 +177,7 @@ def _open(kind: Any, config: dict[str, Any], cluster: Cluster, timeout_s: float,
 
 __all__ = [
     "Cluster",
+    "ConsumerOptions",
     "admin_config",
     "aiokafka_connection",
     "aiokafka_producer_config",

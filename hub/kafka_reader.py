@@ -17,7 +17,7 @@ import contextlib
 import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Final
+from typing import Final, Literal
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -105,24 +105,24 @@ class KafkaReader:
 
     def end_offsets(self, tps: Iterable[TopicPartitionKey]) -> dict[TopicPartitionKey, int]:
         """The offset the next record of each partition will get (the last stable offset if read_committed)."""
-        wanted = [TopicPartition(t, p) for t, p in tps]
-        if not wanted:
-            return {}
-        try:
-            found = self._client().end_offsets(wanted, timeout_ms=self._timeout_ms())
-        except KafkaError as exc:
-            raise BrokerError(f"cannot read the end offsets: {exc}") from exc
-        return {(tp.topic, tp.partition): int(offset) for tp, offset in found.items()}
+        return self._offsets("end", tps)
 
     def beginning_offsets(self, tps: Iterable[TopicPartitionKey]) -> dict[TopicPartitionKey, int]:
         """The offset of the oldest record still held by each partition."""
+        return self._offsets("beginning", tps)
+
+    def _offsets(
+        self, which: Literal["beginning", "end"], tps: Iterable[TopicPartitionKey]
+    ) -> dict[TopicPartitionKey, int]:
         wanted = [TopicPartition(t, p) for t, p in tps]
         if not wanted:
             return {}
+        consumer = self._client()
+        lookup = consumer.end_offsets if which == "end" else consumer.beginning_offsets
         try:
-            found = self._client().beginning_offsets(wanted, timeout_ms=self._timeout_ms())
+            found = lookup(wanted, timeout_ms=self._timeout_ms())
         except KafkaError as exc:
-            raise BrokerError(f"cannot read the beginning offsets: {exc}") from exc
+            raise BrokerError(f"cannot read the {which} offsets: {exc}") from exc
         return {(tp.topic, tp.partition): int(offset) for tp, offset in found.items()}
 
     def timestamps_at(
