@@ -22,7 +22,7 @@ import os
 import secrets
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -43,6 +43,12 @@ class Role(StrEnum):
     ANALYST = "analyst"
     PARTNER = "partner"
     ADMIN = "admin"
+
+
+PUBLISHING_ROLES: Final[tuple[Role, ...]] = (Role.PUBLISHER,)
+"""Roles that may publish events (least privilege: not even admins)."""
+READING_ROLES: Final[tuple[Role, ...]] = (Role.ANALYST, Role.ADMIN)
+"""Roles that may read reports, indicators and projection status."""
 
 
 class TokenError(HubError):
@@ -81,10 +87,14 @@ class TokenEntry:
     created_at: datetime
     hash: str = field(repr=False)
 
+    def has_role(self, roles: Iterable[Role]) -> bool:
+        """True if this token's role is one of ``roles``."""
+        return self.role in tuple(roles)
+
     @property
     def can_publish(self) -> bool:
         """Only district publishers write events (least privilege: not even admins)."""
-        return self.role is Role.PUBLISHER
+        return self.has_role(PUBLISHING_ROLES)
 
     def may_publish_for(self, region: str, district: str) -> bool:
         """True if this token may publish an event of ``region``/``district``."""
@@ -207,6 +217,15 @@ class TokenSet:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+
+TokenSource = TokenSet | Callable[[], TokenSet]
+"""A fixed :class:`TokenSet`, or a callable returning the current one (e.g. :class:`TokenFile`)."""
+
+
+def current_tokens(tokens: TokenSource) -> TokenSet:
+    """The token set of ``tokens`` now (a :class:`TokenFile` re-reads a changed file; may raise TokenFileError)."""
+    return tokens if isinstance(tokens, TokenSet) else tokens()
 
 
 # -- pure: the file's JSON form ----------------------------------------------

@@ -1,7 +1,8 @@
 """The query API (FastAPI): reports, indicators and projection status, for analyst tokens.
 
 Thin: requests are checked and answered by :class:`projections.report_queries.ReportService`;
-this module maps them to HTTP. Every error has the shape
+this module maps them to HTTP. The caller is read from its bearer token and every
+error has the one shape of the hub's APIs (:mod:`hub.http_api`),
 ``{"error": {"status", "code", "message", "field"?}}``:
 
 - 401 without a bearer token or with an unknown one, 403 for a role other
@@ -27,11 +28,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
 from hub.errors import HubError, ValidationError
+from hub.http_api import ApiError, authenticate, require_role
+from hub.http_app import install_error_handlers
 from hub.settings import HubSettings
-from hub.tokens import Role, TokenEntry, TokenFileError, TokenSet
+from hub.tokens import READING_ROLES, TokenSource
 from projections import store
 from projections.report import render_csv, report_document
 from projections.report_queries import BadParameter, NotFound, ReportService
@@ -40,62 +42,25 @@ from projections.suppression import Policy
 
 log = logging.getLogger("hub.query")
 
-TokenSource = TokenSet | Callable[[], TokenSet]
 LagProvider = Callable[[Engine], Mapping[tuple[str, str, int], Mapping[str, Any]]]
 """Returns extra fields per (projection, topic, partition), e.g. ``{"offsets_behind": 3, "seconds_behind": 1.5}``."""
-
-READ_ROLES = frozenset({Role.ANALYST, Role.ADMIN})
-
-
-class ApiError(Exception):
-    """An error answer."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
-
-    def response(self) -> JSONResponse:
-        body: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
-        if self.field is not None:
-            body["field"] = self.field
-        headers: dict[str, str] = {}
-        if self.status == 401:
-            headers["WWW-Authenticate"] = 'Bearer realm="hub"'
-        elif self.status == 503:
-            headers["Retry-After"] = "5"
-        return JSONResponse({"error": body}, status_code=self.status, headers=headers)
 
 
 def _from_validation(exc: ValidationError) -> ApiError:
     field = exc.errors[0][0] if exc.errors else None
     text = "; ".join(f"{f}: {m}" for f, m in exc.errors) or str(exc)
     if isinstance(exc, NotFound):
-        return ApiError(404, "not_found", text, field)
+        return ApiError(404, "not_found", text, field=field)
     if isinstance(exc, BadParameter):
-        return ApiError(400, "bad_parameter", text, field)
-    return ApiError(422, "invalid_parameter", text, field)
+        return ApiError(400, "bad_parameter", text, field=field)
+    return ApiError(422, "invalid_parameter", text, field=field)
 
 
-def _authenticate(tokens: Callable[[], TokenSet], authorization: str | None) -> TokenEntry:
-    if not authorization:
-        raise ApiError(401, "missing_token", "missing bearer token: send Authorization: Bearer <token>")
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "missing_token", "the Authorization header must be 'Bearer <token>'")
-    try:
-        entry = tokens().authenticate(token.strip())
-    except TokenFileError as exc:
-        log.error("tokens file unusable: %s", exc)
-        raise ApiError(503, "tokens_unavailable", "the hub cannot read its token store; retry later") from exc
-    if entry is None:
-        raise ApiError(401, "invalid_token", "unknown or revoked bearer token")
-    if entry.role not in READ_ROLES:
-        raise ApiError(
-            403,
-            "forbidden_role",
-            f"token {entry.id} has role {entry.role.value}; only analyst and admin tokens may read",
-        )
-    return entry
+def _invalid_request(exc: RequestValidationError) -> ApiError:
+    first = exc.errors()[0] if exc.errors() else {}
+    location = [str(p) for p in first.get("loc", ()) if p not in ("query", "path")]
+    field = ".".join(location) or None
+    return ApiError(422, "invalid_parameter", f"{field or 'request'}: {first.get('msg', 'invalid')}", field=field)
 
 
 def create_query_app(
@@ -116,7 +81,6 @@ def create_query_app(
     ``/v1/projections/status``; without it the status shows what the database knows.
     The indicators are refreshed when behind the facts, checked at most every ``refresh_interval_s``.
     """
-    current_tokens: Callable[[], TokenSet] = tokens if callable(tokens) else (lambda: tokens)
     reports = service or ReportService(
         engine,
         reporting_currency=settings.reporting_currency,
@@ -130,31 +94,16 @@ def create_query_app(
     )
     app.state.service = reports
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return exc.response()
-
-    @app.exception_handler(HTTPException)
-    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return ApiError(exc.status_code, code, str(exc.detail)).response()
-
-    @app.exception_handler(RequestValidationError)
-    async def _request_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        location = [str(p) for p in first.get("loc", ()) if p not in ("query", "path")]
-        field = ".".join(location) or None
-        return ApiError(
-            422, "invalid_parameter", f"{field or 'request'}: {first.get('msg', 'invalid')}", field
-        ).response()
-
-    @app.exception_handler(Exception)
-    async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected error in the query API", exc_info=exc)
-        return ApiError(500, "internal_error", "internal error (see the server log)").response()
+    install_error_handlers(
+        app,
+        log=log,
+        api_name="query API",
+        internal_message="internal error (see the server log)",
+        request_error=_invalid_request,
+    )
 
     async def _call(request: Request, work: Callable[[], Any]) -> Any:
-        _authenticate(current_tokens, request.headers.get("authorization"))
+        require_role(authenticate(tokens, request.headers.get("authorization")), READING_ROLES, "read")
         try:
             return await run_in_threadpool(work)
         except ValidationError as exc:
@@ -181,7 +130,7 @@ def create_query_app(
         """Indicators of every district, region and the zone for the period, with the FX rates used,
         suppression marks and caveats. `format=csv` gives long-form CSV after `#` comment lines."""
         if format not in ("json", "csv"):
-            raise ApiError(400, "bad_parameter", f"format: expected json or csv, got {format!r}", "format")
+            raise ApiError(400, "bad_parameter", f"format: expected json or csv, got {format!r}", field="format")
         report = await _call(request, lambda: reports.report(zone, period, region=region, district=district))
         if format == "csv":
             filename = f"{zone}-{report.period.value}.csv"
@@ -243,4 +192,4 @@ def create_query_app(
     return app
 
 
-__all__ = ["ApiError", "LagProvider", "create_query_app"]
+__all__ = ["LagProvider", "create_query_app"]

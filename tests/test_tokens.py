@@ -73,6 +73,29 @@ def test_authenticate_finds_the_entry_of_a_token_and_nothing_else() -> None:
     assert store.authenticate(None) is None
 
 
+def test_role_sets_say_who_publishes_and_who_reads() -> None:
+    roles = {
+        "publisher": tokens.issue("publisher", district="shenzhen-nanshan")[1],
+        "analyst": tokens.issue("analyst")[1],
+        "partner": tokens.issue("partner", partner="hk")[1],
+        "admin": tokens.issue("admin")[1],
+    }
+    assert [r for r, e in roles.items() if e.has_role(tokens.PUBLISHING_ROLES)] == ["publisher"]
+    assert [r for r, e in roles.items() if e.has_role(tokens.READING_ROLES)] == ["analyst", "admin"]
+    assert [r for r, e in roles.items() if e.can_publish] == ["publisher"]
+
+
+def test_current_tokens_reads_a_set_as_it_is_and_calls_a_source(tmp_path: Path) -> None:
+    _, entry = tokens.issue("analyst")
+    fixed = TokenSet((entry,))
+    assert tokens.current_tokens(fixed) is fixed
+    path = tmp_path / "tokens.json"
+    source = TokenFile(path)
+    assert len(tokens.current_tokens(source)) == 0
+    tokens.add_token(path, entry)
+    assert tokens.current_tokens(source).get(entry.id) == entry
+
+
 def test_revoke_removes_the_token() -> None:
     t1, e1 = tokens.issue("publisher", district="jinjiang")
     store, removed = TokenSet().add(e1).revoke(e1.id)

@@ -2,8 +2,10 @@
 
 Thin: the body is read raw (bounded), parsed and checked by
 :mod:`hub.ingest.batch`, and the valid events go through a real
-:class:`~hub.publishing.publisher.Publisher`. Every error has the same JSON shape
-(``{"error": {"status", "code", "message", "details"?}}``); see ``docs/ingest.md``.
+:class:`~hub.publishing.publisher.Publisher`. The caller is read from its bearer
+token and every error has the one JSON shape of the hub's APIs
+(``{"error": {"status", "code", "message", "details"?}}``), both from
+:mod:`hub.http_api`; see ``docs/ingest.md``.
 """
 
 from __future__ import annotations
@@ -15,20 +17,18 @@ from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from hub.catalogue import EVENT_TYPES
 from hub.errors import PublishError, SchemaRegistryError, SerializationError
+from hub.http_api import RETRY_AFTER_S, ApiError, authenticate
+from hub.http_app import install_error_handlers
 from hub.ingest.batch import (
-    IngestError,
     Limits,
     Outcome,
-    authenticate,
     body_too_large,
     check_content_type,
     check_declared_length,
@@ -43,12 +43,10 @@ from hub.ingest.batch import (
 )
 from hub.publishing.publisher import Ack, Publisher
 from hub.settings import HubSettings
-from hub.tokens import TokenEntry, TokenFileError, TokenSet
+from hub.tokens import TokenEntry, TokenSource
 from hub.validation import ValidatedEvent
 
 log = logging.getLogger("hub.ingest")
-
-TokenSource = TokenSet | Callable[[], TokenSet]
 
 EXAMPLE_CASE_OPENED: dict[str, Any] = {
     "type": "CaseOpened",
@@ -280,17 +278,6 @@ def ingest(holder: _PublisherHolder, entry: TokenEntry, items: Sequence[object])
     return status, body
 
 
-def _error_response(exc: IngestError) -> JSONResponse:
-    headers: dict[str, str] = {}
-    if exc.status == 401:
-        headers["WWW-Authenticate"] = (
-            'Bearer realm="hub"' if exc.code == "missing_token" else 'Bearer realm="hub", error="invalid_token"'
-        )
-    elif exc.status == 503:
-        headers["Retry-After"] = "5"
-    return JSONResponse({"error": exc.as_dict()}, status_code=exc.status, headers=headers)
-
-
 async def _read_body(request: Request, limits: Limits) -> bytes:
     """The body, refused with 413 as soon as it passes the limit, whatever Content-Length claimed."""
     chunks: list[bytes] = []
@@ -319,7 +306,6 @@ def create_ingest_app(
     """
     limits = limits or Limits()
     holder = _PublisherHolder(publisher_factory)
-    current_tokens: Callable[[], TokenSet] = tokens if callable(tokens) else (lambda: tokens)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -335,21 +321,13 @@ def create_ingest_app(
     app.state.settings = settings
     app.state.limits = limits
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        err = IngestError(exc.status_code, code, str(exc.detail))
-        return JSONResponse({"error": err.as_dict()}, status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _request_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error_response(IngestError(400, "bad_request", "the request does not match the API"))
-
-    @app.exception_handler(Exception)
-    async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected error in the ingest API", exc_info=exc)
-        err = IngestError(500, "internal_error", "internal error; nothing about it is your fault (see the server log)")
-        return JSONResponse({"error": err.as_dict()}, status_code=500)
+    install_error_handlers(
+        app,
+        log=log,
+        api_name="ingest API",
+        internal_message="internal error; nothing about it is your fault (see the server log)",
+        request_error=lambda _: ApiError(400, "bad_request", "the request does not match the API"),
+    )
 
     @app.get("/healthz", summary="Liveness", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -371,27 +349,18 @@ def create_ingest_app(
         202 all accepted; 207 some accepted and the rest invalid; 422 none valid;
         503 broker or registry unavailable (per-event results say which made it).
         """
+        entry = authenticate(tokens, request.headers.get("authorization"))
+        check_may_publish(entry)
+        check_content_type(request.headers.get("content-type"))
+        check_declared_length(request.headers.get("content-length"), limits)
         try:
-            try:
-                entry = authenticate(current_tokens(), request.headers.get("authorization"))
-            except TokenFileError as exc:
-                log.error("tokens file unusable: %s", exc)
-                raise IngestError(
-                    503, "tokens_unavailable", "the hub cannot read its token store; retry later"
-                ) from exc
-            check_may_publish(entry)
-            check_content_type(request.headers.get("content-type"))
-            check_declared_length(request.headers.get("content-length"), limits)
-            try:
-                body = await _read_body(request, limits)
-            except ClientDisconnect as exc:
-                raise IngestError(400, "client_disconnected", "the client went away before the body was read") from exc
-            items, _ = parse_body(body, limits)
-            check_districts(entry, raw_coordinates(items))
-            status, payload = await run_in_threadpool(ingest, holder, entry, items)
-        except IngestError as exc:
-            return _error_response(exc)
-        headers = {"Retry-After": "5"} if status == 503 else None
+            body = await _read_body(request, limits)
+        except ClientDisconnect as exc:
+            raise ApiError(400, "client_disconnected", "the client went away before the body was read") from exc
+        items, _ = parse_body(body, limits)
+        check_districts(entry, raw_coordinates(items))
+        status, payload = await run_in_threadpool(ingest, holder, entry, items)
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
         return JSONResponse(payload, status_code=status, headers=headers)
 
     return app

@@ -1,7 +1,10 @@
 """Pure logic of the HTTP ingest edge: limits, body parsing, district checks, per-event outcomes.
 
 Knows HTTP status codes but no web framework; :mod:`hub.ingest.app` is the
-FastAPI adapter around it.
+FastAPI adapter around it. A request refused as a whole raises
+:class:`hub.http_api.ApiError`, the error shape the hub's APIs share; the bearer
+token is read by :func:`hub.http_api.authenticate` (re-exported here for
+``tests/test_ingest_batch.py``).
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from hub.errors import HubError, ValidationError
+from hub.errors import ValidationError
+from hub.http_api import ApiError, authenticate, require_role
 from hub.models import json_type
 from hub.orgunits import org_units
-from hub.tokens import TokenEntry, TokenSet
+from hub.tokens import PUBLISHING_ROLES, TokenEntry
 from hub.validation import ValidatedEvent, validate_event
 
 DEFAULT_MAX_BODY_BYTES: Final = 5 * 1024 * 1024
@@ -36,27 +40,8 @@ class Limits:
             raise ValueError("ingest limits must be positive")
 
 
-class IngestError(HubError):
-    """A request refused as a whole.
-
-    ``status`` is the HTTP status, ``code`` a stable machine-readable name and
-    ``details`` optional ``(index, field, message)`` triples naming the events at fault.
-    """
-
-    def __init__(
-        self, status: int, code: str, message: str, details: Iterable[tuple[int | None, str, str]] = ()
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = list(details)
-        super().__init__(message)
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
-        if self.details:
-            out["details"] = [{"index": i, "field": f, "message": m} for i, f, m in self.details]
-        return out
+IngestError = ApiError
+"""Former name of :class:`hub.http_api.ApiError` here; kept for ``tests/test_ingest_batch.py``."""
 
 
 @dataclass(frozen=True)
@@ -99,11 +84,11 @@ def human_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
-def body_too_large(limits: Limits, declared: int | None = None) -> IngestError:
+def body_too_large(limits: Limits, declared: int | None = None) -> ApiError:
     size = f" (Content-Length {declared})" if declared is not None else ""
     limit = human_bytes(limits.max_body_bytes)
     limit = f"{limits.max_body_bytes} bytes" + (f" ({limit})" if not limit.endswith(" bytes") else "")
-    return IngestError(
+    return ApiError(
         413, "body_too_large", f"request body exceeds the limit of {limit}{size}; split it into smaller batches"
     )
 
@@ -114,11 +99,11 @@ def check_content_type(header: str | None) -> None:
     media = media.strip().lower()
     if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
         got = f"got {header!r}" if header else "no Content-Type was sent"
-        raise IngestError(415, "unsupported_media_type", f"Content-Type must be application/json; {got}")
+        raise ApiError(415, "unsupported_media_type", f"Content-Type must be application/json; {got}")
     for param in params.split(";"):
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            raise IngestError(415, "unsupported_media_type", f"JSON must be UTF-8; got charset={value.strip()}")
+            raise ApiError(415, "unsupported_media_type", f"JSON must be UTF-8; got charset={value.strip()}")
 
 
 def check_declared_length(header: str | None, limits: Limits) -> None:
@@ -127,7 +112,7 @@ def check_declared_length(header: str | None, limits: Limits) -> None:
         return
     text = header.strip()
     if not text.isdigit():
-        raise IngestError(
+        raise ApiError(
             400, "invalid_content_length", f"Content-Length must be a non-negative integer, got {header!r}"
         )
     declared = int(text)
@@ -156,33 +141,33 @@ def parse_body(body: bytes, limits: Limits) -> tuple[list[object], bool]:
     becomes a per-event rejection later.
     """
     if not body.strip():
-        raise IngestError(400, "empty_body", "empty body: send one event (a JSON object) or a batch (a JSON array)")
+        raise ApiError(400, "empty_body", "empty body: send one event (a JSON object) or a batch (a JSON array)")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise IngestError(400, "malformed_json", f"body is not UTF-8 (byte {exc.start}): JSON must be UTF-8") from exc
+        raise ApiError(400, "malformed_json", f"body is not UTF-8 (byte {exc.start}): JSON must be UTF-8") from exc
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise IngestError(
+        raise ApiError(
             400, "malformed_json", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc
     except ValueError as exc:
-        raise IngestError(400, "malformed_json", f"malformed JSON: {exc}") from exc
+        raise ApiError(400, "malformed_json", f"malformed JSON: {exc}") from exc
     except RecursionError as exc:
-        raise IngestError(400, "malformed_json", "malformed JSON: nested too deeply") from exc
+        raise ApiError(400, "malformed_json", "malformed JSON: nested too deeply") from exc
     if isinstance(doc, dict):
         return [doc], False
     if not isinstance(doc, list):
-        raise IngestError(
+        raise ApiError(
             422,
             "invalid_body",
             f"body must be one event (a JSON object) or a batch (a JSON array), got {json_type(doc)}",
         )
     if not doc:
-        raise IngestError(422, "empty_batch", "the batch is empty: send at least one event")
+        raise ApiError(422, "empty_batch", "the batch is empty: send at least one event")
     if len(doc) > limits.max_events:
-        raise IngestError(
+        raise ApiError(
             413,
             "too_many_events",
             f"the batch has {len(doc)} events; at most {limits.max_events} are allowed per request",
@@ -198,27 +183,9 @@ def event_id_of(item: object) -> str | None:
 # -- authentication and authorisation ---------------------------------------------
 
 
-def authenticate(tokens: TokenSet, authorization: str | None) -> TokenEntry:
-    """The token entry of an ``Authorization: Bearer <token>`` header, or a 401."""
-    if not authorization:
-        raise IngestError(401, "missing_token", "missing bearer token: send Authorization: Bearer <token>")
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise IngestError(401, "missing_token", "the Authorization header must be 'Bearer <token>'")
-    entry = tokens.authenticate(token.strip())
-    if entry is None:
-        raise IngestError(401, "invalid_token", "unknown or revoked bearer token")
-    return entry
-
-
 def check_may_publish(entry: TokenEntry) -> None:
-    """Only publisher tokens publish."""
-    if not entry.can_publish:
-        raise IngestError(
-            403,
-            "forbidden_role",
-            f"token {entry.id} has role {entry.role.value}; only publisher tokens may publish events",
-        )
+    """Only publisher tokens publish (403 ``forbidden_role``); who the caller is, :func:`hub.http_api.authenticate`."""
+    require_role(entry, PUBLISHING_ROLES, "publish events")
 
 
 def check_districts(entry: TokenEntry, coordinates: Iterable[tuple[int, object]]) -> None:
@@ -236,12 +203,12 @@ def check_districts(entry: TokenEntry, coordinates: Iterable[tuple[int, object]]
     ]
     if details:
         listed = ", ".join(str(i) for i, _, _ in details[:10]) + (", …" if len(details) > 10 else "")
-        raise IngestError(
+        raise ApiError(
             403,
             "forbidden_district",
             f"token {entry.id} may publish only for {entry.scope}; event(s) {listed} name another district; "
             "nothing was published",
-            details,
+            details=details,
         )
 
 
@@ -302,14 +269,39 @@ def response_body(outcomes: Sequence[Outcome], failure: tuple[str, str] | None =
     body: dict[str, Any] = {**counts, "results": [o.as_dict() for o in ordered]}
     if status == 503:
         code, why = failure or ("unavailable", "the hub could not publish them")
-        body["error"] = IngestError(
+        body["error"] = ApiError(
             503,
             code,
             f"{counts['failed']} of {len(ordered)} events were not published: {why}; "
             "retry them (re-sending an accepted event_id is harmless)",
         ).as_dict()
     elif status == 422:
-        body["error"] = IngestError(
+        body["error"] = ApiError(
             422, "all_rejected", f"none of the {len(ordered)} events is valid; see results[].errors"
         ).as_dict()
     return status, body
+
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_EVENTS",
+    "IngestError",
+    "Limits",
+    "Outcome",
+    "Prepared",
+    "authenticate",
+    "body_too_large",
+    "check_content_type",
+    "check_declared_length",
+    "check_districts",
+    "check_may_publish",
+    "event_id_of",
+    "failed",
+    "human_bytes",
+    "parse_body",
+    "prepare",
+    "raw_coordinates",
+    "rejected",
+    "response_body",
+    "status_of",
+]
