@@ -1,4 +1,4 @@
-"""The gateway against the real broker and registry: a ``hub gateway run`` process, raw events in, topics read back.
+"""The gateway against the real broker and registry: the managed process, raw events in, topics read back.
 
 Every test publishes events with ids of its own (a fresh token) through the
 district SDK and reads what the gateway wrote. The kill test SIGKILLs the
@@ -409,9 +409,12 @@ def test_a_registry_outage_is_waited_out_not_dead_lettered(gateway: RunningGatew
 
 
 # -- crash: SIGKILL mid-stream, restart ------------------------------------------------------------------------
-def _audit_progress(tail: Tail, seen: set[str], ids: set[str]) -> int:
-    seen |= {k for k in (r.key.decode() for r in tail.poll() if r.key) if k in ids}
-    return len(seen)
+def _wait_for_crossings(tail: Tail, seen: set[str], ids: set[str], count: float) -> None:
+    """Read ``hub.audit`` on (adding the event ids of ``ids`` to ``seen``) until ``count`` of them crossed."""
+    deadline = time.monotonic() + WAIT_S
+    while len(seen) < count:
+        assert time.monotonic() < deadline, f"{len(seen)} of {count:.0f} events crossed within {WAIT_S:.0f}s"
+        seen |= {k for k in (r.key.decode() for r in tail.poll() if r.key) if k in ids}
 
 
 def test_killed_mid_stream_and_restarted_no_event_is_missing_and_copies_are_identical(
@@ -438,15 +441,11 @@ def test_killed_mid_stream_and_restarted_no_event_is_missing_and_copies_are_iden
     try:
         gateway.start()
         for fraction in (0.2, 0.45, 0.7):
-            deadline = time.monotonic() + WAIT_S
-            while _audit_progress(tail, seen, ids) < fraction * len(ids) and time.monotonic() < deadline:
-                pass
+            _wait_for_crossings(tail, seen, ids, fraction * len(ids))
             assert gateway.kill() is not None
             kills += 1
             gateway.start()
-        deadline = time.monotonic() + WAIT_S
-        while _audit_progress(tail, seen, ids) < len(ids) and time.monotonic() < deadline:
-            pass
+        _wait_for_crossings(tail, seen, ids, len(ids))
     finally:
         tail.close()
         if gateway.pid is None:

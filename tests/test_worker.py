@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from hub import naming
 from hub.errors import ConfigError
@@ -193,6 +194,14 @@ def test_poison_records_go_to_the_dead_letter_queue_and_the_rest_of_the_batch_pr
     assert dump(worker.database_url) == _reference(worker, dialect, request, tmp_path, zone, landed)
 
 
+def _wait_applied(engine: Engine, records: int) -> None:
+    """Wait until the stored offsets account for ``records`` records (each read is a transaction of its own)."""
+    deadline = time.monotonic() + WAIT_S
+    while (applied := sum(store.stored_offsets(engine, P).values())) < records:
+        assert time.monotonic() < deadline, f"the worker applied {applied} of {records} records within {WAIT_S:.0f}s"
+        time.sleep(0.05)
+
+
 def test_a_worker_killed_mid_batch_three_times_gives_the_tables_of_a_clean_run(
     sqlite_worker: HubSettings, registry: str, zone: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -219,10 +228,7 @@ def test_a_worker_killed_mid_batch_three_times_gives_the_tables_of_a_clean_run(
         launcher.start(worker, [zone], **tuning)  # type: ignore[arg-type]
         applied_at_kill: list[int] = []
         for _ in range(3):
-            floor = (applied_at_kill[-1] if applied_at_kill else 0) + 300
-            deadline = time.monotonic() + WAIT_S
-            while sum(store.stored_offsets(engine, P).values()) < floor and time.monotonic() < deadline:
-                time.sleep(0.05)
+            _wait_applied(engine, (applied_at_kill[-1] if applied_at_kill else 0) + 300)
             assert launcher.kill(worker, [zone]) is not None
             applied_at_kill.append(sum(store.stored_offsets(engine, P).values()))
             launcher.start(worker, [zone], **tuning)  # type: ignore[arg-type]
