@@ -1,20 +1,29 @@
 """Realistic SHARED records for projection tests: raw JSON doc -> validate_event -> agreements.apply.
 
-So the rules and the store are tested on exactly what the gateway emits.
+So the rules and the store are tested on exactly what the gateway emits. Also
+the read models in a real, migrated database, and ways to read them back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 from typing import Any, Final
 
+import pytest
+from sqlalchemy import Engine, delete, select
+
 from hub.agreements import Agreement, Crossing, apply, default_agreements_dir, load_agreements
+from hub.sql import make_engine
 from hub.validation import validate_event
+from projections import migrations
 from projections.fx import FxTable, parse_rates
 from projections.rules import ProjectionContext, RowChange, project
 from projections.store import SourceRecord
+from projections.tables import DATA_TABLES, TABLES, projection_offsets, tables_for
 from tests.factories import valid_event_doc
 
 TEST_KEY: Final = b"projection-tests-hmac-key-0123456789"
@@ -74,4 +83,62 @@ def records(
     return [
         SourceRecord(topic, partition, first_offset + i, changes(c, zone, ctx), timestamp_ms=1_770_000_000_000 + i)
         for i, c in enumerate(crossings)
+    ]
+
+
+# -- the read models in a real database ------------------------------------------------------------
+#: ``params`` of an ``engine`` fixture that runs a test on SQLite and on PostgreSQL.
+DIALECTS: Final = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def read_models_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of dialect ``request.param``, migrated from nothing by the real Alembic revisions."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/db/read-models.db"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+    migrations.upgrade(url)
+    eng = make_engine(url)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+def row(engine: Engine, table: str, **key: Any) -> dict[str, Any]:
+    t = TABLES[table]
+    with engine.connect() as conn:
+        rows = conn.execute(select(t).where(*(t.c[k] == v for k, v in key.items()))).mappings().all()
+    assert len(rows) == 1, f"{table} {key}: expected one row, found {len(rows)}"
+    return dict(rows[0])
+
+
+def count(engine: Engine, table: str, suffix: str = "") -> int:
+    t = tables_for(suffix)[table]
+    with engine.connect() as conn:
+        return len(conn.execute(select(t)).all())
+
+
+def reset(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for name in DATA_TABLES:
+            conn.execute(delete(TABLES[name]))
+        conn.execute(delete(projection_offsets))
+
+
+def case_story() -> list[Crossing]:
+    """Two cases of Nanshan: A opened, visited twice (one home visit), closed; B opened and visited once."""
+    return [
+        crossing("CaseOpened", case_id="NS-A", occurred_at="2026-01-05T09:00:00+08:00"),
+        crossing(
+            "VisitMade", case_id="NS-A", visit_id="V-A1", visit_type="HOME", occurred_at="2026-01-10T10:00:00+08:00"
+        ),
+        crossing(
+            "VisitMade", case_id="NS-A", visit_id="V-A2", visit_type="PHONE", occurred_at="2026-02-01T10:00:00+08:00"
+        ),
+        crossing("CaseClosed", case_id="NS-A", outcome="GOAL_MET", occurred_at="2026-03-20T16:00:00+08:00"),
+        crossing("CaseOpened", case_id="NS-B", risk_level="HIGH", occurred_at="2026-02-11T09:00:00+08:00"),
+        crossing(
+            "VisitMade", case_id="NS-B", visit_id="V-B1", visit_type="HOME", occurred_at="2026-02-12T09:00:00+08:00"
+        ),
     ]

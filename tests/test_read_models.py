@@ -7,10 +7,10 @@ Shared records come from the real gateway path (factory doc -> validate_event
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,91 +18,39 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, delete, inspect, select, text
+from sqlalchemy import Engine, inspect, text
 
 from hub.agreements import Crossing
 from hub.errors import ProjectionError
-from hub.sql import make_engine, write_transaction
 from projections import migrations, store
-from projections.row_changes import apply_changes
-from projections.rules import Upsert
-from projections.store import RecordsRejected, ShadowBehind, SourceRecord
-from projections.tables import DATA_TABLES, SHADOW_SUFFIX, TABLES, metadata, projection_offsets, tables_for
-from tests.fixtures.postgres import wait_until_blocked_by
+from projections.store import ShadowBehind, SourceRecord
+from projections.tables import SHADOW_SUFFIX, metadata
 from tests.shared_events import (
     APRIL_1,
+    DIALECTS,
     HK,
     HKD_FROM_APRIL,
     HKD_Q1,
     MO,
     MOP_RATE,
     TINGHU,
+    case_story,
     changes,
     context,
+    count,
     crossing,
+    read_models_engine,
     records,
+    reset,
+    row,
 )
 
 P = "read_models"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
-    """An empty database of the given dialect, migrated from nothing by the real Alembic revisions."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/db/read-models.db"
-    else:
-        url = request.getfixturevalue("fresh_postgres_url")
-    migrations.upgrade(url)
-    eng = make_engine(url)
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-
-
-# -- helpers ---------------------------------------------------------------------------------------
-def row(engine: Engine, table: str, **key: Any) -> dict[str, Any]:
-    t = TABLES[table]
-    with engine.connect() as conn:
-        rows = conn.execute(select(t).where(*(t.c[k] == v for k, v in key.items()))).mappings().all()
-    assert len(rows) == 1, f"{table} {key}: expected one row, found {len(rows)}"
-    return dict(rows[0])
-
-
-def count(engine: Engine, table: str, suffix: str = "") -> int:
-    t = tables_for(suffix)[table]
-    with engine.connect() as conn:
-        return len(conn.execute(select(t)).all())
-
-
-def reset(engine: Engine) -> None:
-    with engine.begin() as conn:
-        for name in DATA_TABLES:
-            conn.execute(delete(TABLES[name]))
-        conn.execute(delete(projection_offsets))
-
-
-def local(iso: str) -> dict[str, Any]:
-    return {"occurred_at": iso}
-
-
-def case_story() -> list[Crossing]:
-    """Two cases of Nanshan: A opened, visited twice (one home visit), closed; B opened and visited once."""
-    return [
-        crossing("CaseOpened", case_id="NS-A", occurred_at="2026-01-05T09:00:00+08:00"),
-        crossing(
-            "VisitMade", case_id="NS-A", visit_id="V-A1", visit_type="HOME", occurred_at="2026-01-10T10:00:00+08:00"
-        ),
-        crossing(
-            "VisitMade", case_id="NS-A", visit_id="V-A2", visit_type="PHONE", occurred_at="2026-02-01T10:00:00+08:00"
-        ),
-        crossing("CaseClosed", case_id="NS-A", outcome="GOAL_MET", occurred_at="2026-03-20T16:00:00+08:00"),
-        crossing("CaseOpened", case_id="NS-B", risk_level="HIGH", occurred_at="2026-02-11T09:00:00+08:00"),
-        crossing(
-            "VisitMade", case_id="NS-B", visit_id="V-B1", visit_type="HOME", occurred_at="2026-02-12T09:00:00+08:00"
-        ),
-    ]
+@pytest.fixture(params=DIALECTS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    yield from read_models_engine(request, tmp_path)
 
 
 # -- every event type ------------------------------------------------------------------------------
@@ -228,53 +176,6 @@ def test_one_event_in_two_zones_is_a_fact_of_each(engine: Engine) -> None:
         assert row(engine, "cases", zone=zone, district="shenzhen-nanshan", case_ref=opened.key)["event_id"] == (
             opened.event_id
         )
-
-
-# -- exactly once ----------------------------------------------------------------------------------
-def test_reapplying_the_same_events_at_new_offsets_changes_nothing(engine: Engine) -> None:
-    story = case_story()
-    first = store.apply_batch(engine, P, records(story))
-    assert first.changed > 0
-    before = store.dump(engine)
-    again = store.apply_batch(engine, P, records(story, first_offset=len(story)))
-    assert (again.applied, again.skipped, again.changed) == (len(story), 0, 0)
-    assert store.dump(engine) == before
-
-
-def test_the_offset_guard_skips_records_already_applied(engine: Engine) -> None:
-    story = case_story()
-    store.apply_batch(engine, P, records(story))
-    before = store.dump(engine)
-    # Same positions, different content (a later version of every visit): the offsets alone must skip them.
-    later = [
-        crossing(
-            "VisitMade",
-            case_id="NS-A",
-            visit_id=f"V-A{i}",
-            visit_type="OFFICE",
-            occurred_at="2026-06-01T10:00:00+08:00",
-        )
-        for i in range(len(story))
-    ]
-    replay = store.apply_batch(engine, P, records(later))
-    assert (replay.applied, replay.skipped, replay.changed) == (0, len(story), 0)
-    assert store.dump(engine) == before
-    assert store.stored_offsets(engine, P) == {("shared.gba.test", 0): len(story)}
-    # A batch that straddles the stored offset applies only its new part.
-    mixed = store.apply_batch(engine, P, records(later[:2], first_offset=len(story) - 1))
-    assert (mixed.applied, mixed.skipped) == (1, 1)
-    assert store.stored_offsets(engine, P) == {("shared.gba.test", 0): len(story) + 1}
-
-
-def test_a_republished_event_changes_nothing(engine: Engine) -> None:
-    story = case_story()
-    store.apply_batch(engine, P, records(story))
-    before = store.dump(engine)
-    # The gateway published the closing and a visit again: same event_id, new offsets, another partition.
-    summary = store.apply_batch(engine, P, records([story[3], story[1]], partition=2, first_offset=40))
-    assert (summary.applied, summary.changed) == (2, 0)
-    assert store.dump(engine) == before
-    assert store.stored_offsets(engine, P) == {("shared.gba.test", 0): len(story), ("shared.gba.test", 2): 42}
 
 
 def test_out_of_order_gives_the_same_tables_as_in_order(engine: Engine) -> None:
@@ -409,125 +310,6 @@ def test_any_order_and_batching_gives_the_same_tables(engine: Engine, order: lis
         store.apply_batch(engine, P, records(batch, first_offset=offset))
         offset += len(batch)
     assert store.dump(engine) == reference
-
-
-def test_concurrent_batches_on_one_case_count_every_visit(engine: Engine) -> None:
-    """Two workers (partitions of different topics) write visits of one case at the same time."""
-    opened = crossing("CaseOpened", case_id="NS-X")
-    visits = [
-        crossing("VisitMade", case_id="NS-X", visit_id=f"V-{i}", occurred_at=f"2026-03-{1 + i % 28:02d}T10:00:00+08:00")
-        for i in range(40)
-    ]
-    streams = [[opened, *visits[:20]], visits[20:]]
-    errors: list[BaseException] = []
-
-    def work(index: int) -> None:
-        try:
-            for offset, c in enumerate(streams[index]):
-                store.apply_batch(engine, P, records([c], topic=f"shared.gba.t{index}", first_offset=offset))
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    case = row(engine, "cases", zone="gba", district="shenzhen-nanshan", case_ref=opened.key)
-    assert (case["visit_count"], case["home_visit_count"]) == (40, 40)
-
-
-@pytest.mark.postgres
-def test_postgres_refresh_waits_for_a_concurrent_writer_of_the_same_case(fresh_postgres_url: str) -> None:
-    """READ COMMITTED: a refresh must not count from a snapshot older than a concurrent visit's commit.
-
-    (SQLite needs no such test: BEGIN IMMEDIATE serialises every writer.)
-    """
-    migrations.upgrade(fresh_postgres_url)
-    engine = make_engine(fresh_postgres_url)
-    opened = crossing("CaseOpened", case_id="NS-Y")
-    first, second = (crossing("VisitMade", case_id="NS-Y", visit_id=f"V-Y{i}") for i in (1, 2))
-    store.apply_batch(engine, P, records([opened], topic="shared.gba.case-opened"))
-    a_wrote, a_may_commit = threading.Event(), threading.Event()
-    a_pid: list[int] = []
-    errors: list[BaseException] = []
-
-    def writer_a() -> None:  # holds its transaction open after writing a visit and refreshing the case
-        try:
-            with write_transaction(engine) as conn:
-                a_pid.append(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
-                apply_changes(conn, TABLES, changes(first))
-                a_wrote.set()
-                assert a_may_commit.wait(120)
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            errors.append(exc)
-            a_wrote.set()
-
-    def writer_b() -> None:
-        try:
-            store.apply_batch(engine, P, records([second], topic="shared.gba.visit-made", partition=1))
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    a, b = threading.Thread(target=writer_a), threading.Thread(target=writer_b)
-    try:
-        a.start()
-        assert a_wrote.wait(120)
-        assert errors == [] and a_pid
-        b.start()
-        # Until B waits for a lock A holds (bounded: a B that never waits fails instead of blocking the suite).
-        wait_until_blocked_by(fresh_postgres_url, a_pid[0])
-    finally:
-        a_may_commit.set()
-        a.join()
-        b.join()
-    assert errors == []
-    case = row(engine, "cases", zone="gba", district="shenzhen-nanshan", case_ref=opened.key)
-    engine.dispose()
-    assert case["visit_count"] == 2
-
-
-# -- failures --------------------------------------------------------------------------------------
-def test_a_record_the_database_refuses_is_reported_and_nothing_is_committed(engine: Engine) -> None:
-    good = records(case_story())
-    bad = Upsert(
-        "visits",
-        {"zone": "gba", "district": "shenzhen-nanshan", "visit_id": "V-BAD"},
-        {"visit_type": None, "occurred_ms": 1, "event_id": "e"},  # NOT NULL columns left empty
-        (1, "e"),
-    )
-    batch = [*good[:3], SourceRecord("shared.gba.test", 0, 3, [bad]), *records(case_story()[3:], first_offset=4)]
-    with pytest.raises(RecordsRejected) as caught:
-        store.apply_batch(engine, P, batch)
-    assert [(r.topic, r.partition, r.offset) for r in caught.value.rejected] == [("shared.gba.test", 0, 3)]
-    assert caught.value.rejected[0].reason
-    assert store.stored_offsets(engine, P) == {}
-    assert all(rows == [] for rows in store.dump(engine).values())
-    # Dead-lettered by the caller, the record is applied as "no changes" so its offset still advances.
-    batch[3] = SourceRecord("shared.gba.test", 0, 3, [])
-    summary = store.apply_batch(engine, P, batch)
-    assert summary.applied == len(batch)
-    assert store.stored_offsets(engine, P) == {("shared.gba.test", 0): len(batch)}
-    assert count(engine, "visits") == 3
-
-
-def test_a_value_longer_than_its_column_is_never_cut_to_fit(engine: Engine) -> None:
-    """PostgreSQL refuses it (a cast of the bound arrays to varchar(n) used to truncate it); SQLite keeps it whole."""
-    opened = crossing("CaseOpened")
-    long_zone = "z" * 40  # the zone column is String(32)
-    batch = [SourceRecord("t", 0, 0, changes(opened, "gba")), SourceRecord("t", 0, 1, changes(opened, long_zone))]
-    if engine.dialect.name == "postgresql":
-        with pytest.raises(RecordsRejected) as caught:
-            store.apply_batch(engine, P, batch)
-        assert [r.offset for r in caught.value.rejected] == [1]
-        assert "too long" in caught.value.rejected[0].reason
-        batch[1] = SourceRecord("t", 0, 1, [])
-        store.apply_batch(engine, P, batch)
-        assert [r[0] for r in store.dump(engine)["cases"]] == ["gba"]
-    else:
-        store.apply_batch(engine, P, batch)
-        assert sorted(r[0] for r in store.dump(engine)["cases"]) == ["gba", long_zone]
 
 
 # -- shadow tables ---------------------------------------------------------------------------------

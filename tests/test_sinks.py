@@ -243,7 +243,7 @@ def test_open_sink_url_forms(url: str, kind: type, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("mysql://u@h/db", "unsupported 'mysql'"),
+        ("mysql://u@h/db", "unsupported database 'mysql'"),
         ("sqlite://", "in-memory SQLite database keeps nothing"),
         ("jsonl:/x", "expected jsonl:///path/to/dir"),
         ("not a url", "cannot parse"),
@@ -331,8 +331,7 @@ _CRASHING_WRITER = textwrap.dedent(
     """
     import json, os, signal, sys
     from pathlib import Path
-    from consumers import sinks
-    from consumers.sinks import JsonlSink, SinkRecord
+    from consumers.sinks import JsonlSink, SinkRecord, jsonl
 
     directory, window = Path(sys.argv[1]), sys.argv[2]
     batches = json.loads(sys.stdin.read())
@@ -350,7 +349,7 @@ _CRASHING_WRITER = textwrap.dedent(
     sink.prepare({})
     for i, batch in enumerate(batches):
         if i == len(batches) - 1:
-            sinks.os.replace = crashing_replace
+            jsonl.os.replace = crashing_replace
         sink.write([SinkRecord(**r) for r in batch])
     """
 )
