@@ -13,6 +13,7 @@ from demo.generators.records import (
     TRAINING_TOPICS,
     CasePlan,
     case_events,
+    donation_received,
     project_evaluated,
     project_funded,
     service_delivered,
@@ -21,7 +22,7 @@ from demo.generators.records import (
     worker_certified,
 )
 from demo.generators.section import Event, Section
-from demo.sampling import money, pick, split
+from demo.sampling import pick, split
 from hub.orgunits import District
 from hub.provenance import ILLUSTRATIVE_MARK, ILLUSTRATIVE_REFERRAL
 
@@ -132,19 +133,15 @@ def events(seed: int, cal: Calendar, district: District) -> Iterator[Event]:
         kind = pick(rng, (("INDIVIDUAL", 60), ("ENTERPRISE", 20), ("FOUNDATION", 10), ("MERCHANT", 10)))
         donor = s.people.name() if kind == "INDIVIDUAL" else donors[(k + len(kind)) % len(donors)]
         cents = (rng.randint(1, 50) * 100 if kind == "INDIVIDUAL" else rng.randint(5, 200) * 1000) * 100
-        yield s.event(
-            "DonationReceived",
+        yield donation_received(
+            s,
             cal.at(rng, s.day()),
-            None,
-            {
-                "donation_id": f"{prefix}-DON-{cal.year}-{k:04d}",
-                "amount": money(cents),
-                "currency": s.currency,
-                "donor_type": kind,
-                "donor_name": donor,
-                "project_id": rng.choice(projects)[0] if kind != "INDIVIDUAL" else None,
-                "beneficiaries": rng.randint(5, 200) if kind != "INDIVIDUAL" else None,
-            },
+            f"{prefix}-DON-{cal.year}-{k:04d}",
+            cents,
+            kind,
+            donor,
+            rng.choice(projects)[0] if kind != "INDIVIDUAL" else None,
+            rng.randint(5, 200) if kind != "INDIVIDUAL" else None,
         )
     for k in range(1, ILL_TRAININGS + 1):
         yield training_held(

@@ -233,6 +233,33 @@ def project_funded(
     )
 
 
+def donation_received(
+    s: Section,
+    minute: int,
+    donation_id: str,
+    cents: int,
+    donor_type: str,
+    donor_name: str,
+    project_id: str | None,
+    beneficiaries: int | None,
+) -> Event:
+    """A donation in the district's currency; the caller draws ``minute`` first, then the donor and project."""
+    return s.event(
+        "DonationReceived",
+        minute,
+        None,
+        {
+            "donation_id": donation_id,
+            "amount": money(cents),
+            "currency": s.currency,
+            "donor_type": donor_type,
+            "donor_name": donor_name,
+            "project_id": project_id,
+            "beneficiaries": beneficiaries,
+        },
+    )
+
+
 def volunteer_registered(s: Section, volunteer_id: str) -> Event:
     return s.event(
         "VolunteerRegistered",
@@ -275,6 +302,7 @@ __all__ = [
     "TRAINING_TOPICS",
     "CasePlan",
     "case_events",
+    "donation_received",
     "project_evaluated",
     "project_funded",
     "service_delivered",

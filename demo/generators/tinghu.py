@@ -13,6 +13,7 @@ from typing import Final
 from demo.calendar import Calendar
 from demo.generators.records import (
     TRAINING_TOPICS,
+    donation_received,
     project_evaluated,
     project_funded,
     service_delivered,
@@ -21,7 +22,7 @@ from demo.generators.records import (
     worker_certified,
 )
 from demo.generators.section import Event, Section
-from demo.sampling import money, pick, split, split_money
+from demo.sampling import pick, split, split_money
 from demo.seedfacts import DistrictFacts
 from hub.orgunits import District
 
@@ -140,19 +141,15 @@ def events(seed: int, cal: Calendar, facts: DistrictFacts, district: District) -
     for (kind, n, _), budget in zip(TH_DONATIONS, budgets, strict=True):
         for cents in split_money(rng, budget, n, skew=2, what=f"CNY from {kind}"):
             k += 1
-            yield s.event(
-                "DonationReceived",
+            yield donation_received(
+                s,
                 cal.at(rng, s.day()),
-                None,
-                {
-                    "donation_id": f"TH-DON-{cal.year}-{k:05d}",
-                    "amount": money(cents),
-                    "currency": "CNY",
-                    "donor_type": kind,
-                    "donor_name": _tinghu_donor(s, kind),
-                    "project_id": rng.choice(featured) if kind != "INDIVIDUAL" and rng.random() < 0.4 else None,
-                    "beneficiaries": None if kind == "INDIVIDUAL" else next(reach),
-                },
+                f"TH-DON-{cal.year}-{k:05d}",
+                cents,
+                kind,
+                _tinghu_donor(s, kind),
+                rng.choice(featured) if kind != "INDIVIDUAL" and rng.random() < 0.4 else None,
+                None if kind == "INDIVIDUAL" else next(reach),
             )
 
     # registered volunteers
