@@ -112,9 +112,7 @@ def check_declared_length(header: str | None, limits: Limits) -> None:
         return
     text = header.strip()
     if not text.isdigit():
-        raise ApiError(
-            400, "invalid_content_length", f"Content-Length must be a non-negative integer, got {header!r}"
-        )
+        raise ApiError(400, "invalid_content_length", f"Content-Length must be a non-negative integer, got {header!r}")
     declared = int(text)
     if declared > limits.max_body_bytes:
         raise body_too_large(limits, declared)
