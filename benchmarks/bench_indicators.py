@@ -40,41 +40,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._stack import machine
 from demo.data import generate
-from hub.agreements import apply
 from hub.sql import is_sqlite, make_engine
-from hub.validation import validate_event
 from projections import indicator_store, measure_queries, migrations
 from projections.indicator_computation import compute
 from projections.measures import MeasureRow
 from projections.report_queries import ReportService
-from projections.rules import project
-from projections.store import SourceRecord, apply_batch
 from projections.tables import FACT_TABLES, tables_for
-from tests.shared_events import TEST_KEY, agreements, context
+from tests.indicator_stream import load
 
 REPORT_ZONES = ("gba", "mainland")
 REPORT_PERIOD = "2026"
 
 
-def load(engine: Engine) -> int:
+def load_demo(engine: Engine) -> int:
     """The demo stream, crossed and projected into the read models; the number of shared records."""
-    ags, ctx = agreements(), context()
     started = time.perf_counter()
-    batch: list[SourceRecord] = []
-    offset = 0
-    for raw in generate(42):
-        event = validate_event(raw)
-        crossing = apply(ags[event.region], TEST_KEY, event.event_type, event.record)
-        for zone in crossing.zones:
-            changes = project(zone, crossing.event_type, crossing.shared_record, ctx)
-            batch.append(SourceRecord("shared.bench", 0, offset, changes))
-            offset += 1
-        if len(batch) >= 5000:
-            apply_batch(engine, "read_models", batch)
-            batch = []
-    apply_batch(engine, "read_models", batch)
-    print(f"loaded {offset} shared records in {time.perf_counter() - started:.1f} s")
-    return offset
+    shared = load(engine, generate(42), seed=None, batch=5000)
+    print(f"loaded {shared} shared records in {time.perf_counter() - started:.1f} s")
+    return shared
 
 
 def baseline(engine: Engine) -> int:
@@ -109,7 +92,7 @@ def database_version(engine: Engine) -> str:
 def run(url: str, repeat: int) -> None:
     migrations.upgrade(url)
     engine = make_engine(url)
-    shared = load(engine)
+    shared = load_demo(engine)
     zones = indicator_store.refresh_indicators(engine).zones  # the first refresh: the zones, and a warm start
     measured: list[MeasureRow] = []
 

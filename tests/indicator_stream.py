@@ -1,18 +1,19 @@
 """A generated stream with known totals, loaded through the real pipeline, and its expected indicators.
 
 ``known_stream(seed)`` makes raw JSON documents (the ingest form) for four
-districts in three regions over 2026. ``load(engine, docs)`` takes them the
-way the hub does: validate_event -> agreements.apply -> rules.project ->
-store.apply_batch. ``expected(docs, zone)`` computes every indicator straight
-from the raw documents, with its own code (not the hub's SQL or
-``projections.indicators``), for the tests to compare with the table.
+districts in three regions over 2026. ``load(engine, docs)`` takes them (or
+any stream of raw documents, such as the demo data) the way the hub does:
+validate_event -> agreements.apply -> rules.project -> store.apply_batch.
+``expected(docs, zone)`` computes every indicator straight from the raw
+documents, with its own code (not the hub's SQL or
+``projections.indicator_computation``), for the tests to compare with the table.
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
@@ -178,9 +179,33 @@ def known_stream(seed: int = 7) -> list[Doc]:
     return docs
 
 
-def load(engine: Engine, docs: Sequence[Doc], *, seed: int | None = 3, batch: int = 97) -> None:
-    """Apply ``docs`` through the gateway's crossing and the projection rules (in shuffled order), with offsets."""
-    records: list[SourceRecord] = []
+def load(engine: Engine, docs: Iterable[Doc], *, seed: int | None = 3, batch: int = 97, suffix: str = "") -> int:
+    """Apply ``docs`` through the gateway's crossing and the projection rules, with offsets, in batches.
+
+    With ``seed`` the records are shuffled first (the order a test wants to be irrelevant); with
+    ``seed=None`` they are applied in stream order as they are made, never all held at once (the demo
+    stream). ``suffix`` selects the table set (a rebuild's ``__shadow``). Returns the records applied.
+    """
+    records: Iterable[SourceRecord] = _crossed(docs)
+    if seed is not None:
+        shuffled = list(records)
+        random.Random(seed).shuffle(shuffled)
+        records = shuffled
+    pending: list[SourceRecord] = []
+    applied = 0
+    for record in records:
+        pending.append(SourceRecord(record.topic, 0, applied, record.changes))
+        applied += 1
+        if len(pending) == batch:
+            apply_batch(engine, "read_models", pending, suffix=suffix)
+            pending = []
+    if pending:
+        apply_batch(engine, "read_models", pending, suffix=suffix)
+    return applied
+
+
+def _crossed(docs: Iterable[Doc]) -> Iterator[SourceRecord]:
+    """The shared records of ``docs``: validated, crossed for each zone, projected (offsets not yet set)."""
     ags = agreements()
     ctx = context()
     for raw in docs:
@@ -188,12 +213,7 @@ def load(engine: Engine, docs: Sequence[Doc], *, seed: int | None = 3, batch: in
         crossing = apply(ags[event.region], TEST_KEY, event.event_type, event.record)
         for zone in crossing.zones:
             changes = project(zone, crossing.event_type, crossing.shared_record, ctx)
-            records.append(SourceRecord(f"shared.{zone}.test", 0, 0, changes))
-    if seed is not None:
-        random.Random(seed).shuffle(records)
-    numbered = [SourceRecord(r.topic, 0, i, r.changes) for i, r in enumerate(records)]
-    for start in range(0, len(numbered), batch):
-        apply_batch(engine, "read_models", numbered[start : start + batch])
+            yield SourceRecord(f"shared.{zone}.test", 0, 0, changes)
 
 
 # -- the expected values, from the raw documents -------------------------------------------------------

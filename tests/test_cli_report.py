@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,10 @@ from tests.indicator_stream import known_stream, load
 HUB = str(Path(sys.executable).with_name("hub"))
 
 
-@pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('cli')}/hub.db"
+@contextmanager
+def _loaded(folder: Path) -> Iterator[tuple[str, Engine]]:
+    """A SQLite database in ``folder`` holding the known stream, its indicators never refreshed."""
+    url = f"sqlite:///{folder}/hub.db"
     migrations.upgrade(url)
     engine = make_engine(url)
     load(engine, known_stream())
@@ -33,14 +35,28 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, En
         engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
+    """Shared by the tests that only read reports (the first ``hub report`` refreshes it)."""
+    with _loaded(tmp_path_factory.mktemp("cli")) as loaded:
+        yield loaded
+
+
+@pytest.fixture
+def stale_database(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    """A database of its own, so that its indicators are stale whichever tests ran before."""
+    with _loaded(tmp_path / "stale") as loaded:
+        yield loaded
+
+
 def hub(args: list[str], url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
     env["HUB_DATABASE_URL"] = url
     return subprocess.run([HUB, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 
-def test_report_refreshes_stale_indicators_then_prints_csv(database: tuple[str, Engine], tmp_path: Path) -> None:
-    url, engine = database
+def test_report_refreshes_stale_indicators_then_prints_csv(stale_database: tuple[str, Engine], tmp_path: Path) -> None:
+    url, engine = stale_database
     assert indicator_store.stale_zones(engine) == ["gba", "mainland"]
     proc = hub(["report", "--zone", "gba", "--period", "2026-Q2", "--format", "csv"], url, tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -73,7 +73,7 @@ def test_the_result_does_not_depend_on_order_or_batching(engine: Engine) -> None
     # The same stream again, other order and batches, in the shadow tables of a rebuild.
     again = make_engine(engine.url.render_as_string(hide_password=False))
     try:
-        _load_shadow(again, docs)
+        load(again, docs, seed=99, batch=13, suffix=SHADOW_SUFFIX)
         refresh_indicators(again, suffix=SHADOW_SUFFIX)
         store.swap_shadow(again, require_caught_up=False)
     finally:
@@ -81,25 +81,6 @@ def test_the_result_does_not_depend_on_order_or_batching(engine: Engine) -> None
     assert stale_zones(engine) == ["gba", "mainland"]  # the swap moved the offsets: recompute
     refresh_indicators(engine)
     assert {z: table_values(engine, z) for z in ("gba", "mainland")} == first
-
-
-def _load_shadow(engine: Engine, docs: list[dict[str, Any]]) -> None:
-    import random
-
-    from hub.agreements import apply
-    from hub.validation import validate_event
-    from projections.rules import project
-    from tests.shared_events import TEST_KEY, agreements, context
-
-    recs = []
-    for raw in docs:
-        event = validate_event(raw)
-        c = apply(agreements()[event.region], TEST_KEY, event.event_type, event.record)
-        recs += [(z, project(z, c.event_type, c.shared_record, context())) for z in c.zones]
-    random.Random(99).shuffle(recs)
-    numbered = [store.SourceRecord(f"shared.{z}.test", 0, i, ch) for i, (z, ch) in enumerate(recs)]
-    for start in range(0, len(numbered), 13):
-        store.apply_batch(engine, P, numbered[start : start + 13], suffix=SHADOW_SUFFIX)
 
 
 def test_refresh_replaces_the_zone_and_tracks_staleness(engine: Engine) -> None:

@@ -13,9 +13,7 @@ from sqlalchemy import Engine
 
 from demo.data import JINJIANG, NANSHAN, TINGHU, FactCoverage, generate
 from demo.seed_check import FACT_INDICATOR, NOT_IN_REPORTS, carried_facts, check_report
-from hub.agreements import apply
 from hub.sql import make_engine
-from hub.validation import validate_event
 from projections import migrations
 from projections.fx import AppliedRate
 from projections.indicators import ALL, BY_NAME, INDICATORS, IndicatorValue, parts_of
@@ -23,10 +21,8 @@ from projections.periods import parse_period
 from projections.report import Report, build_report
 from projections.report_queries import ReportService
 from projections.report_render import render, render_csv, report_document
-from projections.rules import project
-from projections.store import SourceRecord, apply_batch
 from projections.suppression import Policy
-from tests.shared_events import TEST_KEY, agreements, context
+from tests.indicator_stream import load
 
 
 # -- rendering a small report --------------------------------------------------------------------------------
@@ -225,21 +221,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     url = f"sqlite:///{tmp_path_factory.mktemp('demo')}/demo.db"
     migrations.upgrade(url)
     engine = make_engine(url)
-    ags, ctx = agreements(), context()
-    batch: list[SourceRecord] = []
-    offset = 0
-    for raw in generate(42):
-        event = validate_event(raw)
-        crossing = apply(ags[event.region], TEST_KEY, event.event_type, event.record)
-        for zone in crossing.zones:
-            batch.append(
-                SourceRecord("shared.demo", 0, offset, project(zone, crossing.event_type, crossing.shared_record, ctx))
-            )
-            offset += 1
-        if len(batch) >= 5000:
-            apply_batch(engine, "read_models", batch)
-            batch = []
-    apply_batch(engine, "read_models", batch)
+    load(engine, generate(42), seed=None, batch=5000)
     try:
         yield engine
     finally:
