@@ -1,6 +1,9 @@
 """Dated exchange rates and money conversion into the reporting currency.
 
-Pure. Rates come from a dated file (``fx/rates.yaml``): for each currency, the
+Pure, except :func:`load_rates` and :func:`default_rates_path`, which read
+the rates file (the shipped one once per process; a file that cannot be read
+or parsed is a :class:`~hub.errors.ConfigError` naming the entry at fault).
+Rates come from a dated file (``fx/rates.yaml``): for each currency, the
 units of the base currency (CNY) one unit buys, from a ``valid_from`` date.
 An amount is converted with the rate in force on its event's local date
 (Asia/Shanghai); conversions between two non-base currencies go through the
