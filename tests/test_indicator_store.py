@@ -10,36 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from hub.errors import ProjectionError
 from hub.sql import make_engine
-from projections import fact_queries, indicator_store, migrations, store
+from projections import fact_queries, indicator_store, store
 from projections.indicator_store import MARKER_KIND, refresh_indicators, stale_zones
 from projections.periods import parse_period
 from projections.tables import SHADOW_SUFFIX, TABLES
 from tests.indicator_stream import Key, expected, known_stream, load
-from tests.shared_events import crossing, records
+from tests.shared_events import DIALECTS, crossing, read_models_engine, records
 
 P = "read_models"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
+@pytest.fixture(params=DIALECTS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty database of the given dialect, migrated by the real Alembic revisions."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/db/indicators.db"
-    else:
-        url = request.getfixturevalue("fresh_postgres_url")
-    migrations.upgrade(url)
-    eng = make_engine(url)
-    try:
-        yield eng
-    finally:
-        eng.dispose()
+    yield from read_models_engine(request, tmp_path)
 
 
 def table_values(engine: Engine, zone: str) -> dict[Key, Decimal]:
