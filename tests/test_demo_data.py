@@ -37,7 +37,6 @@ from hub.provenance import ILLUSTRATIVE_MARK, ILLUSTRATIVE_REFERRAL
 SEED_FACTS_FILE = Path(__file__).resolve().parents[1] / "demo" / "seed-facts.json"
 SEED_A = 20260314
 SEED_B = 7
-HUB = str(Path(sys.executable).with_name("hub"))
 MONEY_EVENTS = ("DonationReceived", "ProjectFunded")
 
 
@@ -469,46 +468,3 @@ def test_a_year_out_of_range_is_refused_at_once() -> None:
     with pytest.raises(ValidationError) as info:
         generate(SEED_A, 1900)
     assert info.value.errors[0][0] == "year" and "1900" in info.value.errors[0][1]
-
-
-# -- the CLI, run as a user runs it ----------------------------------------------------------------
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
-    return subprocess.run([HUB, *args], capture_output=True, env=env, cwd=cwd, timeout=300)
-
-
-def _head(stream: Stream, n: int) -> bytes:
-    with stream.path.open("rb") as fp:
-        return b"".join(next(fp) for _ in range(n))
-
-
-def test_cli_writes_a_file_and_its_sidecar(stream_a: Stream, tmp_path: Path) -> None:
-    out = tmp_path / "demo.jsonl"
-    proc = _run(["demo-data", "--out", str(out), "--seed", str(SEED_A), "--limit", "3000"], tmp_path)
-    assert proc.returncode == 0, proc.stderr.decode()
-    assert out.read_bytes() == _head(stream_a, 3000)
-    meta = json.loads((tmp_path / "demo.jsonl.meta.json").read_text(encoding="utf-8"))
-    recount: dict[str, Counter[str]] = defaultdict(Counter)
-    for line in out.read_bytes().splitlines():
-        doc = json.loads(line)
-        recount[doc["district"]][doc["type"]] += 1
-    assert meta["seed"] == SEED_A and meta["year"] == 2026 and meta["limit"] == 3000 and meta["complete"] is False
-    assert meta["events"] == 3000 and meta["sha256"] == _sha256(out)
-    assert meta["counts"] == {d: dict(c) for d, c in recount.items()}
-    assert meta["illustrative_districts"] == list(ILLUSTRATIVE_DISTRICTS)
-    assert "3,000" in proc.stdout.decode()
-
-
-def test_cli_limit_to_stdout_is_a_prefix_of_the_stream(stream_a: Stream, tmp_path: Path) -> None:
-    proc = _run(["demo-data", "--out", "-", "--seed", str(SEED_A), "--limit", "100"], tmp_path)
-    assert proc.returncode == 0, proc.stderr.decode()
-    assert proc.stdout == _head(stream_a, 100)
-    assert "--limit 100" in proc.stderr.decode()
-    assert list(tmp_path.iterdir()) == []  # no sidecar for stdout
-
-
-def test_cli_bad_year_is_a_one_line_error(tmp_path: Path) -> None:
-    proc = _run(["demo-data", "--out", str(tmp_path / "x.jsonl"), "--seed", "1", "--year", "1900"], tmp_path)
-    assert proc.returncode == 1
-    lines = proc.stderr.decode().strip().splitlines()
-    assert len(lines) == 1 and "year" in lines[0], proc.stderr
