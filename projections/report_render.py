@@ -159,7 +159,9 @@ def render_csv(report: Report) -> str:
     return out.getvalue()
 
 
-def _json_value(spec: Indicator, cell: ReportCell) -> Any:
+def json_value(spec: Indicator, cell: ReportCell) -> Any:
+    """The figure as JSON publishes it: None when withheld or not applicable, an int for a count, a string
+    with two decimals for an amount (money stays exact), a float for a ratio."""
     published = cell.published()
     if published is None:
         return None
@@ -213,7 +215,7 @@ def report_document(report: Report) -> dict[str, Any]:
                 "region": row.region,
                 "district": row.district,
                 "name": row.name,
-                "values": {s.name: _json_value(s, row.cells[s.name]) for s in report.indicators},
+                "values": {s.name: json_value(s, row.cells[s.name]) for s in report.indicators},
                 "flags": {
                     s.name: row.cells[s.name].shown(report.policy)
                     for s in report.indicators
@@ -241,4 +243,14 @@ def render(report: Report, fmt: Format, width: int = 160) -> str:
     raise ValueError(f"format: unknown {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
-__all__ = ["CSV_COLUMNS", "FORMATS", "Format", "render", "render_csv", "render_json", "render_table", "report_document"]
+__all__ = [
+    "CSV_COLUMNS",
+    "FORMATS",
+    "Format",
+    "json_value",
+    "render",
+    "render_csv",
+    "render_json",
+    "render_table",
+    "report_document",
+]
