@@ -142,7 +142,10 @@ def classify(exc: BaseException) -> Failure:
     """The one reading of a SQLAlchemy error (see :class:`Failure`).
 
     - :data:`OUTAGES`, or any driver error after which the connection was
-      invalidated -> TRANSIENT;
+      invalidated -> TRANSIENT. (SQLite reports a missing table or column as
+      an ``OperationalError`` too, so there it is waited out, e.g. while the
+      worker's migration creates the tables; PostgreSQL calls it a
+      ``ProgrammingError``: a FAULT.);
     - ``IntegrityError`` and ``DataError`` (a constraint, a value too long or
       out of range), or a value a column type's bind step refused before it
       reached the database (``ValueError``, ``TypeError``, ``ArithmeticError``)

@@ -186,3 +186,65 @@ def test_changes_fit_the_tables(data: st.DataObject, event_type: str) -> None:
                 if change.version_columns == MAIN_VERSION:
                     assert required <= written, f"{change.table}: {required - written} not written"
                     assert all(change.values[n] is not None or table.c[n].nullable for n in change.values)
+
+
+# -- derived columns ------------------------------------------------------------------------------------
+MARCH_2 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+MARCH_9 = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("opened_ms", "closed_ms", "status"),
+    [
+        (None, None, "unknown"),
+        (100, None, "open"),
+        (None, 100, "closed"),  # a case first seen through its closing
+        (100, 200, "closed"),
+        (100, 100, "closed"),
+        (200, 100, "open"),  # opened again after the closing
+    ],
+)
+def test_a_cases_status_follows_from_its_opening_and_closing(
+    opened_ms: int | None, closed_ms: int | None, status: str
+) -> None:
+    assert rules.case_status(opened_ms, closed_ms) == status
+
+
+def test_only_home_visits_count_as_home_visits() -> None:
+    assert rules.is_home_visit(rules.HOME_VISIT) and rules.HOME_VISIT == "HOME"
+    assert not any(rules.is_home_visit(t) for t in ("PHONE", "OFFICE", "home", None))
+
+
+def test_a_cases_derived_columns_come_from_its_visits() -> None:
+    visits = [
+        rules.VisitTally("HOME", 2, MARCH_2),
+        rules.VisitTally("PHONE", 3, MARCH_9),
+        rules.VisitTally("OFFICE", 0, None),
+    ]
+    assert rules.derive_case(100, None, visits) == rules.CaseDerived("open", 5, 2, MARCH_9)
+    assert rules.derive_case(None, None, []) == rules.CaseDerived("unknown", 0, 0, None)
+    assert set(rules.CASE_DERIVED_COLUMNS) == set(rules.CaseDerived.__dataclass_fields__)
+    assert set(rules.CASE_DERIVED_COLUMNS) <= set(TABLES["cases"].c.keys())
+
+
+_TALLIES = st.lists(
+    st.builds(
+        rules.VisitTally,
+        visit_type=st.sampled_from(["HOME", "PHONE", "OFFICE", "GROUP"]),
+        count=st.integers(0, 5),
+        last_at=st.one_of(st.none(), st.datetimes(timezones=st.just(UTC))),
+    ),
+    max_size=6,
+)
+
+
+@given(
+    tallies=_TALLIES, opened=st.one_of(st.none(), st.integers(0, 10)), closed=st.one_of(st.none(), st.integers(0, 10))
+)
+def test_derived_columns_do_not_depend_on_the_order_of_the_facts(
+    tallies: list[rules.VisitTally], opened: int | None, closed: int | None
+) -> None:
+    derived = rules.derive_case(opened, closed, tallies)
+    assert rules.derive_case(opened, closed, list(reversed(tallies))) == derived
+    assert derived.visit_count == sum(t.count for t in tallies)
+    assert derived.home_visit_count == sum(t.count for t in tallies if t.visit_type == "HOME")

@@ -1,15 +1,18 @@
-"""Engines of the read models: SQLite set-up and URL handling (PostgreSQL is exercised by test_read_models)."""
+"""hub.sql: SQLite set-up, URL handling and the UTC instant type (the stores on PostgreSQL: test_read_models)."""
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as timezone_of
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, MetaData, Table, insert, inspect, select, text
+from sqlalchemy.exc import StatementError
 
 from hub.errors import ConfigError
-from hub.sql import BUSY_TIMEOUT_MS, is_sqlite, make_engine, normalise_url, write_transaction
+from hub.sql import BUSY_TIMEOUT_MS, UtcDateTime, is_sqlite, make_engine, normalise_url, write_transaction
 
 
 def test_sqlite_gets_wal_busy_timeout_foreign_keys_and_its_folder(tmp_path: Path) -> None:
@@ -117,3 +120,52 @@ def test_an_unusable_sqlite_folder_is_a_config_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(ConfigError, match="cannot create the folder"):
         make_engine(f"sqlite:///{blocker}/sub/hub.db")
+
+
+def test_a_file_is_required_where_an_in_memory_database_would_keep_nothing() -> None:
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(ConfigError, match="--sink: an in-memory SQLite database keeps nothing"):
+            normalise_url(url, setting="--sink", needs_file=True)
+    assert normalise_url("sqlite://", needs_file=False).drivername == "sqlite"
+    with pytest.raises(ConfigError, match=r"--sink: unsupported database 'mysql'; use sqlite:///a\.db or jsonl"):
+        normalise_url("mysql://u@db/hub", setting="--sink", forms="sqlite:///a.db or jsonl:///dir")
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("timezone", [False, True])
+def test_utc_datetime_keeps_the_instant_and_reads_it_back_in_utc(
+    dialect: str, timezone: bool, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}" if dialect == "sqlite" else request.getfixturevalue("fresh_postgres_url")
+    engine = make_engine(url)
+    table = Table("instants", MetaData(), Column("id", Integer, primary_key=True), Column("at", UtcDateTime(timezone)))
+    shanghai = datetime(2026, 3, 2, 9, 30, tzinfo=timezone_of(timedelta(hours=8)))
+    try:
+        table.create(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(table), [{"id": 1, "at": shanghai}, {"id": 2, "at": None}])
+        with engine.connect() as conn:
+            stored = dict(conn.execute(select(table.c.id, table.c.at)).all())
+        assert stored == {1: shanghai, 2: None}
+        assert stored[1].tzinfo == UTC and stored[1].hour == 1
+        [column] = [c for c in inspect(engine).get_columns("instants") if c["name"] == "at"]
+        if dialect == "postgresql":  # both layouts exist: the read models' (naive UTC) and the sinks' (zoned)
+            assert column["type"].timezone is timezone
+        with pytest.raises(StatementError, match="naive datetime"), engine.begin() as conn:
+            conn.execute(insert(table), [{"id": 3, "at": datetime(2026, 3, 2, 9, 30)}])
+    finally:
+        engine.dispose()
+
+
+def test_a_dry_run_transaction_is_rolled_back_even_on_success(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (a INTEGER)"))
+        with write_transaction(engine, dry_run=True) as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    finally:
+        engine.dispose()
