@@ -33,7 +33,8 @@ Cluster = HubSettings | Sequence[str]
 bootstrap list. A bare list carries no security settings, so code that serves a configured cluster
 passes the settings."""
 
-#: kafka-python's consumer needs a request timeout above its session timeout (30 s by default).
+#: The hub's consumers have always allowed a request at least 31 s (older kafka-python required more than its
+#: 30 s session timeout); a slow fetch or offset look-up is not an outage.
 _MIN_CONSUMER_REQUEST_TIMEOUT_S: Final = 31.0
 #: The round-trip bound of a client given only a bootstrap list (the settings' own default).
 _DEFAULT_REQUEST_TIMEOUT_S: Final = 10.0
@@ -95,8 +96,12 @@ def consumer_config(
     read_committed: bool = False,
     request_timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """A consumer that never auto-commits; group-less (manual assignment) unless ``group_id`` is given."""
-    timeout = max(request_timeout_s or _request_timeout_s(cluster), _MIN_CONSUMER_REQUEST_TIMEOUT_S)
+    """A consumer that never auto-commits; group-less (manual assignment) unless ``group_id`` is given.
+
+    Reaching the cluster at all is bounded by ``request_timeout_s`` (default: the settings'); a request
+    once connected by at least 31 s."""
+    bound = request_timeout_s or _request_timeout_s(cluster)
+    timeout = max(bound, _MIN_CONSUMER_REQUEST_TIMEOUT_S)
     return {
         **connection_config(cluster),
         "client_id": client_id,
@@ -106,6 +111,7 @@ def consumer_config(
         "isolation_level": "read_committed" if read_committed else "read_uncommitted",
         "max_poll_records": max_poll_records,
         "request_timeout_ms": int(timeout * 1000),
+        "bootstrap_timeout_ms": int(bound * 1000),
     }
 
 

@@ -130,7 +130,7 @@ class KafkaReader:
     ) -> dict[TopicPartitionKey, int]:
         """Timestamp (ms) of the first record at or after each position; partitions with none are left out.
 
-        Leaves the reader with nothing assigned.
+        Leaves the reader with nothing assigned (its consumer closed; the next call opens another).
         """
         if not positions:
             return {}
@@ -152,9 +152,9 @@ class KafkaReader:
         except KafkaError as exc:
             raise BrokerError(f"cannot read record timestamps: {exc}") from exc
         finally:
-            if self._consumer is not None:
-                with contextlib.suppress(KafkaError):
-                    self._consumer.assign([])
+            # kafka-python keeps what it fetched for a paused partition and then never fetches that partition
+            # again, even after a new assignment and seek: the next call opens a fresh consumer instead.
+            self.close()
         return found
 
     # -- replay ------------------------------------------------------------------------------------
