@@ -42,33 +42,30 @@ def _projection_tables(projection: str) -> tuple[str, ...]:
 
 def create_shadow(engine: Engine, projection: str = READ_MODELS, suffix: str = SHADOW_SUFFIX) -> None:
     """Create empty shadow tables for ``projection`` (dropping any left over) and forget their offsets."""
-    names = _projection_tables(projection)
-    shadow = tables_for(suffix)
-    if not suffix:
-        raise ProjectionError("suffix: a shadow needs a suffix such as __shadow")
-    try:
-        with write_transaction(engine) as conn:
-            for name in names:
-                shadow[name].drop(conn, checkfirst=True)
-                shadow[name].create(conn)
-            conn.execute(delete(projection_offsets).where(projection_offsets.c.projection == projection + suffix))
-    except SQLAlchemyError as exc:
-        raise translate(exc, f"creating the shadow tables of {projection}") from exc
+    _reset_shadow(engine, projection, suffix, recreate=True)
 
 
 def drop_shadow(engine: Engine, projection: str = READ_MODELS, suffix: str = SHADOW_SUFFIX) -> None:
     """Drop the shadow tables of ``projection`` and their offsets (e.g. after an abandoned rebuild)."""
+    _reset_shadow(engine, projection, suffix, recreate=False)
+
+
+def _reset_shadow(engine: Engine, projection: str, suffix: str, *, recreate: bool) -> None:
+    """In one transaction: drop the shadow tables (and create them empty again), forget their offsets."""
     names = _projection_tables(projection)
-    shadow = tables_for(suffix)
     if not suffix:
         raise ProjectionError("suffix: a shadow needs a suffix such as __shadow")
+    shadow = tables_for(suffix)
     try:
         with write_transaction(engine) as conn:
             for name in names:
                 shadow[name].drop(conn, checkfirst=True)
+                if recreate:
+                    shadow[name].create(conn)
             conn.execute(delete(projection_offsets).where(projection_offsets.c.projection == projection + suffix))
     except SQLAlchemyError as exc:
-        raise translate(exc, f"dropping the shadow tables of {projection}") from exc
+        doing = "creating" if recreate else "dropping"
+        raise translate(exc, f"{doing} the shadow tables of {projection}") from exc
 
 
 def swap_shadow(

@@ -11,18 +11,18 @@ import pytest
 
 pytest.register_assert_rewrite("tests.tracking_contract")  # its assertions report their values, as a test module's do
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import select
 
-from consumers.sinks import JsonlSink, SinkError, SinkRecord, SqlSink, WriteResult, read_jsonl
+from consumers.sinks import JsonlSink, Sink, SinkError, SinkRecord, SqlSink, read_jsonl
 from hub.schemas import load_schema
+from hub.tracking import TrackingWriter
 from tests.partner_events import as_decoded, event
-from tests.tracking_contract import Item, TopicPartition, TrackingContract, Wrote, holding_sql_offsets
+from tests.tracking_contract import Item, SqlTrackingContract, TopicPartition, TrackingContract, Wrote
 
 SUBSCRIBER = "contract"
 EVENT_TYPE = "CaseOpened"
@@ -47,96 +47,82 @@ def _record(item: Item, refused: Mapping[str, Any]) -> SinkRecord:
     return SinkRecord(item.topic, item.partition, item.offset, "gba", EVENT_TYPE, values)
 
 
-def _wrote(items: Sequence[Item], result: WriteResult) -> Wrote:
-    return Wrote(len(items) - result.skipped, result.skipped)
+class _SinkWriter:
+    """A sink of subscriber ``contract``; a subclass opens it and says what it refuses and what it holds."""
 
-
-# -- SQL sink --------------------------------------------------------------------------------------------
-class SqlSinkWriter:
-    """A SQL sink of subscriber ``contract`` on its own engine."""
-
-    #: case_ref is NOT NULL in the table of CaseOpened.
-    REFUSED: Mapping[str, Any] = {"case_ref": None}
-
-    def __init__(self, url: str) -> None:
-        self.sink = SqlSink(url, SUBSCRIBER)
-        self.sink.prepare(_readers())
+    #: The fields that make the sink refuse an event.
+    REFUSED: ClassVar[Mapping[str, Any]]
+    sink: Sink
 
     def write(self, items: Sequence[Item]) -> Wrote:
-        return _wrote(items, self.sink.write([_record(i, self.REFUSED) for i in items]))
+        result = self.sink.write([_record(i, self.REFUSED) for i in items])
+        return Wrote(len(items) - result.skipped, result.skipped)
 
     def positions(self) -> dict[TopicPartition, int]:
         return self.sink.positions()
 
-    def contents(self) -> list[str]:
-        table = self.sink.tables[EVENT_TYPE]
-        with self.sink.engine.connect() as conn:
-            return sorted(str(v) for v in conn.execute(select(table.c.event_id)).scalars())
-
     def close(self) -> None:
         self.sink.close()
+
+
+# -- SQL sink --------------------------------------------------------------------------------------------
+class SqlSinkWriter(_SinkWriter):
+    """A SQL sink on its own engine."""
+
+    REFUSED: ClassVar[Mapping[str, Any]] = {"case_ref": None}  # NOT NULL in the table of CaseOpened
+
+    def __init__(self, url: str) -> None:
+        self.sql = SqlSink(url, SUBSCRIBER)
+        self.sql.prepare(_readers())
+        self.sink = self.sql
+
+    def contents(self) -> list[str]:
+        table = self.sql.tables[EVENT_TYPE]
+        with self.sql.engine.connect() as conn:
+            return sorted(str(v) for v in conn.execute(select(table.c.event_id)).scalars())
 
 
 def open_sql_sink_writer(location: str) -> SqlSinkWriter:
     return SqlSinkWriter(location)
 
 
-class _SqlSinkContract(TrackingContract):
+class _SqlSinkContract(SqlTrackingContract):
     writer_factory = "tests.test_tracking_sinks:open_sql_sink_writer"
-    crash_point = "hub.tracking:TrackingWriter._advance"
 
     def make_storage(self, request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = self.database_url(request, tmp_path)
         SqlSinkWriter(url).close()  # the tables exist before any writer races to create them
         return url
 
-    def database_url(self, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-        raise NotImplementedError
-
-    @contextmanager
-    def holding_the_offsets(self, tps: Sequence[TopicPartition]) -> Iterator[Any]:
+    def offsets_writer(self) -> tuple[TrackingWriter, Callable[[], None]]:
         holder = SqlSink(self.location, SUBSCRIBER)
-        try:
-            with holding_sql_offsets(holder.writer, self.location, tps) as until_waiting:
-                yield until_waiting
-        finally:
-            holder.close()
+        return holder.writer, holder.close
 
 
 class TestSqlSinkOnSqlite(_SqlSinkContract):
-    def database_url(self, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-        return f"sqlite:///{tmp_path / 'partner.db'}"
+    dialect = "sqlite"
 
 
 @pytest.mark.postgres
 class TestSqlSinkOnPostgres(_SqlSinkContract):
-    def database_url(self, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-        return str(request.getfixturevalue("fresh_postgres_url"))
+    dialect = "postgresql"
 
 
 # -- JSON Lines sink -------------------------------------------------------------------------------------
-class JsonlSinkWriter:
-    """A JSON Lines sink of subscriber ``contract`` (it holds the folder's lock while open)."""
+class JsonlSinkWriter(_SinkWriter):
+    """A JSON Lines sink (it holds the folder's lock while open)."""
 
-    #: A float that JSON cannot carry (the sink writes strict JSON).
-    REFUSED: Mapping[str, Any] = {"case_ref": float("nan")}
+    REFUSED: ClassVar[Mapping[str, Any]] = {
+        "case_ref": float("nan")
+    }  # a float JSON cannot carry (the sink writes strict JSON)
 
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory)
         self.sink = JsonlSink(self.directory, SUBSCRIBER)
         self.sink.prepare(_readers())
 
-    def write(self, items: Sequence[Item]) -> Wrote:
-        return _wrote(items, self.sink.write([_record(i, self.REFUSED) for i in items]))
-
-    def positions(self) -> dict[TopicPartition, int]:
-        return self.sink.positions()
-
     def contents(self) -> list[str]:
         return sorted(str(line["event"]["event_id"]) for line in read_jsonl(self.directory))
-
-    def close(self) -> None:
-        self.sink.close()
 
 
 def open_jsonl_sink_writer(location: str) -> JsonlSinkWriter:

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,6 +19,7 @@ from sqlalchemy import Engine, select, text
 
 from hub.agreements import Crossing
 from hub.sql import make_engine, write_transaction
+from hub.tracking import TrackingWriter
 from projections import migrations, store
 from projections.row_changes import apply_changes
 from projections.rules import Upsert
@@ -37,7 +36,7 @@ from tests.shared_events import (
     records,
     row,
 )
-from tests.tracking_contract import Item, TopicPartition, TrackingContract, Wrote, holding_sql_offsets
+from tests.tracking_contract import Item, SqlTrackingContract, TopicPartition, Wrote
 
 P = "read_models"
 
@@ -124,9 +123,8 @@ def open_store_writer(location: str) -> StoreWriter:
     return StoreWriter(location)
 
 
-class _StoreContract(TrackingContract):
+class _StoreContract(SqlTrackingContract):
     writer_factory = "tests.test_tracking_store:open_store_writer"
-    crash_point = "hub.tracking:TrackingWriter._advance"
 
     def make_storage(self, request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = self.database_url(request, tmp_path)
@@ -138,28 +136,18 @@ class _StoreContract(TrackingContract):
             engine.dispose()
         return url
 
-    def database_url(self, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-        raise NotImplementedError
-
-    @contextmanager
-    def holding_the_offsets(self, tps: Sequence[TopicPartition]) -> Iterator[Any]:
+    def offsets_writer(self) -> tuple[TrackingWriter, Callable[[], None]]:
         engine = make_engine(self.location)
-        try:
-            with holding_sql_offsets(store.tracking_writer(engine, CONTRACT), self.location, tps) as until_waiting:
-                yield until_waiting
-        finally:
-            engine.dispose()
+        return store.tracking_writer(engine, CONTRACT), engine.dispose
 
 
 class TestStoreOnSqlite(_StoreContract):
-    def database_url(self, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-        return f"sqlite:///{tmp_path / 'contract.db'}"
+    dialect = "sqlite"
 
 
 @pytest.mark.postgres
 class TestStoreOnPostgres(_StoreContract):
-    def database_url(self, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-        return str(request.getfixturevalue("fresh_postgres_url"))
+    dialect = "postgresql"
 
 
 # -- exactly once ----------------------------------------------------------------------------------

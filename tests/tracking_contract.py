@@ -270,6 +270,33 @@ class TrackingContract(ABC):
         assert check.positions() == {(TOPIC, 0): 12, (TOPIC, 1): 12}
 
 
+class SqlTrackingContract(TrackingContract):
+    """A backend on a SQL database through :class:`hub.tracking.TrackingWriter`: SQLite or PostgreSQL."""
+
+    crash_point = "hub.tracking:TrackingWriter._advance"
+    #: ``sqlite`` or ``postgresql`` (a PostgreSQL subclass is marked ``postgres``).
+    dialect: ClassVar[str]
+
+    def database_url(self, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+        """An empty database of :attr:`dialect` for one test."""
+        if self.dialect == "sqlite":
+            return f"sqlite:///{tmp_path / 'contract.db'}"
+        return str(request.getfixturevalue("fresh_postgres_url"))
+
+    @abstractmethod
+    def offsets_writer(self) -> tuple[TrackingWriter, Callable[[], None]]:
+        """A tracking writer on this test's offsets (its own engine), and how to close it."""
+
+    @contextmanager
+    def holding_the_offsets(self, tps: Sequence[TopicPartition]) -> Iterator[Callable[[int], None]]:
+        writer, close = self.offsets_writer()
+        try:
+            with holding_sql_offsets(writer, self.location, tps) as until_waiting:
+                yield until_waiting
+        finally:
+            close()
+
+
 @contextmanager
 def holding_sql_offsets(
     writer: TrackingWriter, url: str, tps: Sequence[TopicPartition]
