@@ -16,8 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
+import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from hub import naming
@@ -35,6 +36,7 @@ from projections import migrations, store
 from projections.fx import load_rates
 from projections.rules import ProjectionContext, project
 from projections.store import SourceRecord
+from tests.fixtures.postgres import PostgresServer
 from tests.shared_events import HK, MO, crossing
 
 Position = tuple[str, int, int]
@@ -183,6 +185,18 @@ def reference_dump(
 
 def sqlite_url(folder: Path, name: str) -> str:
     return f"sqlite:///{folder}/{name}.db"
+
+
+#: Parameters of a ``dialect`` fixture: every test of a store runs on SQLite and on PostgreSQL.
+DIALECTS: Final = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def database_url(dialect: str, request: pytest.FixtureRequest, folder: Path, name: str) -> str:
+    """A fresh database ``name`` of ``dialect``: a SQLite file in ``folder``, or a database on the session's server."""
+    if dialect == "sqlite":
+        return sqlite_url(folder, name)
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"hub_{name}")
 
 
 def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:

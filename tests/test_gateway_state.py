@@ -11,6 +11,7 @@ from hub.errors import ConfigError
 from hub.gateway.crossing import Crossed, OutputRecord, RawRecord, Refused
 from hub.gateway.status import Stats, Status, group_id, read_status, served_regions
 from hub.process import StatusFile
+from hub.stream_runner.status import state_line
 
 
 def test_no_region_means_all_five_in_a_stable_order() -> None:
@@ -74,3 +75,12 @@ def test_the_status_file_round_trips_and_a_broken_one_reads_as_none(tmp_path: Pa
     path.write_text("{not json")
     assert read_status(path) is None
     assert read_status(tmp_path / "missing.json") is None
+
+
+def test_the_state_line_says_whether_it_runs_and_consumes() -> None:
+    status = Status(pid=42, group_id="hub-gateway-gd", regions=["GD"], topics=30)
+    assert state_line("gateway", "hub-gateway-gd", None, None) == "gateway hub-gateway-gd is not running"
+    assert state_line("gateway", "hub-gateway-gd", 42, None).endswith("running (pid 42), not consuming yet")
+    assert state_line("gateway", "hub-gateway-gd", 42, status).endswith("(pid 42), not consuming yet: 0 partitions")
+    status.ready, status.assigned = True, 30
+    assert state_line("gateway", "hub-gateway-gd", 42, status).endswith("(pid 42), consuming: 30 partitions")

@@ -28,11 +28,12 @@ from projections import launcher, store
 from projections.lag import wait_for_offsets
 from projections.status import group_id, served_zones
 from projections.tables import READ_MODELS
-from tests.fixtures.postgres import PostgresServer
 from tests.shared_events import crossing
 from tests.shared_stream import (
+    DIALECTS,
     SharedProducer,
     create_zone_topics,
+    database_url,
     dead_letters,
     dump,
     make_stream,
@@ -61,16 +62,9 @@ def _settings(topics: HubSettings, registry: str, tmp_path: Path, database_url: 
     )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DIALECTS)
 def dialect(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def _database(dialect: str, request: pytest.FixtureRequest, tmp_path: Path, name: str) -> str:
-    if dialect == "sqlite":
-        return sqlite_url(tmp_path, name)
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database(f"hub_{name}")
 
 
 @pytest.fixture
@@ -78,14 +72,14 @@ def worker(
     topics: HubSettings, registry: str, tmp_path: Path, zone: str, dialect: str, request: pytest.FixtureRequest
 ) -> Iterator[HubSettings]:
     """Settings of a worker projecting ``zone`` into a fresh database; stops the worker afterwards."""
-    settings = _settings(topics, registry, tmp_path, _database(dialect, request, tmp_path, "worker"))
+    settings = _settings(topics, registry, tmp_path, database_url(dialect, request, tmp_path, "worker"))
     yield settings
     launcher.stop(settings, [zone])
 
 
 def _reference(settings: HubSettings, dialect: str, request: pytest.FixtureRequest, tmp_path: Path, zone: str,
                events: list[Any]) -> dict[str, list[tuple[Any, ...]]]:  # fmt: skip
-    return reference_dump(_database(dialect, request, tmp_path, "reference"), zone, events, worker_context(settings))
+    return reference_dump(database_url(dialect, request, tmp_path, "reference"), zone, events, worker_context(settings))
 
 
 def _wait(settings: HubSettings, positions: list[tuple[str, int, int]]) -> dict[tuple[str, int], int]:
@@ -254,7 +248,7 @@ def test_the_worker_resumes_from_the_database_offsets_not_from_the_group_offsets
     launcher.start(worker, [zone], timeout_s=WAIT_S)
     _wait(worker, positions)
     assert launcher.stop(worker, [zone]) is not None  # a clean stop: faust commits the group's offsets
-    second = worker.model_copy(update={"database_url": _database(dialect, request, tmp_path, "second")})
+    second = worker.model_copy(update={"database_url": database_url(dialect, request, tmp_path, "second")})
     assert group_id(P, (zone,)) == launcher.status(second, [zone]).group_id
     launcher.start(second, [zone], timeout_s=WAIT_S)
     try:

@@ -10,6 +10,7 @@ from rich.table import Table
 from hub.commandline import make_console, settings_of
 from hub.gateway import launcher
 from hub.orgunits import REGIONS
+from hub.stream_runner.status import state_line
 
 app = typer.Typer(help="Carry raw district events across the boundary into the shared zones.", no_args_is_help=True)
 console = make_console()
@@ -62,15 +63,12 @@ def stop(ctx: typer.Context, region: list[str] = typer.Option([], "--region", "-
 def status(ctx: typer.Context, region: list[str] = typer.Option([], "--region", "-r", help=_REGION_HELP)) -> None:
     """Say whether the gateway runs and what it has done since it started; exit 1 if it does not run."""
     st = launcher.status(settings_of(ctx), region or None)
+    console.print(state_line("gateway", st.group_id, st.pid, st.status), highlight=False)
     if st.pid is None:
-        console.print(f"gateway {st.group_id} is not running")
         raise typer.Exit(1)
     doc = st.status
     if doc is None:
-        console.print(f"gateway {st.group_id} running (pid {st.pid}), not consuming yet")
         return
-    state = "consuming" if doc.ready else "not consuming yet"
-    console.print(f"gateway {st.group_id} running (pid {st.pid}), {state}: {doc.assigned} partitions")
     stats = doc.stats
     console.print(
         f"since start: {stats.get('events', 0)} events; crossed {stats.get('crossed', {})}; "

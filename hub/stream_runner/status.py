@@ -46,9 +46,19 @@ def read_status(path: Path, kind: type[S]) -> S | None:
         return None
 
 
+def state_line(label: str, group_id: str, pid: int | None, status: WorkerStatus | None) -> str:
+    """Whether a worker runs and consumes, in one line (``hub gateway status``, ``hub project status``)."""
+    if pid is None:
+        return f"{label} {group_id} is not running"
+    if status is None:
+        return f"{label} {group_id} running (pid {pid}), not consuming yet"
+    state = "consuming" if status.ready else "not consuming yet"
+    return f"{label} {group_id} running (pid {pid}), {state}: {status.assigned} partitions"
+
+
 def faust_dir(files: process.ProcessFiles) -> Path:
     """faust's data directory of a worker, beside its pid, log and status files."""
     return files.root / "faust"
 
 
-__all__ = ["WorkerStatus", "faust_dir", "read_status"]
+__all__ = ["WorkerStatus", "faust_dir", "read_status", "state_line"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from hub.commandline import make_console, settings_of
+from hub.stream_runner.status import state_line
 from hub.zones import ZONES
 
 app = typer.Typer(help="Project the shared events into the read models (SQLite or PostgreSQL).", no_args_is_help=True)
@@ -91,15 +92,12 @@ def status(
     from projections import launcher
 
     st = launcher.status(settings_of(ctx), zone or None, projection=projection)
+    console.print(state_line("projection worker", st.group_id, st.pid, st.status), highlight=False)
     if st.pid is None:
-        console.print(f"projection worker {st.group_id} is not running")
         raise typer.Exit(1)
     doc = st.status
     if doc is None:
-        console.print(f"projection worker {st.group_id} running (pid {st.pid}), not consuming yet")
         return
-    ready = "consuming" if doc.ready else "not consuming yet"
-    console.print(f"projection worker {st.group_id} running (pid {st.pid}), {ready}: {doc.assigned} partitions")
     stats = doc.stats
     console.print(
         f"since start: {stats.get('records', 0)} records in {stats.get('batches', 0)} batches; "
