@@ -84,17 +84,7 @@ class RecordDecoder:
     def letter(self, rec: ConsumerRecord, stage: str, reason: str, *, event_id: str | None = None) -> DeadLetter:
         """The dead letter of ``rec`` (logged), with its original key and value."""
         log.warning("dead letter %s[%d]@%d (%s): %s", rec.topic, rec.partition, rec.offset, stage, reason)
-        return DeadLetter.now(
-            consumer=self.consumer,
-            stage=stage,
-            reason=reason,
-            source_topic=rec.topic,
-            source_partition=rec.partition,
-            source_offset=rec.offset,
-            original_key=None if rec.key is None else bytes(rec.key),
-            original_value=None if rec.value is None else bytes(rec.value),
-            event_id=event_id,
-        )
+        return DeadLetter.of(rec, consumer=self.consumer, stage=stage, reason=reason, event_id=event_id)
 
 
 __all__ = ["RecordDecoder", "Retrying", "load_reader", "pinned_readers"]

@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -25,7 +25,22 @@ from hub.kafka_clients import new_producer
 from hub.naming import DLQ_TOPIC
 from hub.settings import HubSettings
 
-__all__ = ["DLQ_TOPIC", "DeadLetter", "DeadLetterProducer", "decode_dead_letter"]
+__all__ = ["DLQ_TOPIC", "DeadLetter", "DeadLetterProducer", "FailedRecord", "decode_dead_letter"]
+
+
+class FailedRecord(Protocol):
+    """What a dead letter needs of the record that failed (a kafka-python or faust record, a hub record type)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,23 @@ class DeadLetter:
     @classmethod
     def now(cls, **fields: Any) -> DeadLetter:
         return cls(failed_at=datetime.now(UTC), **fields)
+
+    @classmethod
+    def of(
+        cls, record: FailedRecord, *, consumer: str, stage: str, reason: str, event_id: str | None = None
+    ) -> DeadLetter:
+        """The dead letter of ``record``, failed now: its coordinates and its original key and value."""
+        return cls.now(
+            consumer=consumer,
+            stage=stage,
+            reason=reason,
+            source_topic=record.topic,
+            source_partition=record.partition,
+            source_offset=record.offset,
+            original_key=None if record.key is None else bytes(record.key),
+            original_value=None if record.value is None else bytes(record.value),
+            event_id=event_id,
+        )
 
     def key(self) -> bytes:
         """Keyed by source coordinates, so a re-sent dead letter is recognisable."""
