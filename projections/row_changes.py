@@ -241,26 +241,34 @@ def _refresh_cases(conn: Connection, tables: Mapping[str, Table], keys: Sequence
     """Recompute the derived columns of the cases ``keys`` with :func:`projections.rules.derive_case`.
 
     One query per (zone, district) reads each case's opening and closing
-    versions, its derived columns as stored, and its visits counted per visit
-    type; then one executemany UPDATE writes the cases whose values differ.
+    versions and its derived columns as stored, joined to its visits counted
+    per visit type (an aggregate that uses the visits' case index); then one
+    executemany UPDATE writes the cases whose values differ.
     A key without a case row is left alone: its opening or closing refreshes it.
     """
     cases, visits = tables["cases"], tables["visits"]
     by_place: dict[tuple[str, str], list[str]] = {}
     for zone, district, case_ref in keys:
         by_place.setdefault((zone, district), []).append(case_ref)
-    same_case = and_(
-        visits.c.zone == cases.c.zone, visits.c.district == cases.c.district, visits.c.case_ref == cases.c.case_ref
-    )
     stored = (cases.c.occurred_ms, cases.c.closed_ms, *(cases.c[name] for name in CASE_DERIVED_COLUMNS))
-    tally = (visits.c.visit_type, func.count(visits.c.visit_id), func.max(visits.c.occurred_at))
     facts: dict[tuple[Any, ...], _CaseFacts] = {}
     for (zone, district), refs in sorted(by_place.items()):
+        wanted = sorted(set(refs))
+        tallies = (
+            select(
+                visits.c.case_ref,
+                visits.c.visit_type,
+                func.count().label("n"),
+                func.max(visits.c.occurred_at).label("last_at"),
+            )
+            .where(visits.c.zone == zone, visits.c.district == district, visits.c.case_ref.in_(wanted))
+            .group_by(visits.c.case_ref, visits.c.visit_type)
+            .subquery()
+        )
         query = (
-            select(cases.c.case_ref, *stored, *tally)
-            .select_from(cases.outerjoin(visits, same_case))
-            .where(cases.c.zone == zone, cases.c.district == district, cases.c.case_ref.in_(sorted(set(refs))))
-            .group_by(cases.c.case_ref, *stored, visits.c.visit_type)
+            select(cases.c.case_ref, *stored, tallies.c.visit_type, tallies.c.n, tallies.c.last_at)
+            .select_from(cases.outerjoin(tallies, tallies.c.case_ref == cases.c.case_ref))
+            .where(cases.c.zone == zone, cases.c.district == district, cases.c.case_ref.in_(wanted))
         )
         for row in conn.execute(query):
             case_ref, opened_ms, closed_ms, status, n_visits, n_home, last_visit, visit_type, count, last_at = row
