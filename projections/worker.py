@@ -232,4 +232,4 @@ def run(settings: HubSettings, options: WorkerOptions = WorkerOptions(), *, logl
         plan.engine.dispose()
 
 
-__all__ = ["Prepared", "Tuning", "WorkerOptions", "prepare", "run", "runner"]
+__all__ = ["Prepared", "WorkerOptions", "prepare", "run", "runner"]

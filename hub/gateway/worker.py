@@ -224,4 +224,4 @@ def run(
     runner(settings, plan, tuning).run(loglevel=loglevel, library_loglevel=library_loglevel)
 
 
-__all__ = ["Prepared", "Tuning", "prepare", "register_outputs", "run", "runner"]
+__all__ = ["Prepared", "prepare", "register_outputs", "run", "runner"]
