@@ -36,7 +36,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,7 +285,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hub-bench-projection-") as tmp, postgres_admin(args) as pg:
         folder = Path(tmp)
         results: dict[str, dict[str, float]] = {"SQLite": {}, "PostgreSQL": {}}
-        urls = {
+        urls: dict[str, Callable[[str], str]] = {
             "SQLite": lambda name: f"sqlite:///{folder}/{name}.db",
             "PostgreSQL": lambda _name: new_database(pg),
         }
