@@ -21,7 +21,7 @@ from hub.gateway import commands as gateway_commands
 from hub.ingest import commands as ingest_commands
 from hub.publishing import commands as publishing_commands
 from hub.settings import load_settings
-from projections.commands import db, project, projections, report
+from projections.commands import api, db, project, projections, report
 
 app = typer.Typer(
     name="hub",
@@ -55,7 +55,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(project.app, name="project")
 app.add_typer(projections.app, name="projections")
 app.command("report")(report.report)
-app.add_typer(report.api_app, name="api")
+app.add_typer(api.app, name="api")
 app.command("subscribe")(consumer_commands.subscribe)
 app.command("status")(status.status)
 app.command("demo")(demo_job.demo)

@@ -138,8 +138,8 @@ def _reports(settings: HubSettings) -> None:
     """Print the gba and mainland year reports and check them against the source reports' figures."""
     from demo.seed_check import check_report
     from hub.sql import make_engine
-    from projections.report import render
     from projections.report_queries import ReportService
+    from projections.report_render import render
 
     engine = make_engine(settings.database_url)
     try:

@@ -35,8 +35,8 @@ from hub.http_app import install_error_handlers
 from hub.settings import HubSettings
 from hub.tokens import READING_ROLES, TokenSource
 from projections import store
-from projections.report import render_csv, report_document
 from projections.report_queries import BadParameter, NotFound, ReportService
+from projections.report_render import render_csv, report_document
 from projections.store import StoreUnavailable
 from projections.suppression import Policy
 

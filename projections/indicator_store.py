@@ -24,8 +24,7 @@ An adapter over SQL (SQLite and PostgreSQL). Guarantees:
   being done.
 
 The report's other questions to the facts (exchange rates applied, districts
-with illustrative data) are :mod:`projections.fact_queries`; they are
-re-exported here for the callers that ask this module.
+with illustrative data) are :mod:`projections.fact_queries`.
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.errors import ProjectionError
 from hub.reporting_time import PERIOD_KINDS, PeriodKind
 from hub.sql import is_sqlite, write_transaction
-from projections.fact_queries import illustrative_districts, rates_used
 from projections.indicator_computation import compute
 from projections.indicators import ALL, BY_NAME, IndicatorValue
 from projections.measure_queries import measure
@@ -304,10 +302,8 @@ __all__ = [
     "RefreshSummary",
     "Stamp",
     "ensure_fresh",
-    "illustrative_districts",
     "known_places",
     "known_zones",
-    "rates_used",
     "read_values",
     "refresh_indicators",
     "stale_zones",

@@ -16,25 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from typing import Final
 
 from hub.orgunits import org_units
 from projections.fx import AppliedRate
 from projections.indicators import ALL, INDICATORS, REPORTING, Indicator, IndicatorValue
-from projections.period_suppression import CellKey, Level, PlaceKey, period_cells, period_suppression, scopes
+from projections.period_suppression import CellKey, Level, PlaceKey, period_suppression, scopes
 from projections.periods import Period
 from projections.suppression import Mark, Policy
-
-if TYPE_CHECKING:
-    from projections.report_render import (
-        FORMATS,
-        Format,
-        render,
-        render_csv,
-        render_json,
-        render_table,
-        report_document,
-    )
 
 COMPLEMENTARY_LABEL: Final = "x"
 """How a complementary or dependent suppression is shown (a primary one shows :attr:`Policy.label`, ``<5``)."""
@@ -188,41 +177,12 @@ def illustrative_caveat(districts: Iterable[str]) -> str | None:
     )
 
 
-# -- the renderers, still importable from here -----------------------------------------------------------
-_RENDERERS: Final = frozenset(
-    {"FORMATS", "Format", "render", "render_csv", "render_json", "render_table", "report_document"}
-)
-
-
-def __getattr__(name: str) -> Any:
-    """The renderers of :mod:`projections.report_render`, for callers that import them from here.
-
-    Looked up on first use, not imported with this module: the renderers import the report model,
-    and the model does not depend on how it is written out.
-    """
-    if name in _RENDERERS:
-        from projections import report_render
-
-        return getattr(report_render, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "COMPLEMENTARY_LABEL",
-    "FORMATS",
     "NOT_APPLICABLE",
-    "CellKey",
-    "Format",
     "Report",
     "ReportCell",
     "ReportRow",
     "build_report",
     "illustrative_caveat",
-    "period_cells",
-    "period_suppression",
-    "render",
-    "render_csv",
-    "render_json",
-    "render_table",
-    "report_document",
 ]

@@ -21,18 +21,12 @@ from hub.errors import ValidationError
 from hub.orgunits import org_units
 from hub.provenance import ILLUSTRATIVE_MARK, ILLUSTRATIVE_REFERRAL
 from hub.zones import ZONE_REGIONS, ZONES
-from projections import indicator_store
+from projections import fact_queries, indicator_store
 from projections.fx import load_rates
 from projections.indicators import ALL, BY_NAME, IndicatorValue, indicator
+from projections.period_suppression import CellKey, period_suppression
 from projections.periods import PERIOD_KINDS, Period, PeriodKind, parse_period
-from projections.report import (
-    COMPLEMENTARY_LABEL,
-    CellKey,
-    Report,
-    build_report,
-    illustrative_caveat,
-    period_suppression,
-)
+from projections.report import COMPLEMENTARY_LABEL, Report, build_report, illustrative_caveat
 from projections.suppression import Mark, Policy
 
 _CACHE_SIZE: Final = 64
@@ -155,7 +149,7 @@ class ReportService:
         values = indicator_store.read_values(self.engine, zone, period_kind=period.kind, period=period.value)
         places = indicator_store.known_places(self.engine, zone)
         caveat = illustrative_caveat(
-            indicator_store.illustrative_districts(
+            fact_queries.illustrative_districts(
                 self.engine, zone, referral=ILLUSTRATIVE_REFERRAL, mark=ILLUSTRATIVE_MARK
             )
         )
@@ -165,7 +159,7 @@ class ReportService:
             values,
             reporting_currency=self.reporting_currency,
             places=places,
-            rates=indicator_store.rates_used(self.engine, zone, period, region=region, district=district),
+            rates=fact_queries.rates_used(self.engine, zone, period, region=region, district=district),
             fx_source=self.fx_source,
             policy=self.policy,
             suppressed=suppressed,

@@ -17,8 +17,8 @@ from hub.tokens import TokenFile, TokenSet, add_token, issue
 from projections import migrations
 from projections.api import create_query_app
 from projections.indicators import NAMES
-from projections.report import render_csv
 from projections.report_queries import ReportService
+from projections.report_render import render_csv
 from tests.indicator_stream import known_stream, load
 
 

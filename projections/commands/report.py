@@ -3,8 +3,6 @@
 The command reads the read models (a database at the newest revision, see
 :func:`projections.commands.db.read_model_engine`) and prints the report of
 :mod:`projections.report` as :mod:`projections.report_render` writes it.
-``hub api serve`` is :mod:`projections.commands.api`; its Typer app is still
-importable from here as ``api_app``.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 import typer
 
 from hub.commandline import make_console, settings_of
-from projections.commands.api import app as api_app
 from projections.commands.db import read_model_engine
 
 console = make_console()
@@ -59,4 +56,4 @@ def report(
         typer.echo(text, nl=False)
 
 
-__all__ = ["api_app", "report"]
+__all__ = ["report"]
