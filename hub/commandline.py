@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -17,6 +18,7 @@ from rich.console import Console
 
 from hub.errors import HubError
 from hub.settings import HubSettings, load_settings
+from hub.tokens import TokenFile, default_tokens_path
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -30,6 +32,24 @@ def settings_of(ctx: typer.Context) -> HubSettings:
     if not isinstance(obj, HubSettings):
         raise RuntimeError("the hub's settings are not on the typer context: run through the `hub` command")
     return obj
+
+
+def serving_tokens(settings: HubSettings, tokens_file: Path | None, *, hint: str) -> tuple[TokenFile, Path, int]:
+    """The tokens file an HTTP API serves with, read once so a malformed file stops the command at start.
+
+    Returns the file, its path and how many tokens it holds; warns on stderr
+    when it holds none (every request would get 401), with ``hint`` saying how
+    to create one.
+    """
+    path = tokens_file if tokens_file is not None else (settings.tokens_file or default_tokens_path(settings.data_dir))
+    tokens = TokenFile(path)
+    count = len(tokens())  # a malformed file raises here, naming the entry and field
+    if count == 0:
+        make_console(stderr=True).print(
+            f"[yellow]warning:[/] no tokens in {path}: every request will get 401 (create one with `{hint}`)",
+            highlight=False,
+        )
+    return tokens, path, count
 
 
 def _fail(exc: HubError) -> NoReturn:

@@ -34,8 +34,6 @@ NAMING_CONVENTION: Final[dict[str, str]] = {
 
 #: Suffix of the shadow tables a rebuild fills.
 SHADOW_SUFFIX: Final = "__shadow"
-#: Value of ``indicators.region`` / ``indicators.district`` meaning "all of them".
-ALL: Final = "*"
 
 #: The only projection so far: every fact table plus the indicators derived from them.
 READ_MODELS: Final = "read_models"

@@ -7,12 +7,11 @@ from pathlib import Path
 import typer
 import uvicorn
 
-from hub.commandline import make_console, settings_of
+from hub.commandline import make_console, serving_tokens, settings_of
 from hub.ingest.app import create_ingest_app
 from hub.ingest.batch import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Limits
 from hub.publishing.publisher import Publisher
 from hub.settings import HubSettings
-from hub.tokens import TokenFile, default_tokens_path
 
 app = typer.Typer(help="The HTTP ingest API (POST /v1/events).", no_args_is_help=True)
 err_console = make_console(stderr=True)
@@ -37,15 +36,9 @@ def serve(
 ) -> None:
     """Serve the ingest API until interrupted."""
     settings = settings_of(ctx)
-    path = tokens_file if tokens_file is not None else (settings.tokens_file or default_tokens_path(settings.data_dir))
-    tokens = TokenFile(path)
-    count = len(tokens())  # a malformed file stops here with a message naming the entry and field
-    if count == 0:
-        err_console.print(
-            f"[yellow]warning:[/] no tokens in {path}: every request will get 401 "
-            "(create one with `hub tokens add --role publisher --district <code>`)",
-            highlight=False,
-        )
+    tokens, path, count = serving_tokens(
+        settings, tokens_file, hint="hub tokens add --role publisher --district <code>"
+    )
     api = create_ingest_app(
         settings,
         lambda: publisher_factory(settings),

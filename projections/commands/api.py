@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from hub.commandline import make_console, settings_of
+from hub.commandline import make_console, serving_tokens, settings_of
 from projections.commands.db import read_model_engine
 
 app = typer.Typer(help="The query API (reports, indicators, projection status).", no_args_is_help=True)
@@ -34,19 +34,10 @@ def serve(
     """Serve the query API until interrupted (analyst and admin tokens may read)."""
     import uvicorn
 
-    from hub.tokens import TokenFile, default_tokens_path
     from projections.api import create_query_app
 
     settings = settings_of(ctx)
-    path = tokens_file if tokens_file is not None else (settings.tokens_file or default_tokens_path(settings.data_dir))
-    tokens = TokenFile(path)
-    count = len(tokens())  # a malformed file stops here with a message naming the entry and field
-    if count == 0:
-        err_console.print(
-            f"[yellow]warning:[/] no tokens in {path}: every request will get 401 "
-            "(create one with `hub tokens add --role analyst`)",
-            highlight=False,
-        )
+    tokens, path, count = serving_tokens(settings, tokens_file, hint="hub tokens add --role analyst")
     engine = read_model_engine(settings)
     query_app = create_query_app(settings, engine, tokens, threshold=threshold)
     err_console.print(
