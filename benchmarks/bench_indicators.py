@@ -39,7 +39,7 @@ from sqlalchemy import Engine, func, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._stack import machine
-from demo.data import generate
+from demo.stream import generate
 from hub.sql import is_sqlite, make_engine
 from projections import indicator_store, measure_queries, migrations
 from projections.indicator_computation import compute

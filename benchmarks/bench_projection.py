@@ -48,7 +48,7 @@ from kafka import KafkaProducer
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
-from demo import data as demo_data
+from demo import stream as demo_data
 from hub import naming
 from hub.agreements import Crossing, apply, default_agreements_dir, load_agreements
 from hub.registry.client import RegistryClient

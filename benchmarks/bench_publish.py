@@ -27,7 +27,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._stack import free_port, local_stack
-from demo import data as demo_data
+from demo import stream as demo_data
 from hub import tokens
 from hub.kafka_clients import new_producer
 from hub.publishing.publisher import Publisher

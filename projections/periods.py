@@ -5,10 +5,6 @@ date of ``occurred_at``, its month, quarter and year) is defined once in the
 core, :mod:`hub.reporting_time`; this module turns the text of a requested
 period into a :class:`Period` whose inclusive bounds are local dates in that
 zone, so ``Period.contains(local_date(moment))`` is the test for an event.
-
-``PERIOD_KINDS``, ``PeriodKind``, ``to_utc`` and ``periods_of`` are re-exported
-from :mod:`hub.reporting_time` for the projection modules that still import
-them from here; new code imports them from the core.
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ from datetime import date, timedelta
 from typing import Final
 
 from hub.errors import ValidationError
-from hub.reporting_time import PERIOD_KINDS, PeriodKind, periods_of, to_utc
+from hub.reporting_time import PeriodKind
 
 _YEAR: Final = re.compile(r"^(\d{4})$")
 _QUARTER: Final = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -79,4 +75,4 @@ def _month_end(year: int, month: int) -> date:
     return date(year, month + 1, 1) - timedelta(days=1)
 
 
-__all__ = ["PERIOD_KINDS", "Period", "PeriodKind", "parse_period", "periods_of", "to_utc"]
+__all__ = ["Period", "parse_period"]

@@ -20,12 +20,13 @@ from sqlalchemy import Engine
 from hub.errors import ValidationError
 from hub.orgunits import org_units
 from hub.provenance import ILLUSTRATIVE_MARK, ILLUSTRATIVE_REFERRAL
+from hub.reporting_time import PERIOD_KINDS, PeriodKind
 from hub.zones import ZONE_REGIONS, ZONES
 from projections import fact_queries, indicator_store
 from projections.fx import load_rates
 from projections.indicators import ALL, BY_NAME, IndicatorValue, indicator
 from projections.period_suppression import CellKey, period_suppression
-from projections.periods import PERIOD_KINDS, Period, PeriodKind, parse_period
+from projections.periods import Period, parse_period
 from projections.report import COMPLEMENTARY_LABEL, Report, build_report, illustrative_caveat
 from projections.suppression import Mark, Policy
 

@@ -26,9 +26,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
+from hub import reporting_time
 from hub.errors import ProjectionError, ValidationError
 from hub.orgunits import org_units
-from projections import periods
 from projections.fx import FxTable, apply_rate, load_rates
 
 Keep = Literal["latest", "earliest"]
@@ -167,11 +167,11 @@ class _Event:
         self.event_id = self.text("event_id")
         self.district = self.text("district")
         try:
-            self.moment = periods.to_utc(self.get("occurred_at"))
+            self.moment = reporting_time.to_utc(self.get("occurred_at"))
         except ValidationError as exc:
             raise ProjectionError(f"{event_type}.occurred_at: {exc.errors[0][1]}") from exc
         self.ms = (self.moment - _EPOCH) // timedelta(milliseconds=1)
-        self.local = periods.periods_of(self.moment)
+        self.local = reporting_time.periods_of(self.moment)
         district = org_units().district(self.district)
         # The shared region enum has a default for forward compatibility; the district is authoritative.
         self.region = district.region if district is not None else self.text("region")

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from hub.errors import ValidationError
+from hub.reporting_time import PeriodKind
 from hub.schemas import load_schema
 from projections.indicator_computation import compute
 from projections.indicators import (
@@ -21,7 +22,6 @@ from projections.indicators import (
 )
 from projections.measures import MEASURES, TIME_DISTINCT_MEASURES, MeasureRow, Place
 from projections.people_counts import PUBLIC_COUNTS, suppression_family
-from projections.periods import PeriodKind
 
 
 def _symbols(event_type: str, field: str) -> tuple[str, ...]:

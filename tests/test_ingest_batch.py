@@ -7,11 +7,10 @@ import json
 import pytest
 
 from hub import tokens
+from hub.http_api import ApiError, authenticate
 from hub.ingest.batch import (
-    IngestError,
     Limits,
     Outcome,
-    authenticate,
     check_content_type,
     check_declared_length,
     check_districts,
@@ -28,7 +27,7 @@ from tests.factories import valid_event_doc
 LIMITS = Limits(max_body_bytes=1000, max_events=3)
 
 
-def _refused(exc_info: pytest.ExceptionInfo[IngestError], status: int, code: str) -> str:
+def _refused(exc_info: pytest.ExceptionInfo[ApiError], status: int, code: str) -> str:
     assert (exc_info.value.status, exc_info.value.code) == (status, code), exc_info.value.as_dict()
     return exc_info.value.message
 
@@ -51,7 +50,7 @@ def test_json_content_types_are_accepted(header: str) -> None:
     ],
 )
 def test_other_content_types_are_415(header: str | None, words: str) -> None:
-    with pytest.raises(IngestError) as info:
+    with pytest.raises(ApiError) as info:
         check_content_type(header)
     assert words in _refused(info, 415, "unsupported_media_type")
 
@@ -59,10 +58,10 @@ def test_other_content_types_are_415(header: str | None, words: str) -> None:
 def test_declared_length_over_the_limit_is_413_and_garbage_is_400() -> None:
     check_declared_length(None, LIMITS)
     check_declared_length("1000", LIMITS)
-    with pytest.raises(IngestError) as info:
+    with pytest.raises(ApiError) as info:
         check_declared_length("1001", LIMITS)
     assert "1000 bytes" in _refused(info, 413, "body_too_large")
-    with pytest.raises(IngestError) as info:
+    with pytest.raises(ApiError) as info:
         check_declared_length("-5", LIMITS)
     _refused(info, 400, "invalid_content_length")
 
@@ -90,7 +89,7 @@ def test_one_object_is_one_event_and_an_array_is_a_batch() -> None:
     ],
 )
 def test_bodies_refused_as_a_whole(body: bytes, status: int, code: str, words: str) -> None:
-    with pytest.raises(IngestError) as info:
+    with pytest.raises(ApiError) as info:
         parse_body(body, LIMITS)
     assert words in _refused(info, status, code)
 
@@ -102,14 +101,14 @@ def test_authentication_and_roles() -> None:
     assert authenticate(store, f"Bearer {token}") == entry
     assert authenticate(store, f"bearer  {token} ") == entry
     for header, code in ((None, "missing_token"), ("Basic abc", "missing_token"), ("Bearer", "missing_token")):
-        with pytest.raises(IngestError) as info:
+        with pytest.raises(ApiError) as info:
             authenticate(store, header)
         _refused(info, 401, code)
-    with pytest.raises(IngestError) as info:
+    with pytest.raises(ApiError) as info:
         authenticate(store, f"Bearer {token}x")
     _refused(info, 401, "invalid_token")
     check_may_publish(entry)
-    with pytest.raises(IngestError) as info:
+    with pytest.raises(ApiError) as info:
         check_may_publish(authenticate(store, f"Bearer {analyst_token}"))
     assert "role analyst" in _refused(info, 403, "forbidden_role")
 
@@ -122,7 +121,7 @@ def test_another_known_district_refuses_the_whole_request() -> None:
         7,
         valid_event_doc("VisitMade", district="hk-wan-chai", region="HK", station=None),
     ]
-    with pytest.raises(IngestError) as info:
+    with pytest.raises(ApiError) as info:
         check_districts(entry, raw_coordinates(items))
     message = _refused(info, 403, "forbidden_district")
     assert "GD/shenzhen-nanshan" in message and "event(s) 1, 3" in message and "nothing was published" in message

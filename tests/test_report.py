@@ -11,8 +11,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
-from demo.data import JINJIANG, NANSHAN, TINGHU, FactCoverage, generate
+from demo.coverage import FactCoverage
+from demo.districts import JINJIANG, NANSHAN, TINGHU
 from demo.seed_check import FACT_INDICATOR, NOT_IN_REPORTS, carried_facts, check_report
+from demo.stream import generate
 from hub.sql import make_engine
 from projections import migrations
 from projections.fx import AppliedRate

@@ -3,8 +3,7 @@
 Knows HTTP status codes but no web framework; :mod:`hub.ingest.app` is the
 FastAPI adapter around it. A request refused as a whole raises
 :class:`hub.http_api.ApiError`, the error shape the hub's APIs share; the bearer
-token is read by :func:`hub.http_api.authenticate` (re-exported here for
-``tests/test_ingest_batch.py``).
+token is read by :func:`hub.http_api.authenticate`.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from hub.errors import ValidationError
-from hub.http_api import ApiError, authenticate, require_role
+from hub.http_api import ApiError, require_role
 from hub.models import json_type
 from hub.orgunits import org_units
 from hub.tokens import PUBLISHING_ROLES, TokenEntry
@@ -38,10 +37,6 @@ class Limits:
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1 or self.max_events < 1:
             raise ValueError("ingest limits must be positive")
-
-
-IngestError = ApiError
-"""Former name of :class:`hub.http_api.ApiError` here; kept for ``tests/test_ingest_batch.py``."""
 
 
 @dataclass(frozen=True)
@@ -283,11 +278,9 @@ def response_body(outcomes: Sequence[Outcome], failure: tuple[str, str] | None =
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_EVENTS",
-    "IngestError",
     "Limits",
     "Outcome",
     "Prepared",
-    "authenticate",
     "body_too_large",
     "check_content_type",
     "check_declared_length",
