@@ -40,13 +40,12 @@ from consumers.sinks import (
     Sink,
     SinkError,
     SinkRecord,
-    SinkUnavailable,
     TopicPartition,
     WriteResult,
 )
 from hub import naming
 from hub.dlq import DeadLetter, DeadLetterProducer
-from hub.errors import BrokerError, TransientError
+from hub.errors import BrokerError
 from hub.kafka_reader import KafkaReader
 from hub.registry.client import RegistryClient
 from hub.retry import Backoff, Stopped, retry
@@ -64,24 +63,6 @@ LAG_REFRESH_S: Final = 2.0
 TOPIC_REFRESH_S: Final = 60.0
 
 T = TypeVar("T")
-
-
-class _SinkDown(TransientError):
-    """A :class:`SinkUnavailable` as the retry policy knows it (until the sinks raise a TransientError)."""
-
-
-def _sink_step(step: Callable[[], T]) -> Callable[[], T]:
-    """``step``, with the sink's "unavailable for now" made transient for :func:`hub.retry.retry`."""
-
-    def run() -> T:
-        try:
-            return step()
-        except SinkUnavailable as exc:
-            if isinstance(exc, TransientError):
-                raise
-            raise _SinkDown(str(exc)) from exc
-
-    return run
 
 
 class Subscriber:
@@ -146,7 +127,7 @@ class Subscriber:
         )
 
     def _sink(self, step: Callable[[], T]) -> T:
-        return self._retry("sink", _sink_step(step))
+        return self._retry("sink", step)
 
     def stop(self) -> None:
         """Ask a running :meth:`run` to return after its current step, or at once while it waits out an outage."""
