@@ -26,7 +26,7 @@ def status(
     settings = settings_of(ctx)
     healthy = True
     try:
-        info = cluster_info(settings.bootstrap_list, timeout_s=3.0)
+        info = cluster_info(settings, timeout_s=3.0)
         console.print(f"[green]✓[/] Kafka at {settings.bootstrap_servers} (cluster {info.get('cluster_id')})")
     except BrokerError as exc:
         healthy = False

@@ -38,7 +38,7 @@ def demo(
         stack.ensure_registry()
         data = _demo_data(settings, seed)
         marker = data.with_suffix(".published")  # holds the cluster id it was published to
-        cluster = str(cluster_info(settings.bootstrap_list).get("cluster_id"))
+        cluster = str(cluster_info(settings).get("cluster_id"))
         if marker.is_file() and marker.read_text().strip() == cluster and not republish:
             console.print(
                 f"[green]✓[/] demo data already published by an earlier run ({marker.name}); "
@@ -190,7 +190,7 @@ def _wait_for_group(settings: HubSettings, group: str, topics: list[str], what: 
     with progress:
         task = progress.add_task(what, total=None)
         while True:
-            lag = group_lag(settings.bootstrap_list, group, topics)
+            lag = group_lag(settings, group, topics)
             progress.update(task, total=lag.total, completed=lag.done)
             if lag.behind == 0:
                 return
@@ -202,7 +202,7 @@ def _wait_for_group(settings: HubSettings, group: str, topics: list[str], what: 
 def _apply_topics(settings: HubSettings) -> None:
     specs = topology.expand(settings, org_units())
     with console.status(f"applying {len(specs)} topics…"):
-        report = apply_topics(settings.bootstrap_list, specs)
+        report = apply_topics(settings, specs)
     console.print(
         f"[green]✓[/] topics: {len(report.created)} created, {len(report.unchanged)} unchanged, "
         f"{len({d.topic for d in report.drifted})} drifted"

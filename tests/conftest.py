@@ -55,5 +55,5 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSettings]:
 @pytest.fixture(scope="session")
 def topics(kafka: HubSettings) -> HubSettings:
     """The broker with the hub's whole topic layout applied."""
-    apply_topics(kafka.bootstrap_list, topology.expand(kafka, org_units()), timeout_s=60)
+    apply_topics(kafka, topology.expand(kafka, org_units()), timeout_s=60)
     return kafka

@@ -36,7 +36,7 @@ def apply(
     settings = settings_of(ctx)
     specs = topology.expand(settings, org_units())
     with console.status(f"applying {len(specs)} topics to {settings.bootstrap_servers}…"):
-        report = apply_topics(settings.bootstrap_list, specs, timeout_s=max(30.0, settings.request_timeout_s))
+        report = apply_topics(settings, specs, timeout_s=max(30.0, settings.request_timeout_s))
     console.print(
         f"topics: {len(report.created)} created, {len(report.unchanged)} unchanged, "
         f"{len({d.topic for d in report.drifted})} drifted"
