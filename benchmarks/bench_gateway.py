@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_gateway.py [--events 20000] [--seed 7]
 
 Starts its own broker and schema registry (``benchmarks/_stack.py``: temp dir,
-free ports), publishes N raw demo events (``demo.data``, round-robin over
+free ports), publishes N raw demo events (``demo.stream``, round-robin over
 the districts of all five regions), reads them back once, then moves the same
 raw records three ways:
 
@@ -41,10 +41,10 @@ from kafka import KafkaConsumer, TopicPartition
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._stack import local_stack, machine
-from demo import data as demo_data
+from demo import stream as demo_data
 from hub import naming
-from hub.agreement_keys import write_demo_secrets
 from hub.agreements import default_agreements_dir, load_agreements
+from hub.agreements.keys import write_demo_secrets
 from hub.gateway import launcher
 from hub.gateway.crossing import Border, Outcome, RawRecord, Refused
 from hub.gateway.worker import prepare

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hub.agreement_keys import load_key
 from hub.agreements import agreements_dir, load_agreements
+from hub.agreements.keys import load_key
 from hub.errors import BrokerError, PolicyError
 from hub.gateway import status as status_file
 from hub.gateway.status import group_id, served_regions

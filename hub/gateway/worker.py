@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
-from hub.agreement_keys import load_key
 from hub.agreements import Agreement, agreements_dir, load_agreements
+from hub.agreements.keys import load_key
 from hub.errors import BrokerError, PolicyError
 from hub.gateway import status as status_file
 from hub.gateway.crossing import Border, Outcome, OutputRecord, RawRecord, output_schemas
