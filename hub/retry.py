@@ -35,15 +35,17 @@ log = logging.getLogger("hub.retry")
 
 #: What is waited out. Adapters translate their library's outages into
 #: :class:`TransientError` subclasses where they can; the Kafka clients' own
-#: errors and OSError (a refused or reset connection) are listed because the
-#: streaming code meets them raw.
+#: errors and a refused, reset or timed-out connection are listed because the
+#: streaming code meets them raw. Other OSErrors (a permission, a missing file)
+#: are not outages and propagate.
 TRANSIENT: Final[tuple[type[BaseException], ...]] = (
     TransientError,
     BrokerError,
     SchemaRegistryError,
     AIOKafkaError,
     KafkaError,
-    OSError,
+    ConnectionError,
+    TimeoutError,
 )
 
 OnWait = Callable[[str, BaseException, float], None]

@@ -74,7 +74,7 @@ def test_setting_stop_ends_the_wait_with_stopped() -> None:
 
 
 def test_the_async_form_waits_out_the_same_errors() -> None:
-    calls, step = flaky(2, OSError("connection refused"))
+    calls, step = flaky(2, ConnectionRefusedError("connection refused"))
 
     async def async_step() -> object:
         return step()  # type: ignore[operator]
@@ -127,3 +127,10 @@ def test_the_async_form_lets_a_permanent_error_through_and_can_be_cancelled() ->
 
 def noop(what: str, exc: BaseException, delay: float) -> None:
     return None
+
+
+def test_an_oserror_that_is_no_outage_propagates_at_once() -> None:
+    calls, step = flaky(1, PermissionError("read-only folder"))
+    with pytest.raises(PermissionError):
+        retry(step, what="writing a segment", backoff=FAST)  # type: ignore[arg-type]
+    assert len(calls) == 1
