@@ -215,16 +215,8 @@ class Pipeline:
             self._until_done("delivering dead letters", lambda: self.dead_letters.send(letters), retries)
 
     def _letter(self, record: Consumed, failure: Failure) -> DeadLetter:
-        return DeadLetter.now(
-            consumer=self.consumer,
-            stage=failure.stage,
-            reason=failure.reason,
-            source_topic=record.topic,
-            source_partition=record.partition,
-            source_offset=record.offset,
-            original_key=record.key,
-            original_value=record.value,
-            event_id=failure.event_id,
+        return DeadLetter.of(
+            record, consumer=self.consumer, stage=failure.stage, reason=failure.reason, event_id=failure.event_id
         )
 
     def _until_done(self, what: str, step: Callable[[], T], retries: Counter[str]) -> T:

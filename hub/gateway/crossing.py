@@ -346,18 +346,7 @@ class Border:
             raise SerializationError(f"no schema id registered at start for subject {subject}") from None
 
     def _refuse(self, src: RawRecord, stage: str, reason: str, event_id: str | None) -> Refused:
-        letter = DeadLetter.now(
-            consumer=self._consumer,
-            stage=stage,
-            reason=reason,
-            source_topic=src.topic,
-            source_partition=src.partition,
-            source_offset=src.offset,
-            original_key=src.key,
-            original_value=src.value,
-            event_id=event_id,
-        )
-        return Refused(src, letter)
+        return Refused(src, DeadLetter.of(src, consumer=self._consumer, stage=stage, reason=reason, event_id=event_id))
 
 
 __all__ = [
