@@ -20,7 +20,12 @@ from hub.orgunits import org_units
 from hub.settings import HubSettings, load_settings
 
 # Fixture modules of later capabilities register here (one line each).
-pytest_plugins: list[str] = ["tests.fixtures.registry", "tests.fixtures.postgres", "tests.fixtures.gateway"]
+pytest_plugins: list[str] = [
+    "tests.fixtures.registry",
+    "tests.fixtures.postgres",
+    "tests.fixtures.gateway",
+    "tests.fixtures.streams",
+]
 
 
 def free_port() -> int:

@@ -19,18 +19,11 @@ from projections.lag import LagTimeout, measure, wait_caught_up, wait_for_event,
 from projections.metrics import LagCollector
 from projections.tables import READ_MODELS
 from tests.shared_events import crossing
-from tests.shared_stream import SharedProducer, create_zone_topics, make_stream, new_zone, sqlite_url, targets
+from tests.shared_stream import SharedProducer, make_stream, sqlite_url, targets
 
 pytestmark = pytest.mark.kafka
 P = READ_MODELS
 WAIT_S = 120.0
-
-
-@pytest.fixture
-def zone(topics: HubSettings) -> str:
-    z = new_zone()
-    create_zone_topics(topics, z)
-    return z
 
 
 @pytest.fixture

@@ -21,10 +21,9 @@ from projections.pipeline import Stopping
 from projections.rebuild import Progress, rebuild, rebuild_lock
 from projections.tables import READ_MODELS, SHADOW_SUFFIX, TABLES, tables_for
 from tests.conftest import free_port
-from tests.fixtures.postgres import PostgresServer
 from tests.shared_stream import (
     SharedProducer,
-    create_zone_topics,
+    database_url,
     dump,
     make_stream,
     new_zone,
@@ -39,30 +38,11 @@ P = READ_MODELS
 WAIT_S = 120.0
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def dialect(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def _database(dialect: str, request: pytest.FixtureRequest, tmp_path: Path, name: str) -> str:
-    if dialect == "sqlite":
-        return sqlite_url(tmp_path, name)
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database(f"hub_{name}")
-
-
-@pytest.fixture
-def zone(topics: HubSettings) -> str:
-    z = new_zone()
-    create_zone_topics(topics, z)
-    return z
-
-
 @pytest.fixture
 def settings(
     topics: HubSettings, registry: str, tmp_path: Path, zone: str, dialect: str, request: pytest.FixtureRequest
 ) -> Iterator[HubSettings]:
-    url = _database(dialect, request, tmp_path, "live")
+    url = database_url(dialect, request, tmp_path, "live")
     s = topics.model_copy(update={"schema_registry_url": registry, "data_dir": tmp_path / "data", "database_url": url})
     yield s
     launcher.stop(s, [zone])
@@ -146,7 +126,7 @@ def test_a_rebuild_while_the_worker_runs_gives_the_tables_of_a_clean_run_and_que
     finally:
         check.dispose()
     reference = reference_dump(
-        _database(dialect, request, tmp_path, "reference"), zone, events, worker_context(settings)
+        database_url(dialect, request, tmp_path, "reference"), zone, events, worker_context(settings)
     )
     assert dump(settings.database_url) == reference
 

@@ -30,14 +30,12 @@ from projections.status import group_id, served_zones
 from projections.tables import READ_MODELS
 from tests.shared_events import crossing
 from tests.shared_stream import (
-    DIALECTS,
     SharedProducer,
     create_zone_topics,
     database_url,
     dead_letters,
     dump,
     make_stream,
-    new_zone,
     reference_dump,
     sqlite_url,
     targets,
@@ -49,22 +47,10 @@ P = READ_MODELS
 WAIT_S = 120.0
 
 
-@pytest.fixture
-def zone(topics: HubSettings) -> str:
-    z = new_zone()
-    create_zone_topics(topics, z)
-    return z
-
-
 def _settings(topics: HubSettings, registry: str, tmp_path: Path, database_url: str) -> HubSettings:
     return topics.model_copy(
         update={"schema_registry_url": registry, "data_dir": tmp_path / "data", "database_url": database_url}
     )
-
-
-@pytest.fixture(params=DIALECTS)
-def dialect(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
