@@ -27,7 +27,7 @@ from pathlib import Path
 
 from hub.errors import BrokerError, ConfigError
 from hub.kafka_admin import cluster_info, wait_for_metadata
-from hub.process import cmdline_has, read_pid_file, terminate
+from hub.process import cmdline_has, read_pid_file, spawn, terminate
 from hub.settings import HubSettings
 
 MIN_JAVA = 17
@@ -295,29 +295,24 @@ def start(settings: HubSettings, *, timeout_s: float = START_TIMEOUT_S) -> Start
         return StartResult(pid, False, bootstrap)
     java, cp, _ = _prepare(settings)
     _format(java, cp, p, None)
-    env = dict(os.environ)
-    with p.stdout.open("ab") as out:
-        proc = subprocess.Popen(
-            [
-                java,
-                f"-Xmx{settings.kafka_heap}",
-                "-Xms256m",
-                "-XX:+UseG1GC",
-                "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={p.log4j}",
-                f"-Dkafka.logs.dir={p.logs}",
-                "-cp",
-                cp,
-                "kafka.Kafka",
-                str(p.config),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env=env,
-            close_fds=True,
-        )
+    proc = spawn(
+        [
+            java,
+            f"-Xmx{settings.kafka_heap}",
+            "-Xms256m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={p.log4j}",
+            f"-Dkafka.logs.dir={p.logs}",
+            "-cp",
+            cp,
+            "kafka.Kafka",
+            str(p.config),
+        ],
+        log=p.stdout,
+        env=os.environ,
+        cwd=p.root,
+    )
     p.pid.write_text(str(proc.pid))
     try:
         wait_for_metadata([bootstrap], timeout_s, alive=lambda: proc.poll() is None)

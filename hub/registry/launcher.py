@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ import httpx
 
 from hub import naming
 from hub.errors import ConfigError, SchemaRegistryError
-from hub.process import cmdline_has, tail, terminate
+from hub.process import cmdline_has, spawn, terminate, wait_until
 from hub.settings import HubSettings, as_environment
 
 START_TIMEOUT_S = 60.0
@@ -114,14 +112,15 @@ def answers(url: str, timeout_s: float = 2.0) -> bool:
 
 
 def _wait(url: str, timeout_s: float, alive: Callable[[], bool], log: Path) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if answers(url):
-            return
-        if not alive():
-            raise SchemaRegistryError(f"the schema registry exited while starting: {tail(log)}")
-        time.sleep(0.3)
-    raise SchemaRegistryError(f"the schema registry did not answer at {url} within {timeout_s:.0f}s; see {log}")
+    wait_until(
+        lambda: True if answers(url) else None,
+        alive=alive,
+        timeout_s=timeout_s,
+        label="the schema registry",
+        state=f"answer at {url}",
+        log=log,
+        error=SchemaRegistryError,
+    )
 
 
 def start(
@@ -155,16 +154,7 @@ def start(
         "--topic",
         topic,
     ]
-    with p.log.open("ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env=as_environment(settings, os.environ),
-            close_fds=True,
-        )
+    proc = spawn(cmd, log=p.log, env=as_environment(settings, os.environ), cwd=p.root)
     p.pid.write_text(json.dumps({"pid": proc.pid, "url": url, "topic": topic}))
     try:
         _wait(url, timeout_s, lambda: proc.poll() is None, p.log)
