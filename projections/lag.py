@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from sqlalchemy import Engine, Select, literal, select
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub.errors import ProjectionError
 from hub.kafka_admin import shared_topics
@@ -34,6 +34,7 @@ from hub.naming import parse_shared_topic
 from hub.settings import HubSettings
 from projections import store
 from projections.status import served_zones
+from projections.store_errors import translate
 from projections.tables import FACT_TABLES, READ_MODELS, TABLES
 
 POLL_S: Final = 0.2
@@ -218,10 +219,8 @@ def find_event(engine: Engine, event_id: str) -> str | None:
                 found = conn.execute(query).scalar()
                 if found is not None:
                     return str(found)
-    except (OperationalError, InterfaceError) as exc:
-        raise store.StoreUnavailable(f"looking for event {event_id}: the database is unavailable: {exc}") from exc
     except SQLAlchemyError as exc:
-        raise ProjectionError(f"looking for event {event_id}: {exc}") from exc
+        raise translate(exc, f"looking for event {event_id}") from exc
     return None
 
 

@@ -19,6 +19,9 @@ from hub.kafka_admin import apply_topics
 from hub.orgunits import org_units
 from hub.settings import HubSettings, load_settings
 
+# The contract suites are plain modules: their assertions report values as a test module's do.
+pytest.register_assert_rewrite("tests.tracking_contract")
+
 # Fixture modules of later capabilities register here (one line each).
 pytest_plugins: list[str] = [
     "tests.fixtures.registry",

@@ -4,18 +4,14 @@ The sink-specific tests (tables, column types, URLs, JSON Lines segments and
 their crash windows) stay in test_sinks.py.
 """
 
-# ruff: noqa: E402 - the contract module is registered for assertion rewriting before it is imported
 from __future__ import annotations
-
-import pytest
-
-pytest.register_assert_rewrite("tests.tracking_contract")  # its assertions report their values, as a test module's do
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
 from sqlalchemy import select
 
 from consumers.sinks import JsonlSink, Sink, SinkError, SinkRecord, SqlSink, read_jsonl

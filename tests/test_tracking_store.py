@@ -1,8 +1,6 @@
 """The tracking writer under the projection store: the contract suite on SQLite and PostgreSQL, and the store's own
 exactly-once, concurrency and refusal tests (moved here from test_read_models.py)."""
 
-# ruff: noqa: E402 - the contract module is registered for assertion rewriting before it is imported
-
 from __future__ import annotations
 
 import threading
@@ -12,9 +10,6 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
-pytest.register_assert_rewrite("tests.tracking_contract")  # its assertions report their values, as a test module's do
-
 from sqlalchemy import Engine, select, text
 
 from hub.agreements import Crossing
