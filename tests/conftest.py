@@ -28,6 +28,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.postgres",
     "tests.fixtures.gateway",
     "tests.fixtures.streams",
+    "tests.fixtures.subscribers",
 ]
 
 
