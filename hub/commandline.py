@@ -34,6 +34,13 @@ def settings_of(ctx: typer.Context) -> HubSettings:
     return obj
 
 
+def stopped_line(what: str, outcome: bool | None) -> str:
+    """What a ``stop`` command says: ``outcome`` is None (nothing ran), True (stopped) or False (killed)."""
+    if outcome is None:
+        return f"{what} is not running"
+    return f"{what} stopped" if outcome else f"{what} did not stop in time and was killed"
+
+
 def serving_tokens(settings: HubSettings, tokens_file: Path | None, *, hint: str) -> tuple[TokenFile, Path, int]:
     """The tokens file an HTTP API serves with, read once so a malformed file stops the command at start.
 

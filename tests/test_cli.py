@@ -40,3 +40,11 @@ def test_status_of_a_broker_that_is_not_there_exits_1(tmp_path: Path) -> None:
     proc = _run(["kafka", "status"], {"HUB_KAFKA_PORT": str(free_port()), "HUB_DATA_DIR": str(tmp_path)}, tmp_path)
     assert proc.returncode == 1
     assert "not answering" in proc.stdout
+
+
+def test_every_stop_command_says_the_same_three_things() -> None:
+    from hub.commandline import stopped_line
+
+    assert stopped_line("gateway", None) == "gateway is not running"
+    assert stopped_line("schema registry", True) == "schema registry stopped"
+    assert stopped_line("Kafka", False) == "Kafka did not stop in time and was killed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hub import local_kafka
-from hub.commandline import make_console, settings_of
+from hub.commandline import make_console, settings_of, stopped_line
 
 app = typer.Typer(help="Run the local Apache Kafka broker (KRaft, single node).", no_args_is_help=True)
 console = make_console()
@@ -27,12 +27,7 @@ def start(ctx: typer.Context) -> None:
 def stop(ctx: typer.Context) -> None:
     """Stop the broker started from this data directory."""
     outcome = local_kafka.stop(settings_of(ctx))
-    if outcome is None:
-        console.print("Kafka is not running")
-    elif outcome:
-        console.print("Kafka stopped")
-    else:
-        console.print("Kafka did not stop in time and was killed")
+    console.print(stopped_line("Kafka", outcome))
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hub import naming
-from hub.commandline import make_console, settings_of
+from hub.commandline import make_console, settings_of, stopped_line
 from hub.registry import launcher
 
 app = typer.Typer(help="Run the embedded Confluent-compatible schema registry.", no_args_is_help=True)
@@ -48,12 +48,7 @@ def start(
 def stop(ctx: typer.Context) -> None:
     """Stop the registry started from this data directory."""
     outcome = launcher.stop(settings_of(ctx))
-    if outcome is None:
-        console.print("schema registry is not running")
-    elif outcome:
-        console.print("schema registry stopped")
-    else:
-        console.print("schema registry did not stop in time and was killed")
+    console.print(stopped_line("schema registry", outcome))
 
 
 @app.command()

@@ -7,7 +7,7 @@ import os
 import typer
 from rich.table import Table
 
-from hub.commandline import make_console, settings_of
+from hub.commandline import make_console, settings_of, stopped_line
 from hub.gateway import launcher
 from hub.orgunits import REGIONS
 from hub.stream_runner.status import state_line
@@ -51,12 +51,7 @@ def start(
 def stop(ctx: typer.Context, region: list[str] = typer.Option([], "--region", "-r", help=_REGION_HELP)) -> None:
     """Stop the gateway started from this data directory (SIGTERM, then SIGKILL)."""
     outcome = launcher.stop(settings_of(ctx), region or None)
-    if outcome is None:
-        console.print("gateway is not running")
-    elif outcome:
-        console.print("gateway stopped")
-    else:
-        console.print("gateway did not stop in time and was killed")
+    console.print(stopped_line("gateway", outcome))
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.commandline import make_console, settings_of
+from hub.commandline import make_console, settings_of, stopped_line
 from hub.stream_runner.status import state_line
 from hub.zones import ZONES
 
@@ -74,12 +74,7 @@ def stop(
     from projections import launcher
 
     outcome = launcher.stop(settings_of(ctx), zone or None, projection=projection)
-    if outcome is None:
-        console.print("projection worker is not running")
-    elif outcome:
-        console.print("projection worker stopped")
-    else:
-        console.print("projection worker did not stop in time and was killed")
+    console.print(stopped_line("projection worker", outcome))
 
 
 @app.command()
