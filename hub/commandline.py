@@ -1,9 +1,13 @@
-"""What every package's CLI commands share: the console and the settings of the root command.
+"""What every package's CLI commands share, so that no package imports the root command.
 
 Each package contributes its own commands (``hub.commands``, ``hub.gateway.commands``,
 ``projections.commands``, ``consumers.commands``, ``demo.commands``); the root
 command (:mod:`cli.main`) builds the settings once and puts them on the typer
-context, where :func:`settings_of` finds them. So no package imports the root.
+context, where :func:`settings_of` finds them. Also here, once each: the
+console (:func:`make_console`), what a stop command says (:func:`stopped_line`),
+the tokens file an HTTP API serves with (:func:`serving_tokens`), running an
+app as a program with one-line errors (:func:`run_app`), and ``python -m
+<package>`` for managed processes (:func:`module_main`).
 """
 
 from __future__ import annotations
