@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub import naming
+from hub import naming, principals
 from hub.errors import ConfigError
 from hub.process import ProcessFiles
 from hub.settings import HubSettings
@@ -53,7 +53,7 @@ def check_projection(projection: str) -> str:
 
 def group_id(projection: str, zones: Sequence[str]) -> str:
     """Consumer group (and faust app id) of a projection over a zone set, e.g. ``hub-projection-read-models-gba``."""
-    return f"hub-projection-{projection.replace('_', '-')}-{'-'.join(sorted(zones))}"
+    return principals.projection_group_id(projection, zones)
 
 
 def paths(settings: HubSettings, group: str) -> ProcessFiles:

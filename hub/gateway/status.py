@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hub import principals
 from hub.errors import ConfigError
 from hub.gateway.crossing import Crossed, Outcome, Refused
 from hub.orgunits import REGIONS
@@ -36,7 +37,7 @@ def served_regions(given: Sequence[str] | None) -> tuple[str, ...]:
 
 def group_id(regions: Sequence[str]) -> str:
     """Consumer group (and faust app id) of a served-region set: stable, e.g. ``hub-gateway-fj-gd-hk-js-mo``."""
-    return "hub-gateway-" + "-".join(sorted(r.lower() for r in regions))
+    return principals.gateway_group_id(regions)
 
 
 def paths(settings: HubSettings, group_id: str) -> ProcessFiles:
