@@ -8,6 +8,18 @@ hub keeps only its SHA-256 (``"sha256:<hex>"``) in a JSON file. Roles:
 - ``partner``: a partner region's subscriber (scope: partner id hk, mo, gd, js, fj);
 - ``admin``: operates the hub; publishes nothing.
 
+A token may expire (``expires_at``; none means it never does): an expired
+token still authenticates as its entry, and :func:`hub.http_api.authenticate`
+refuses it with its own 401. Every entry's scope has the shape of its role
+(:class:`TokenEntry` checks it when built), so a partner entry always names one
+of :data:`PARTNER_IDS` and a publisher entry one region and district.
+
+The tokens file is ``{"version": 2, "tokens": [...]}``; files of version 1
+(written before expiry existed) are read as they are, an entry without
+``expires_at`` never expiring. The version went up so that an older hub, which
+would ignore ``expires_at``, refuses a newer file instead of accepting expired
+tokens.
+
 The first part of this module is pure (hashing, parsing, role checks); the
 file I/O (:func:`read_tokens`, :func:`write_tokens`, :class:`TokenFile`) sits
 at the end.
@@ -19,12 +31,13 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
@@ -32,7 +45,8 @@ from typing import Any, Final
 from hub.errors import ConfigError, HubError
 from hub.orgunits import OrgUnits, org_units
 
-FILE_VERSION: Final = 1
+FILE_VERSION: Final = 2
+READABLE_VERSIONS: Final[tuple[int, ...]] = (1, 2)
 HASH_PREFIX: Final = "sha256:"
 PARTNER_IDS: Final[tuple[str, ...]] = ("hk", "mo", "gd", "js", "fj")
 TOKEN_BYTES: Final = 32
@@ -76,9 +90,27 @@ class Scope:
         return self.partner or "-"
 
 
+def scope_shape_problem(role: Role, scope: Scope) -> str | None:
+    """Why ``scope`` is not the shape ``role`` needs, or None (names only; :func:`make_scope` checks the codes)."""
+    if role is Role.PUBLISHER:
+        if not (scope.region and scope.district) or scope.partner:
+            return f"a publisher token is scoped to one region and district, got {scope.as_dict()}"
+    elif role is Role.PARTNER:
+        if scope.partner not in PARTNER_IDS or scope.region or scope.district:
+            return f"a partner token is scoped to one partner id of {', '.join(PARTNER_IDS)}, got {scope.as_dict()}"
+    elif scope.as_dict():
+        return f"a {role.value} token has no scope, got {scope.as_dict()}"
+    return None
+
+
 @dataclass(frozen=True)
 class TokenEntry:
-    """One stored token: never the token itself, only its hash."""
+    """One stored token: never the token itself, only its hash.
+
+    Building one with a scope that is not its role's shape raises
+    :class:`TokenError`: no code path holds, say, a partner entry without a
+    known partner id.
+    """
 
     id: str
     name: str
@@ -86,6 +118,16 @@ class TokenEntry:
     scope: Scope
     created_at: datetime
     hash: str = field(repr=False)
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        problem = scope_shape_problem(self.role, self.scope)
+        if problem is not None:
+            raise TokenError(f"token {self.id}: {problem}")
+
+    def expired(self, now: datetime) -> bool:
+        """True from ``expires_at`` on (a token without one never expires)."""
+        return self.expires_at is not None and now >= self.expires_at
 
     def has_role(self, roles: Iterable[Role]) -> bool:
         """True if this token's role is one of ``roles``."""
@@ -163,12 +205,22 @@ def issue(
     district: str | None = None,
     partner: str | None = None,
     name: str | None = None,
+    expires_at: datetime | None = None,
     now: datetime | None = None,
     units: OrgUnits | None = None,
 ) -> tuple[str, TokenEntry]:
-    """A new token and the entry to store for it. The token is returned once and never stored."""
+    """A new token and the entry to store for it. The token is returned once and never stored.
+
+    ``expires_at`` (aware, after ``now``) is when the token stops being accepted; None: never.
+    """
     role = parse_role(role)
     scope = make_scope(role, district=district, partner=partner, units=units)
+    created_at = (now or datetime.now(UTC)).replace(microsecond=0)
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise TokenError(f"the expiry {expires_at.isoformat()} needs a UTC offset")
+        if expires_at <= created_at:
+            raise TokenError(f"the expiry {format_time(expires_at)} is not after now ({format_time(created_at)})")
     token = generate_token()
     label = name or f"{role}-{scope.district or scope.partner or 'hub'}"
     entry = TokenEntry(
@@ -176,10 +228,59 @@ def issue(
         name=label,
         role=role,
         scope=scope,
-        created_at=(now or datetime.now(UTC)).replace(microsecond=0),
+        created_at=created_at,
         hash=hash_token(token),
+        expires_at=expires_at.astimezone(UTC).replace(microsecond=0) if expires_at is not None else None,
     )
     return token, entry
+
+
+# -- pure: expiry as the CLI states it ---------------------------------------------
+
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_UNITS: Final[dict[str, int]] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``2w`` or ``45s`` (a positive whole number and one unit) as a timedelta."""
+    found = _DURATION.fullmatch(text.strip().lower())
+    if found is None or int(found.group(1)) == 0:
+        raise TokenError(
+            f"expiry {text!r}: expected a positive whole number and a unit s, m, h, d or w (e.g. 30d, 12h)"
+        )
+    return timedelta(seconds=int(found.group(1)) * _UNITS[found.group(2)])
+
+
+def parse_expiry(text: str) -> datetime:
+    """An ISO-8601 date (``2026-12-31``: 00:00 UTC that day) or timestamp with a UTC offset, as an aware time."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise TokenError(
+            f"expiry {text!r}: expected an ISO-8601 date (2026-12-31) or timestamp (2026-12-31T18:00:00+08:00)"
+        ) from None
+    if moment.tzinfo is None:
+        raise TokenError(f"expiry {text!r}: a timestamp needs a UTC offset (e.g. +08:00 or Z)")
+    return moment
+
+
+def expiry_of(expires_in: str | None, expires_at: str | None, now: datetime) -> datetime | None:
+    """When a token created at ``now`` expires, from ``--expires-in`` or ``--expires-at`` (not both); None: never."""
+    if expires_in is not None and expires_at is not None:
+        raise TokenError("give --expires-in or --expires-at, not both")
+    if expires_in is not None:
+        return now + parse_duration(expires_in)
+    if expires_at is not None:
+        return parse_expiry(expires_at)
+    return None
+
+
+def format_time(moment: datetime) -> str:
+    """``2026-03-01T08:00:00Z``: UTC, to the second, as the tokens file stores it."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -232,14 +333,18 @@ def current_tokens(tokens: TokenSource) -> TokenSet:
 
 
 def entry_to_dict(entry: TokenEntry) -> dict[str, Any]:
-    return {
+    """The entry as the file stores it; ``expires_at`` only when the token expires."""
+    out: dict[str, Any] = {
         "id": entry.id,
         "name": entry.name,
         "role": entry.role.value,
         "scope": entry.scope.as_dict(),
-        "created_at": entry.created_at.isoformat().replace("+00:00", "Z"),
-        "hash": entry.hash,
+        "created_at": format_time(entry.created_at),
     }
+    if entry.expires_at is not None:
+        out["expires_at"] = format_time(entry.expires_at)
+    out["hash"] = entry.hash
+    return out
 
 
 def dump_tokens(tokens: TokenSet) -> dict[str, Any]:
@@ -253,6 +358,17 @@ def _str_field(raw: Mapping[str, Any], key: str, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise TokenFileError(f"{where}: field {key!r} must be a non-empty string, got {value!r}")
     return value
+
+
+def _time_field(raw: Mapping[str, Any], key: str, where: str) -> datetime:
+    text = _str_field(raw, key, where)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise TokenFileError(f"{where}: field {key!r} must be an ISO-8601 timestamp, got {text!r}") from None
+    if moment.tzinfo is None:
+        raise TokenFileError(f"{where}: field {key!r} needs a UTC offset, got {text!r}")
+    return moment
 
 
 def parse_entry(raw: object, where: str, units: OrgUnits | None = None) -> TokenEntry:
@@ -284,29 +400,25 @@ def parse_entry(raw: object, where: str, units: OrgUnits | None = None) -> Token
             f"{where}: field 'scope': district {scope.district} is in region {scope.region}, "
             f"not {scope_raw.get('region')!r}"
         )
-    created_text = _str_field(raw, "created_at", where)
-    try:
-        created_at = datetime.fromisoformat(created_text)
-    except ValueError:
-        raise TokenFileError(
-            f"{where}: field 'created_at' must be an ISO-8601 timestamp, got {created_text!r}"
-        ) from None
-    if created_at.tzinfo is None:
-        raise TokenFileError(f"{where}: field 'created_at' needs a UTC offset, got {created_text!r}")
+    created_at = _time_field(raw, "created_at", where)
+    expires_at = _time_field(raw, "expires_at", where) if raw.get("expires_at") is not None else None
     digest = _str_field(raw, "hash", where)
     hexpart = digest.removeprefix(HASH_PREFIX)
     if not digest.startswith(HASH_PREFIX) or len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
         raise TokenFileError(f"{where}: field 'hash' must be 'sha256:' and 64 lowercase hex digits")
-    return TokenEntry(token_id, name, role, scope, created_at, digest)
+    return TokenEntry(token_id, name, role, scope, created_at, digest, expires_at)
 
 
 def parse_tokens(doc: object, origin: str = "tokens file", units: OrgUnits | None = None) -> TokenSet:
-    """The whole file (``{"version": 1, "tokens": [...]}``); errors name the entry and field."""
+    """The whole file (``{"version": 2, "tokens": [...]}``, or version 1); errors name the entry and field."""
     if not isinstance(doc, Mapping):
         raise TokenFileError(f"{origin}: must be a JSON object with a 'tokens' list")
     version = doc.get("version", FILE_VERSION)
-    if version != FILE_VERSION:
-        raise TokenFileError(f"{origin}: field 'version' must be {FILE_VERSION}, got {version!r}")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        readable = " or ".join(str(v) for v in READABLE_VERSIONS)
+        raise TokenFileError(
+            f"{origin}: field 'version' must be {readable}, got {version!r} (a newer hub wrote it? upgrade this one)"
+        )
     items = doc.get("tokens")
     if not isinstance(items, list):
         raise TokenFileError(f"{origin}: field 'tokens' must be a list, got {type(items).__name__}")

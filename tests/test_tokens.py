@@ -1,4 +1,4 @@
-"""Bearer tokens: hashing and role rules (pure) and the tokens file."""
+"""Bearer tokens: hashing, role and scope rules, expiry (pure) and the tokens file."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import copy
 import hashlib
 import json
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hub import tokens
-from hub.tokens import Role, Scope, TokenError, TokenFile, TokenFileError, TokenSet
+from hub.tokens import Role, Scope, TokenEntry, TokenError, TokenFile, TokenFileError, TokenSet
+
+NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 # -- pure ----------------------------------------------------------------------
 
@@ -57,6 +59,28 @@ def test_partner_scope_is_normalised_to_lowercase() -> None:
 def test_wrong_scopes_are_refused_with_a_reason(role: str, kwargs: dict[str, str], words: list[str]) -> None:
     with pytest.raises(TokenError) as info:
         tokens.issue(role, district=kwargs.get("district"), partner=kwargs.get("partner"))
+    for word in words:
+        assert word in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("role", "scope", "words"),
+    [
+        (Role.PARTNER, Scope(), ["partner token", "one partner id"]),
+        (Role.PARTNER, Scope(partner="tw"), ["partner token", "'tw'"]),
+        (Role.PARTNER, Scope(region="HK", district="hk-wan-chai", partner="hk"), ["partner token"]),
+        (Role.PUBLISHER, Scope(region="GD"), ["publisher token", "region and district"]),
+        (Role.PUBLISHER, Scope(region="GD", district="shenzhen-nanshan", partner="gd"), ["publisher token"]),
+        (Role.ANALYST, Scope(partner="hk"), ["analyst token has no scope"]),
+        (Role.ADMIN, Scope(region="GD", district="shenzhen-nanshan"), ["admin token has no scope"]),
+    ],
+)
+def test_an_entry_cannot_be_built_with_a_scope_its_role_does_not_have(
+    role: Role, scope: Scope, words: list[str]
+) -> None:
+    with pytest.raises(TokenError) as info:
+        TokenEntry("tok_x", "x", role, scope, NOW, tokens.hash_token("t"))
+    assert str(info.value).startswith("token tok_x: ")
     for word in words:
         assert word in str(info.value)
 
@@ -118,12 +142,85 @@ def test_only_a_publisher_publishes_and_only_for_its_own_district() -> None:
         assert not entry.may_publish_for("GD", "shenzhen-nanshan")
 
 
+# -- expiry ---------------------------------------------------------------------
+
+
+def test_a_token_expires_at_its_expiry_and_not_before() -> None:
+    _, entry = tokens.issue("analyst", expires_at=NOW + timedelta(days=30), now=NOW)
+    assert entry.expires_at == datetime(2026, 3, 31, 8, 0, tzinfo=UTC)
+    assert not entry.expired(NOW)
+    assert not entry.expired(entry.expires_at - timedelta(seconds=1))
+    assert entry.expired(entry.expires_at)
+    _, forever = tokens.issue("analyst", now=NOW)
+    assert forever.expires_at is None and not forever.expired(datetime(9999, 1, 1, tzinfo=UTC))
+
+
+def test_an_expiry_is_stored_in_utc_to_the_second() -> None:
+    shanghai = timezone(timedelta(hours=8))
+    _, entry = tokens.issue("admin", expires_at=datetime(2026, 12, 31, 18, 0, 0, 999_999, tzinfo=shanghai), now=NOW)
+    assert entry.expires_at == datetime(2026, 12, 31, 10, 0, tzinfo=UTC)
+    assert tokens.entry_to_dict(entry)["expires_at"] == "2026-12-31T10:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "words"),
+    [
+        (NOW, ["is not after now", "2026-03-01T08:00:00Z"]),
+        (NOW - timedelta(days=1), ["2026-02-28T08:00:00Z", "is not after now"]),
+        (datetime(2027, 1, 1), ["needs a UTC offset"]),
+    ],
+)
+def test_an_expiry_in_the_past_or_without_offset_is_refused(expires_at: datetime, words: list[str]) -> None:
+    with pytest.raises(TokenError) as info:
+        tokens.issue("analyst", expires_at=expires_at, now=NOW)
+    for word in words:
+        assert word in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [
+        ("30d", timedelta(days=30)),
+        ("12h", timedelta(hours=12)),
+        ("90m", timedelta(minutes=90)),
+        ("2w", timedelta(weeks=2)),
+        ("45s", timedelta(seconds=45)),
+        (" 7D ", timedelta(days=7)),
+    ],
+)
+def test_durations_are_a_number_and_a_unit(text: str, delta: timedelta) -> None:
+    assert tokens.parse_duration(text) == delta
+    assert tokens.expiry_of(text, None, NOW) == NOW + delta
+
+
+@pytest.mark.parametrize("text", ["", "30", "d", "0d", "-1d", "1.5d", "30 days", "1y", "1d12h"])
+def test_other_durations_are_refused_with_the_form(text: str) -> None:
+    with pytest.raises(TokenError, match=r"positive whole number and a unit s, m, h, d or w \(e\.g\. 30d, 12h\)"):
+        tokens.parse_duration(text)
+
+
+def test_expiry_dates_and_timestamps() -> None:
+    assert tokens.parse_expiry("2026-12-31") == datetime(2026, 12, 31, tzinfo=UTC)
+    assert tokens.parse_expiry("2026-12-31T18:00:00+08:00") == datetime(2026, 12, 31, 10, 0, tzinfo=UTC)
+    assert tokens.parse_expiry("2026-12-31T10:00:00Z") == datetime(2026, 12, 31, 10, 0, tzinfo=UTC)
+    assert tokens.expiry_of(None, "2026-12-31", NOW) == datetime(2026, 12, 31, tzinfo=UTC)
+    assert tokens.expiry_of(None, None, NOW) is None
+    with pytest.raises(TokenError, match="needs a UTC offset"):
+        tokens.parse_expiry("2026-12-31T18:00:00")
+    with pytest.raises(TokenError, match="expected an ISO-8601 date"):
+        tokens.parse_expiry("next tuesday")
+    with pytest.raises(TokenError, match="expected an ISO-8601 date"):
+        tokens.parse_expiry("2026-02-30")
+    with pytest.raises(TokenError, match="--expires-in or --expires-at, not both"):
+        tokens.expiry_of("30d", "2026-12-31", NOW)
+
+
 # -- the file's JSON form --------------------------------------------------------
 
 
 def _doc() -> dict[str, Any]:
-    _, pub = tokens.issue("publisher", district="shenzhen-nanshan", now=datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
-    _, partner = tokens.issue("partner", partner="hk")
+    _, pub = tokens.issue("publisher", district="shenzhen-nanshan", now=NOW)
+    _, partner = tokens.issue("partner", partner="hk", expires_at=datetime(2026, 6, 1, tzinfo=UTC), now=NOW)
     return tokens.dump_tokens(TokenSet((pub, partner)))
 
 
@@ -131,8 +228,39 @@ def test_dump_and_parse_round_trip() -> None:
     doc = _doc()
     parsed = tokens.parse_tokens(doc)
     assert tokens.dump_tokens(parsed) == doc
+    assert doc["version"] == 2
     assert doc["tokens"][0]["created_at"] == "2026-03-01T08:00:00Z"
     assert doc["tokens"][0]["scope"] == {"region": "GD", "district": "shenzhen-nanshan"}
+    assert "expires_at" not in doc["tokens"][0]  # no expiry: the field is left out
+    assert doc["tokens"][1]["expires_at"] == "2026-06-01T00:00:00Z"
+    assert parsed.entries[1].expires_at == datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def test_a_version_1_file_is_read_and_its_tokens_never_expire() -> None:
+    written_before_expiry = {
+        "version": 1,
+        "tokens": [
+            {
+                "id": "tok_3bcf25865237",
+                "name": "nanshan-cms",
+                "role": "publisher",
+                "scope": {"region": "GD", "district": "shenzhen-nanshan"},
+                "created_at": "2026-03-01T08:00:00Z",
+                "hash": "sha256:" + "ab" * 32,
+            }
+        ],
+    }
+    [entry] = tokens.parse_tokens(written_before_expiry).entries
+    assert entry.expires_at is None and not entry.expired(datetime(2100, 1, 1, tzinfo=UTC))
+    assert tokens.parse_tokens({"tokens": written_before_expiry["tokens"]}) == TokenSet((entry,))  # no version: 2
+    rewritten = tokens.dump_tokens(TokenSet((entry,)))
+    assert rewritten["version"] == 2 and rewritten["tokens"] == written_before_expiry["tokens"]
+
+
+def test_a_null_expiry_is_no_expiry() -> None:
+    doc = _doc()
+    doc["tokens"][1]["expires_at"] = None
+    assert tokens.parse_tokens(doc).entries[1].expires_at is None
 
 
 def _set(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
@@ -158,6 +286,9 @@ _DEL = object()
         (("tokens", 0, "id"), "", ["tokens[0]", "field 'id'"]),
         (("tokens", 0, "created_at"), "yesterday", ["tokens[0]", "field 'created_at'", "ISO-8601"]),
         (("tokens", 0, "created_at"), "2026-03-01T08:00:00", ["tokens[0]", "field 'created_at'", "UTC offset"]),
+        (("tokens", 1, "expires_at"), "soon", ["tokens[1]", "field 'expires_at'", "ISO-8601"]),
+        (("tokens", 1, "expires_at"), "2026-06-01T00:00:00", ["tokens[1]", "field 'expires_at'", "UTC offset"]),
+        (("tokens", 1, "expires_at"), 1780272000, ["tokens[1]", "field 'expires_at'", "non-empty string"]),
         (("tokens", 0, "scope"), {"district": "atlantis"}, ["tokens[0]", "field 'scope'", "atlantis"]),
         (("tokens", 0, "scope", "region"), "HK", ["tokens[0]", "field 'scope'", "region GD"]),
         (("tokens", 0, "scope", "city"), "shenzhen", ["tokens[0]", "field 'scope'", "unknown keys", "city"]),
@@ -165,7 +296,8 @@ _DEL = object()
         (("tokens", 1, "scope"), ["hk"], ["tokens[1]", "field 'scope'", "object"]),
         (("tokens", 1), "tok_x", ["tokens[1]", "must be an object"]),
         (("tokens",), {}, ["field 'tokens' must be a list"]),
-        (("version",), 2, ["field 'version' must be 1"]),
+        (("version",), 3, ["field 'version' must be 1 or 2", "got 3", "upgrade"]),
+        (("version",), True, ["field 'version' must be 1 or 2"]),
     ],
 )
 def test_malformed_file_names_the_entry_and_field(path: tuple[Any, ...], value: Any, words: list[str]) -> None:
