@@ -6,8 +6,10 @@ import typer
 
 from hub import local_kafka
 from hub.commandline import make_console, settings_of, stopped_line
+from hub.commands import acls
 
 app = typer.Typer(help="Run the local Apache Kafka broker (KRaft, single node).", no_args_is_help=True)
+app.add_typer(acls.app, name="acls")
 console = make_console()
 
 

@@ -1,0 +1,182 @@
+"""Thin kafka-python adapter: read a cluster's ACLs and make them match the plan (:mod:`hub.acl_plan`).
+
+:func:`apply` makes the cluster's ACLs *equal* to the wanted entries: it creates
+the missing ones and deletes every other ACL, including those of principals the
+plan does not know (a leftover grant is exactly what least privilege forbids),
+and returns what it did as an :class:`~hub.acl_plan.AclDiff`. Super users need
+no ACL and the plan gives them none.
+
+Guarantees:
+
+- idempotent: applying the same entries again finds nothing to do (an empty diff);
+- every client is opened through :func:`hub.kafka_clients.new_admin`, so it logs in with the settings;
+- failures leave as hub errors in one line: Kafka refusing the caller's login or
+  the operation is a :class:`~hub.errors.KafkaAuthError` naming the principal, the
+  resource and the operation (:func:`hub.kafka_auth.refusal`); a broker without an
+  authorizer is a :class:`~hub.errors.ConfigError`; anything else from Kafka is a
+  :class:`~hub.errors.BrokerError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
+
+from kafka import KafkaAdminClient
+from kafka.admin import (
+    ACL,
+    ACLFilter,
+    ACLOperation,
+    ACLPermissionType,
+    ACLResourcePatternType,
+    ResourcePattern,
+    ResourcePatternFilter,
+)
+from kafka.admin import ResourceType as KafkaResourceType
+from kafka.errors import KafkaError, SecurityDisabledError
+
+from hub.acl_plan import AclDiff, AclEntry, Operation, PatternType, Permission, ResourceType, diff, ordered
+from hub.errors import BrokerError, ConfigError, HubError
+from hub.kafka_auth import principal_of, refusal
+from hub.kafka_clients import describe, new_admin
+from hub.settings import HubSettings
+
+#: Matches every ACL of the cluster.
+EVERY_ACL: ACLFilter = ACLFilter(
+    principal=None,
+    host=None,
+    operation=ACLOperation.ANY,
+    permission_type=ACLPermissionType.ANY,
+    resource_pattern=ResourcePatternFilter(KafkaResourceType.ANY, None, ACLResourcePatternType.ANY),
+)
+#: The resource every ACL operation is authorized against (``kafka-cluster``: ALTER to change, DESCRIBE to read).
+ACL_RESOURCE = "cluster kafka-cluster"
+
+
+# -- conversions (pure) ------------------------------------------------------------------------------
+def to_kafka(entry: AclEntry) -> ACL:
+    """The kafka-python ACL of ``entry``."""
+    return ACL(
+        principal=entry.principal,
+        host=entry.host,
+        operation=ACLOperation[entry.operation.value],
+        permission_type=ACLPermissionType[entry.permission.value],
+        resource_pattern=ResourcePattern(
+            KafkaResourceType[entry.resource_type.value],
+            entry.name,
+            ACLResourcePatternType[entry.pattern_type.value],
+        ),
+    )
+
+
+def from_kafka(acl: ACL) -> AclEntry:
+    """The :class:`AclEntry` of an ACL the cluster described; an ACL the hub cannot name is a BrokerError."""
+    pattern = acl.resource_pattern
+    try:
+        return AclEntry(
+            principal=acl.principal,
+            resource_type=ResourceType(pattern.resource_type.name),
+            pattern_type=PatternType(pattern.pattern_type.name),
+            name=pattern.resource_name,
+            operation=Operation(acl.operation.name),
+            permission=Permission(acl.permission_type.name),
+            host=acl.host,
+        )
+    except ValueError as exc:
+        raise BrokerError(f"the cluster described an ACL the hub cannot name ({acl!r}): {exc}") from exc
+
+
+def _exact(entry: AclEntry) -> ACLFilter:
+    """A filter matching ``entry`` and nothing else."""
+    acl = to_kafka(entry)
+    return ACLFilter(acl.principal, acl.host, acl.operation, acl.permission_type, acl.resource_pattern)
+
+
+# -- the cluster -------------------------------------------------------------------------------------
+def current(settings: HubSettings) -> tuple[AclEntry, ...]:
+    """Every ACL of the cluster, sorted like the plan."""
+    admin = new_admin(settings)
+    try:
+        return _describe(admin, settings)
+    finally:
+        admin.close()
+
+
+def create(settings: HubSettings, entries: Sequence[AclEntry]) -> None:
+    """Create ``entries`` (an entry that exists already is left as is)."""
+    admin = new_admin(settings)
+    try:
+        _create(admin, settings, entries)
+    finally:
+        admin.close()
+
+
+def apply(settings: HubSettings, wanted: Iterable[AclEntry]) -> AclDiff:
+    """Make the cluster's ACLs equal ``wanted``: create the missing, delete the rest; return what changed."""
+    admin = new_admin(settings)
+    try:
+        change = diff(_describe(admin, settings), wanted)
+        _create(admin, settings, change.added)
+        _delete(admin, settings, change.removed)
+        return change
+    finally:
+        admin.close()
+
+
+def _describe(admin: KafkaAdminClient, settings: HubSettings) -> tuple[AclEntry, ...]:
+    try:
+        acls, _ = admin.describe_acls(EVERY_ACL)
+    except KafkaError as exc:
+        _fail(exc, settings, "DESCRIBE", "describing the ACLs")
+    return ordered(from_kafka(acl) for acl in acls)
+
+
+def _create(admin: KafkaAdminClient, settings: HubSettings, entries: Sequence[AclEntry]) -> None:
+    if not entries:
+        return
+    try:
+        result: dict[str, list[Any]] = admin.create_acls([to_kafka(e) for e in entries])
+    except KafkaError as exc:
+        _fail(exc, settings, "ALTER", f"creating {len(entries)} ACLs")
+    failed = result.get("failed", [])
+    if failed:
+        error = failed[0]
+        _fail(error() if isinstance(error, type) else error, settings, "ALTER", f"creating {len(failed)} ACLs")
+
+
+def _delete(admin: KafkaAdminClient, settings: HubSettings, entries: Sequence[AclEntry]) -> None:
+    if not entries:
+        return
+    try:
+        results = admin.delete_acls([_exact(e) for e in entries])
+    except KafkaError as exc:
+        _fail(exc, settings, "ALTER", f"deleting {len(entries)} ACLs")
+    failed = [error for _, _, error in results if error is not None and getattr(error, "errno", 0) != 0]
+    if failed:
+        error = failed[0]
+        _fail(error() if isinstance(error, type) else error, settings, "ALTER", f"deleting {len(failed)} ACLs")
+
+
+def error_for(exc: BaseException, settings: HubSettings, operation: str, doing: str) -> HubError:
+    """The hub's one-line error for ``exc``, which Kafka raised while ``doing`` (an ``operation`` on the cluster).
+
+    A refusal names the principal, the cluster resource and the operation; a broker without an
+    authorizer is a :class:`ConfigError`; anything else a :class:`BrokerError`.
+    """
+    denied = refusal(exc, settings, resource=ACL_RESOURCE, operation=operation)
+    if denied is not None:
+        return denied
+    where = describe(settings)
+    if isinstance(exc, SecurityDisabledError):
+        return ConfigError(
+            f"Kafka at {where} has no authorizer, so it keeps no ACLs ({doing} as {principal_of(settings)}): "
+            "start the secured broker (`hub kafka start` without --insecure)"
+        )
+    return BrokerError(f"Kafka at {where} failed {doing} as {principal_of(settings)}: {exc}")
+
+
+def _fail(exc: BaseException, settings: HubSettings, operation: str, doing: str) -> NoReturn:
+    raise error_for(exc, settings, operation, doing) from exc
+
+
+__all__ = ["ACL_RESOURCE", "EVERY_ACL", "apply", "create", "current", "error_for", "from_kafka", "to_kafka"]
