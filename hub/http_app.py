@@ -7,6 +7,13 @@ raised anywhere; an unknown route (404 ``not_found``) or method (405
 match the declared parameters (the API says how, ``request_error``); and any
 other exception (500 ``internal_error``, logged with its traceback, the message
 saying nothing about the server).
+
+:class:`BodyLimit` (installed by :func:`limit_body`) bounds every request body
+of an app: a ``Content-Length`` over the limit is answered 413 before a byte
+is read, and the body is read in full, counting, before the app sees the
+request, so a false ``Content-Length`` or a chunked body without one is
+answered 413 as soon as it passes the limit, whether or not the route would
+have read it. Memory per request is bounded by the limit.
 """
 
 from __future__ import annotations
@@ -17,9 +24,12 @@ from collections.abc import Callable, Mapping
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.http_api import ApiError
+from hub.errors import ConfigError
+from hub.http_api import ApiError, body_too_large, check_declared_length
 
 _HTTP_CODES: dict[int, str] = {404: "not_found", 405: "method_not_allowed"}
 
@@ -58,4 +68,67 @@ def install_error_handlers(
         return error_response(ApiError(500, "internal_error", internal_message))
 
 
-__all__ = ["error_response", "install_error_handlers"]
+class BodyLimit:
+    """ASGI middleware: refuse (413, in the hub's error shape) any request body over ``max_body_bytes``.
+
+    ``hint`` is appended to the 413 message (e.g. what to do instead). The app
+    receives the body as one message once it has been read within the limit.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, hint: str = "") -> None:
+        if max_body_bytes < 1:
+            raise ConfigError(f"the body limit must be a positive number of bytes, got {max_body_bytes!r}")
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.hint = hint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            check_declared_length(Headers(scope=scope).get("content-length"), self.max_body_bytes, hint=self.hint)
+            body = await self._read(receive)
+        except ApiError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        if body is None:
+            return  # the client went away before the body was read: nobody to answer
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise body_too_large(self.max_body_bytes, hint=self.hint)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` as one message, then whatever the client sends next (a disconnect)."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def limit_body(app: FastAPI, max_body_bytes: int, *, hint: str = "") -> None:
+    """Bound every request body of ``app`` to ``max_body_bytes`` (see :class:`BodyLimit`)."""
+    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes, hint=hint)
+
+
+__all__ = ["BodyLimit", "error_response", "install_error_handlers", "limit_body"]
