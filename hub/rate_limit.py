@@ -106,7 +106,8 @@ class RateLimiter:
         for key in [k for k, b in self._buckets.items() if self._level(b, now) >= full]:
             del self._buckets[key]
 
-    def __len__(self) -> int:
+    @property
+    def held(self) -> int:
         """How many buckets are held (full ones may be among them until the next pruning)."""
         return len(self._buckets)
 

@@ -1,12 +1,15 @@
 """The query API (FastAPI): reports, indicators and projection status, for analyst tokens.
 
 Thin: requests are checked and answered by :class:`projections.report_queries.ReportService`;
-this module maps them to HTTP. The caller is read from its bearer token and every
-error has the one shape of the hub's APIs (:mod:`hub.http_api`),
-``{"error": {"status", "code", "message", "field"?}}``:
+this module maps them to HTTP. The caller is read from its bearer token before
+any parameter is looked at, and every error has the one shape of the hub's APIs
+(:mod:`hub.http_api`), ``{"error": {"status", "code", "message", "field"?}}``:
 
-- 401 without a bearer token or with an unknown one, 403 for a role other
-  than analyst or admin;
+- 401 without a bearer token, with an unknown one or with an expired one;
+  429 when the token is over its rate limit; 403 for a role other than analyst
+  or admin (publisher and partner tokens read nothing here: no route of this
+  API serves them), the message naming the role and what the route needs;
+- 413 for a request body over the limit (64 KiB by default; the routes take none);
 - 400 for a malformed parameter (a period string, a format), 404 for an
   unknown zone, 422 for an unknown indicator, region or district, or a
   missing parameter; 503 when the database or the tokens file is unusable.
@@ -18,22 +21,23 @@ is a view of that period's single suppression pattern.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from hub.errors import HubError, ValidationError
-from hub.http_api import ApiError, authenticate, require_role
-from hub.http_app import install_error_handlers
+from hub.http_api import ApiError, admit, authenticate, require_role
+from hub.http_app import install_error_handlers, limit_body
+from hub.rate_limit import RateLimit, RateLimiter
 from hub.settings import HubSettings
-from hub.tokens import READING_ROLES, TokenSource
+from hub.tokens import READING_ROLES, TokenEntry, TokenSource
 from projections import store
 from projections.report_queries import BadParameter, NotFound, ReportService
 from projections.report_render import render_csv, report_document
@@ -41,6 +45,11 @@ from projections.store import StoreUnavailable
 from projections.suppression import Policy
 
 log = logging.getLogger("hub.query")
+
+DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
+"""The largest request body: the routes take none, so anything bigger is not a query."""
+DEFAULT_RATE_LIMIT: Final = RateLimit(per_second=5, burst=50)
+"""Requests per token: 5 per second sustained, bursts of 50."""
 
 LagProvider = Callable[[Engine], Mapping[tuple[str, str, int], Mapping[str, Any]]]
 """Returns extra fields per (projection, topic, partition), e.g. ``{"offsets_behind": 3, "seconds_behind": 1.5}``."""
@@ -72,6 +81,8 @@ def create_query_app(
     refresh_interval_s: float = 2.0,
     lag: LagProvider | None = None,
     service: ReportService | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    rate_limiter: RateLimiter | None = None,
 ) -> FastAPI:
     """The query API over the read-model database ``engine``.
 
@@ -80,7 +91,10 @@ def create_query_app(
     may add fields (offsets and seconds behind) to each partition of
     ``/v1/projections/status``; without it the status shows what the database knows.
     The indicators are refreshed when behind the facts, checked at most every ``refresh_interval_s``.
+    Request bodies are bounded by ``max_body_bytes``; ``rate_limiter`` limits each token
+    (default :data:`DEFAULT_RATE_LIMIT`).
     """
+    limiter = rate_limiter if rate_limiter is not None else RateLimiter(DEFAULT_RATE_LIMIT)
     reports = service or ReportService(
         engine,
         reporting_currency=settings.reporting_currency,
@@ -93,6 +107,8 @@ def create_query_app(
         description="Cross-region reports and indicators (suppressed small counts). See docs/reports.md.",
     )
     app.state.service = reports
+    app.state.rate_limiter = limiter
+    limit_body(app, max_body_bytes)
 
     install_error_handlers(
         app,
@@ -102,8 +118,18 @@ def create_query_app(
         request_error=_invalid_request,
     )
 
-    async def _call(request: Request, work: Callable[[], Any]) -> Any:
-        require_role(authenticate(tokens, request.headers.get("authorization")), READING_ROLES, "read")
+    def reader(action: str) -> Callable[[Request], Awaitable[TokenEntry]]:
+        """A route dependency: the caller's analyst or admin token, checked before the route's parameters."""
+
+        async def check(request: Request) -> TokenEntry:
+            entry = authenticate(tokens, request.headers.get("authorization"))
+            admit(limiter, entry)
+            require_role(entry, READING_ROLES, action)
+            return entry
+
+        return check
+
+    async def _call(work: Callable[[], Any]) -> Any:
         try:
             return await run_in_threadpool(work)
         except ValidationError as exc:
@@ -118,9 +144,13 @@ def create_query_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/v1/reports/{zone}", tags=["reports"], summary="The report of a zone for a period")
+    @app.get(
+        "/v1/reports/{zone}",
+        tags=["reports"],
+        summary="The report of a zone for a period",
+        dependencies=[Depends(reader("read reports"))],
+    )
     async def get_report(
-        request: Request,
         zone: str,
         period: str = Query(..., description="2026, 2026-Q1 or 2026-03 (Asia/Shanghai)"),
         format: str = Query("json", description="json or csv"),
@@ -131,7 +161,7 @@ def create_query_app(
         suppression marks and caveats. `format=csv` gives long-form CSV after `#` comment lines."""
         if format not in ("json", "csv"):
             raise ApiError(400, "bad_parameter", f"format: expected json or csv, got {format!r}", field="format")
-        report = await _call(request, lambda: reports.report(zone, period, region=region, district=district))
+        report = await _call(lambda: reports.report(zone, period, region=region, district=district))
         if format == "csv":
             filename = f"{zone}-{report.period.value}.csv"
             return Response(
@@ -141,9 +171,13 @@ def create_query_app(
             )
         return JSONResponse(report_document(report))
 
-    @app.get("/v1/indicators", tags=["indicators"], summary="Indicator values in long form")
+    @app.get(
+        "/v1/indicators",
+        tags=["indicators"],
+        summary="Indicator values in long form",
+        dependencies=[Depends(reader("read indicators"))],
+    )
     async def get_indicators(
-        request: Request,
         zone: str = Query(..., description="gba or mainland"),
         region: str | None = Query(None),
         district: str | None = Query(None),
@@ -153,7 +187,6 @@ def create_query_app(
         """Rows `{zone, region, district, level, period_kind, period, indicator, unit, value, flag}`; `*`
         means all regions/districts; a withheld value is null with `flag` `<5` or `x`. Zeros are not listed."""
         rows = await _call(
-            request,
             lambda: reports.indicators(
                 zone, period_text=period, region=region, district=district, indicators=indicator
             ),
@@ -167,8 +200,13 @@ def create_query_app(
             }
         )
 
-    @app.get("/v1/projections/status", tags=["ops"], summary="Offsets the projections have applied")
-    async def get_status(request: Request) -> JSONResponse:
+    @app.get(
+        "/v1/projections/status",
+        tags=["ops"],
+        summary="Offsets the projections have applied",
+        dependencies=[Depends(reader("read projection status"))],
+    )
+    async def get_status() -> JSONResponse:
         """Per projection, topic and partition: the next offset to apply, the Kafka timestamp of the last
         record applied and when the row was written; plus lag fields when the hub measures them."""
 
@@ -187,9 +225,9 @@ def create_query_app(
                 "projections": [{"projection": name, "partitions": parts} for name, parts in sorted(out.items())],
             }
 
-        return JSONResponse(await _call(request, work))
+        return JSONResponse(await _call(work))
 
     return app
 
 
-__all__ = ["LagProvider", "create_query_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_RATE_LIMIT", "LagProvider", "create_query_app"]

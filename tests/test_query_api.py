@@ -1,21 +1,25 @@
-"""The query API on a real SQLite database filled through the store: auth, formats, suppression, errors."""
+"""The query API on a real SQLite database filled through the store: auth, limits, formats, suppression, errors."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from hub.rate_limit import RateLimit, RateLimiter
 from hub.settings import HubSettings, load_settings
 from hub.sql import make_engine
 from hub.tokens import TokenFile, TokenSet, add_token, issue
 from projections import migrations
-from projections.api import create_query_app
+from projections.api import DEFAULT_MAX_BODY_BYTES, create_query_app
 from projections.indicators import NAMES
 from projections.report_queries import ReportService
 from projections.report_render import render_csv
@@ -41,6 +45,7 @@ def tokens() -> dict[str, Any]:
         "admin": issue("admin"),
         "publisher": issue("publisher", district="shenzhen-nanshan"),
         "partner": issue("partner", partner="hk"),
+        "expired": issue("analyst", now=datetime(2026, 1, 1, tzinfo=UTC), expires_at=datetime(2026, 1, 2, tzinfo=UTC)),
     }
     return {"set": TokenSet(tuple(entry for _, entry in made.values())), **{k: t for k, (t, _) in made.items()}}
 
@@ -82,6 +87,82 @@ def test_reading_needs_an_analyst_or_admin_token(client: TestClient, tokens: dic
         assert error(client.get(path, headers=auth(tokens, role)), 403)["code"] == "forbidden_role"
     for role in ("analyst", "admin"):
         assert client.get(path, headers=auth(tokens, role)).status_code == 200
+
+
+# Every route a token reaches, with parameters that make the request valid; a route missing here fails the test below.
+ROUTES: dict[str, tuple[str, str]] = {
+    "/v1/reports/{zone}": ("/v1/reports/gba?period=2026", "read reports"),
+    "/v1/indicators": ("/v1/indicators?zone=gba", "read indicators"),
+    "/v1/projections/status": ("/v1/projections/status", "read projection status"),
+}
+OPEN_ROUTES = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def test_no_route_serves_publisher_or_partner_tokens_and_the_refusal_says_what_it_needs(
+    client: TestClient, tokens: dict[str, Any]
+) -> None:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    paths = {route.path for route in app.routes if isinstance(route, APIRoute)}
+    assert paths - OPEN_ROUTES == set(ROUTES)
+    for url, action in ROUTES.values():
+        for role in ("publisher", "partner"):
+            body = error(client.get(url, headers=auth(tokens, role)), 403)
+            assert body["code"] == "forbidden_role"
+            assert body["message"].endswith(f"has role {role}; only analyst and admin tokens may {action}")
+        assert client.get(url, headers=auth(tokens)).status_code == 200
+
+
+def test_the_token_is_checked_before_the_parameters(client: TestClient, tokens: dict[str, Any]) -> None:
+    assert error(client.get("/v1/reports/atlantis"), 401)["code"] == "missing_token"
+    assert error(client.get("/v1/indicators", headers=auth(tokens, "partner")), 403)["code"] == "forbidden_role"
+    assert error(client.get("/v1/indicators", headers=auth(tokens)), 422, "zone")["code"] == "invalid_parameter"
+
+
+def test_an_expired_token_is_401_and_says_when(client: TestClient, tokens: dict[str, Any]) -> None:
+    response = client.get("/v1/projections/status", headers=auth(tokens, "expired"))
+    body = error(response, 401)
+    assert body["code"] == "expired_token" and "expired at 2026-01-02T00:00:00Z" in body["message"]
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_a_request_body_over_the_limit_is_413(client: TestClient, tokens: dict[str, Any]) -> None:
+    big = b"x" * (DEFAULT_MAX_BODY_BYTES + 1)
+    declared = client.request("GET", "/v1/projections/status", content=big, headers=auth(tokens))
+    assert error(declared, 413)["code"] == "body_too_large"
+    assert "65536 bytes (64 KiB)" in declared.json()["error"]["message"]
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(0, len(big), 4096):
+            yield big[i : i + 4096]
+
+    chunked = client.request("GET", "/v1/projections/status", content=chunks(), headers=auth(tokens))
+    assert "content-length" not in chunked.request.headers
+    assert error(chunked, 413)["code"] == "body_too_large"
+
+
+def test_the_body_limit_is_a_parameter(database: Engine, tokens: dict[str, Any], settings: HubSettings) -> None:
+    with TestClient(create_query_app(settings, database, tokens["set"], max_body_bytes=10)) as c:
+        assert c.request("GET", "/v1/projections/status", content=b"x" * 10, headers=auth(tokens)).status_code == 200
+        assert error(c.request("GET", "/v1/projections/status", content=b"x" * 11, headers=auth(tokens)), 413)
+
+
+def test_each_token_is_rate_limited_with_a_retry_after(
+    database: Engine, tokens: dict[str, Any], settings: HubSettings
+) -> None:
+    clock = [0.0]
+    limiter = RateLimiter(RateLimit(per_second=0.5, burst=2), lambda: clock[0])
+    with TestClient(create_query_app(settings, database, tokens["set"], rate_limiter=limiter)) as c:
+        for _ in range(2):
+            assert c.get("/v1/projections/status", headers=auth(tokens)).status_code == 200
+        refused = c.get("/v1/reports/gba", params={"period": "2026"}, headers=auth(tokens))
+        body = error(refused, 429)
+        assert body["code"] == "rate_limited" and "retry in 2 s" in body["message"]
+        assert refused.headers["Retry-After"] == "2"
+        assert c.get("/v1/projections/status", headers=auth(tokens, "admin")).status_code == 200
+        assert error(c.get("/v1/projections/status", headers=auth(tokens, "partner")), 403)  # own bucket, then role
+        clock[0] += 2.0
+        assert c.get("/v1/projections/status", headers=auth(tokens)).status_code == 200
 
 
 def test_a_tokens_file_is_reread_when_it_changes(database: Engine, settings: HubSettings, tmp_path: Path) -> None:

@@ -86,10 +86,10 @@ def test_full_buckets_are_forgotten_when_there_are_many_keys(clock: Clock) -> No
     assert _takes(limiter, "busy", 2) == [True, True]
     for i in range(PRUNE_ABOVE - 1):
         limiter.take(f"idle-{i}")
-    assert len(limiter) == PRUNE_ABOVE
+    assert limiter.held == PRUNE_ABOVE
     clock.now += 1.0  # the idle keys are full again (1 + 1); "busy" has 1 of 2
     assert limiter.take("new").allowed
-    assert len(limiter) == 2  # "busy" and "new"
+    assert limiter.held == 2  # "busy" and "new"
     assert _takes(limiter, "busy", 2) == [True, False]  # its spent bucket was kept, not reset
 
 

@@ -4,7 +4,8 @@ Checks before serving: the tokens file parses (a malformed entry stops the
 command with an error naming it; an empty file is a warning, every request would
 get 401) and the read-model database is at the newest revision
 (:func:`projections.commands.db.read_model_engine`). The app is
-:func:`projections.api.create_query_app`, served by uvicorn.
+:func:`projections.api.create_query_app`, served by uvicorn, with its body
+and per-token rate limits taken from the options.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 import typer
 
 from hub.commandline import make_console, serving_tokens, settings_of
+from hub.rate_limit import RateLimit, RateLimiter
+from projections.api import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, create_query_app
 from projections.commands.db import read_model_engine
 
 app = typer.Typer(help="The query API (reports, indicators, projection status).", no_args_is_help=True)
@@ -29,19 +32,32 @@ def serve(
     port: int = typer.Option(DEFAULT_API_PORT, "--port", min=1, max=65535, help="Port to listen on."),
     tokens_file: Path | None = typer.Option(None, "--tokens-file", help="Default: HUB_TOKENS_FILE."),
     threshold: int = typer.Option(5, "--threshold", min=1, help="Counts below it are suppressed."),
+    max_body_bytes: int = typer.Option(DEFAULT_MAX_BODY_BYTES, "--max-body-bytes", min=1, help="Largest body."),
+    per_second: float = typer.Option(
+        DEFAULT_RATE_LIMIT.per_second, "--requests-per-second", min=0.001, help="Sustained requests per token."
+    ),
+    burst: int = typer.Option(DEFAULT_RATE_LIMIT.burst, "--burst", min=1, help="Requests per token at once."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the query API until interrupted (analyst and admin tokens may read)."""
     import uvicorn
 
-    from projections.api import create_query_app
-
     settings = settings_of(ctx)
     tokens, path, count = serving_tokens(settings, tokens_file, hint="hub tokens add --role analyst")
     engine = read_model_engine(settings)
-    query_app = create_query_app(settings, engine, tokens, threshold=threshold)
+    rate_limit = RateLimit(per_second=per_second, burst=burst)
+    query_app = create_query_app(
+        settings,
+        engine,
+        tokens,
+        threshold=threshold,
+        max_body_bytes=max_body_bytes,
+        rate_limiter=RateLimiter(rate_limit),
+    )
     err_console.print(
-        f"query API on http://{host}:{port} (docs at /docs), {count} token(s) from {path}", highlight=False
+        f"query API on http://{host}:{port} (docs at /docs), {count} token(s) from {path}, "
+        f"per token at most {rate_limit}",
+        highlight=False,
     )
     try:
         uvicorn.run(query_app, host=host, port=port, log_level=log_level)
