@@ -32,6 +32,7 @@ from hub.catalogue import EVENT_TYPES
 from hub.orgunits import OrgUnits, org_units, parse_org_units
 from hub.principals import SUPER_USERS, Kind, Principal, declared_principals, kafka_principal
 
+Deployment = tuple[OrgUnits, list[Agreement]]
 SNAPSHOT = Path(__file__).parent / "snapshots" / "acl-plan.txt"
 SHIPPED_AGREEMENTS = load_agreements(default_agreements_dir())
 
@@ -84,12 +85,19 @@ def agreement_sets() -> st.SearchStrategy[list[Agreement]]:
     return st.lists(st.sampled_from(list(SHIPPED_AGREEMENTS.values())), unique_by=lambda a: a.id)
 
 
-def deployments() -> st.SearchStrategy[tuple[OrgUnits, list[Agreement]]]:
+def deployments() -> st.SearchStrategy[Deployment]:
     return st.tuples(st.one_of(st.just(org_units()), org_unit_docs()), agreement_sets())
 
 
 def entries_of(entries: Iterable[AclEntry], principal: Principal) -> list[AclEntry]:
     return [e for e in entries if e.principal == principal.kafka]
+
+
+def granted(deployment: Deployment, *kinds: Kind) -> list[tuple[Principal, list[AclEntry]]]:
+    """Each declared principal of ``kinds`` (all kinds if none) with its planned entries."""
+    entries = plan(*deployment)
+    declared = declared_principals(*deployment)
+    return [(p, entries_of(entries, p)) for p in declared if not kinds or p.kind in kinds]
 
 
 def overlaps(entry: AclEntry, prefix: str) -> bool:
@@ -111,13 +119,8 @@ NOT_RAW = (Kind.PARTNER, Kind.PROJECTION, Kind.REGISTRY)
 # -- least privilege -----------------------------------------------------------------------------------
 @PROPERTY
 @given(deployments())
-def test_no_partner_projection_or_registry_is_allowed_anything_on_raw(
-    deployment: tuple[OrgUnits, list[Agreement]],
-) -> None:
-    units, agreements = deployment
-    entries = plan(units, agreements)
-    for p in declared_principals(units, agreements):
-        mine = entries_of(entries, p)
+def test_no_partner_projection_or_registry_is_allowed_anything_on_raw(deployment: Deployment) -> None:
+    for p, mine in granted(deployment):
         if p.kind in (Kind.DISTRICT, Kind.INGEST, Kind.GATEWAY):
             # A DENY beats every ALLOW: the principals that handle raw data must have none.
             assert not [e for e in mine if e.permission is Permission.DENY], p.name
@@ -134,31 +137,28 @@ def test_no_partner_projection_or_registry_is_allowed_anything_on_raw(
 
 @PROPERTY
 @given(deployments())
-def test_each_district_writes_only_its_own_prefix(deployment: tuple[OrgUnits, list[Agreement]]) -> None:
-    units, agreements = deployment
-    entries = plan(units, agreements)
-    districts = [p for p in declared_principals(units, agreements) if p.kind is Kind.DISTRICT]
+def test_each_district_writes_only_its_own_prefix(deployment: Deployment) -> None:
+    units = deployment[0]
+    districts = granted(deployment, Kind.DISTRICT)
     assert len(districts) == len(units.districts)
-    for p in districts:
+    for p, mine in districts:
         assert p.district is not None
         own = naming.raw_prefix(p.regions[0], p.district)
-        assert {(e.operation, e.pattern_type, e.name) for e in entries_of(entries, p)} == {
+        assert {(e.operation, e.pattern_type, e.name) for e in mine} == {
             (Operation.WRITE, PatternType.PREFIXED, own),
             (Operation.DESCRIBE, PatternType.PREFIXED, own),
         }
         others = [d for d in units.districts.values() if d.code != p.district]
         for other in others:
             topic = naming.raw_topic(other.region, other.code, EVENT_TYPES[0])
-            assert not any(allows(e, Operation.WRITE) and overlaps(e, topic) for e in entries_of(entries, p))
+            assert not any(allows(e, Operation.WRITE) and overlaps(e, topic) for e in mine)
 
 
 @PROPERTY
 @given(deployments())
-def test_ingest_writes_every_raw_district_prefix_and_reads_none(deployment: tuple[OrgUnits, list[Agreement]]) -> None:
-    units, agreements = deployment
-    ingest = next(p for p in declared_principals(units, agreements) if p.kind is Kind.INGEST)
-    mine = entries_of(plan(units, agreements), ingest)
-    assert {e.name for e in mine} == {naming.raw_prefix(d.region, d.code) for d in units.districts.values()}
+def test_ingest_writes_every_raw_district_prefix_and_reads_none(deployment: Deployment) -> None:
+    [(_, mine)] = granted(deployment, Kind.INGEST)
+    assert {e.name for e in mine} == {naming.raw_prefix(d.region, d.code) for d in deployment[0].districts.values()}
     assert {e.operation for e in mine} == {Operation.WRITE, Operation.DESCRIBE}
 
 
@@ -174,28 +174,18 @@ def test_hong_kong_partner_never_reaches_shared_mainland() -> None:
 @PROPERTY
 @given(agreement_sets())
 def test_a_partner_reads_exactly_its_entitled_zones(agreements: list[Agreement]) -> None:
-    entries = plan(org_units(), agreements)
-    for p in declared_principals(org_units(), agreements):
-        if p.kind is not Kind.PARTNER:
-            continue
-        read = {
-            e.name
-            for e in entries_of(entries, p)
-            if allows(e, Operation.READ) and e.resource_type is ResourceType.TOPIC
-        }
+    for p, mine in granted((org_units(), agreements), Kind.PARTNER):
+        read = {e.name for e in mine if allows(e, Operation.READ) and e.resource_type is ResourceType.TOPIC}
         assert read == {naming.shared_prefix(z) for z in p.zones}, p.name
         assert "mainland" not in p.zones or p.partner not in ("hk", "mo")
 
 
 @PROPERTY
 @given(deployments())
-def test_projections_write_nothing_shared(deployment: tuple[OrgUnits, list[Agreement]]) -> None:
-    units, agreements = deployment
-    entries = plan(units, agreements)
-    projections = [p for p in declared_principals(units, agreements) if p.kind is Kind.PROJECTION]
+def test_projections_write_nothing_shared(deployment: Deployment) -> None:
+    projections = granted(deployment, Kind.PROJECTION)
     assert projections
-    for p in projections:
-        mine = entries_of(entries, p)
+    for p, mine in projections:
         assert not [
             e
             for e in mine
@@ -211,7 +201,7 @@ def test_projections_write_nothing_shared(deployment: tuple[OrgUnits, list[Agree
 
 @PROPERTY
 @given(deployments())
-def test_every_deny_is_all_on_the_raw_prefix(deployment: tuple[OrgUnits, list[Agreement]]) -> None:
+def test_every_deny_is_all_on_the_raw_prefix(deployment: Deployment) -> None:
     denies = [e for e in plan(*deployment) if e.permission is Permission.DENY]
     assert denies
     assert {(e.resource_type, e.pattern_type, e.name, e.operation, e.host) for e in denies} == {
@@ -221,13 +211,8 @@ def test_every_deny_is_all_on_the_raw_prefix(deployment: tuple[OrgUnits, list[Ag
 
 @PROPERTY
 @given(deployments())
-def test_gateways_read_only_their_regions_raw_and_their_group(deployment: tuple[OrgUnits, list[Agreement]]) -> None:
-    units, agreements = deployment
-    entries = plan(units, agreements)
-    for p in declared_principals(units, agreements):
-        if p.kind is not Kind.GATEWAY:
-            continue
-        mine = entries_of(entries, p)
+def test_gateways_read_only_their_regions_raw_and_their_group(deployment: Deployment) -> None:
+    for p, mine in granted(deployment, Kind.GATEWAY):
         read_topics = {e.name for e in mine if allows(e, Operation.READ) and e.resource_type is ResourceType.TOPIC}
         assert read_topics == {naming.raw_prefix(r) for r in p.regions}
         written = {e.name for e in mine if allows(e, Operation.WRITE)}
@@ -240,10 +225,9 @@ def test_gateways_read_only_their_regions_raw_and_their_group(deployment: tuple[
 
 @PROPERTY
 @given(deployments())
-def test_only_declared_principals_and_never_a_super_user(deployment: tuple[OrgUnits, list[Agreement]]) -> None:
-    units, agreements = deployment
-    declared = {p.kafka for p in declared_principals(units, agreements)}
-    named = {e.principal for e in plan(units, agreements)}
+def test_only_declared_principals_and_never_a_super_user(deployment: Deployment) -> None:
+    declared = {p.kafka for p in declared_principals(*deployment)}
+    named = {e.principal for e in plan(*deployment)}
     assert named == declared
     assert not named & {kafka_principal(s) for s in SUPER_USERS}
 
@@ -251,7 +235,7 @@ def test_only_declared_principals_and_never_a_super_user(deployment: tuple[OrgUn
 # -- determinism and the diff ----------------------------------------------------------------------------
 @PROPERTY
 @given(deployments(), st.randoms(use_true_random=False))
-def test_plan_is_deterministic_and_sorted(deployment: tuple[OrgUnits, list[Agreement]], rnd: random.Random) -> None:
+def test_plan_is_deterministic_and_sorted(deployment: Deployment, rnd: random.Random) -> None:
     units, agreements = deployment
     first = plan(units, agreements)
     shuffled_districts = list(units.districts.items())
@@ -267,9 +251,7 @@ def test_plan_is_deterministic_and_sorted(deployment: tuple[OrgUnits, list[Agree
 
 @PROPERTY
 @given(deployments(), deployments())
-def test_diff_makes_current_equal_wanted(
-    current_deployment: tuple[OrgUnits, list[Agreement]], wanted_deployment: tuple[OrgUnits, list[Agreement]]
-) -> None:
+def test_diff_makes_current_equal_wanted(current_deployment: Deployment, wanted_deployment: Deployment) -> None:
     current, wanted = plan(*current_deployment), plan(*wanted_deployment)
     d = diff(current, wanted)
     assert ordered((set(current) - set(d.removed)) | set(d.added)) == wanted
