@@ -41,12 +41,14 @@ def local_stack(prefix: str, **overrides: object) -> Iterator[HubSettings]:
                 "data_dir": Path(tmp),
                 "kafka_port": port,
                 "kafka_controller_port": free_port(),
+                "kafka_internal_port": free_port(),
                 "bootstrap_servers": f"127.0.0.1:{port}",
                 "schema_registry_url": f"http://127.0.0.1:{free_port()}",
                 **overrides,
             },
         )
         local_kafka.start(settings)
+        settings = local_kafka.admin_settings(settings)
         try:
             apply_topics(settings, topology.expand(settings, org_units()), timeout_s=60)
             launcher.start(settings)

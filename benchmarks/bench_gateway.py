@@ -49,7 +49,7 @@ from hub.gateway import launcher
 from hub.gateway.crossing import Border, Outcome, RawRecord, Refused
 from hub.gateway.worker import prepare
 from hub.kafka_admin import apply_topics
-from hub.kafka_clients import aiokafka_producer_config
+from hub.kafka_clients import aiokafka_connection, aiokafka_producer_config, connection_config
 from hub.publishing.publisher import Ack, Publisher
 from hub.registry.client import RegistryClient
 from hub.settings import HubSettings
@@ -77,7 +77,7 @@ def sample(n: int, seed: int) -> list[dict[str, object]]:
 
 def read_raw(settings: HubSettings, topics: tuple[str, ...]) -> list[RawRecord]:
     """Every record of ``topics``, as the gateway sees them (kafka-python, manual assignment)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False)
+    consumer = KafkaConsumer(**connection_config(settings), enable_auto_commit=False)
     try:
         parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         consumer.assign(parts)
@@ -122,7 +122,7 @@ async def copy_raw(settings: HubSettings, topics: tuple[str, ...], expected: int
     """Baseline (b): events/s of a pass-through copier from ``topics`` to :data:`SCRATCH_TOPIC`."""
     consumer = AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=settings.bootstrap_list,
+        **aiokafka_connection(settings),
         group_id="hub-bench-copier",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -161,7 +161,7 @@ async def copy_raw(settings: HubSettings, topics: tuple[str, ...], expected: int
 def run_gateway(settings: HubSettings, expected: int) -> tuple[float, dict[str, Any]]:
     """events/s of one managed gateway until ``hub.audit`` + ``hub.dlq`` hold ``expected`` records; its stats."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    watcher = KafkaConsumer(bootstrap_servers=settings.bootstrap_list)
+    watcher = KafkaConsumer(**connection_config(settings))
     try:
         outputs = [
             TopicPartition(t, p)
@@ -209,7 +209,7 @@ def main() -> None:
         write_demo_secrets(secrets, load_agreements(default_agreements_dir()).values())
         settings = base.model_copy(update={"secrets_file": secrets})
         apply_topics(
-            settings.bootstrap_list,
+            settings,
             [TopicSpec(SCRATCH_TOPIC, settings.shared_partitions, settings.replication_factor)],
             timeout_s=60,
         )

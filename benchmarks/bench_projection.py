@@ -51,6 +51,7 @@ from sqlalchemy.engine import make_url
 from demo import stream as demo_data
 from hub import naming
 from hub.agreements import Crossing, apply, default_agreements_dir, load_agreements
+from hub.kafka_clients import connection_config
 from hub.registry.client import RegistryClient
 from hub.schemas import schema_text
 from hub.serde import AvroSerializer
@@ -173,7 +174,7 @@ def produce(settings: HubSettings, items: Sequence[Shared]) -> dict[tuple[str, i
     """Write the records to their shared topics as the gateway does; returns the end offsets reached."""
     registry = RegistryClient(settings.schema_registry_url)
     serializers: dict[str, AvroSerializer] = {}
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all", linger_ms=20)
+    producer = KafkaProducer(**connection_config(settings), acks="all", linger_ms=20)
     try:
         for s in items:
             et = s.crossing.event_type

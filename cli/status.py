@@ -6,8 +6,9 @@ import typer
 from rich.table import Table
 
 from hub.commandline import make_console, settings_of
-from hub.errors import BrokerError, HubError
+from hub.errors import BrokerError, HubError, KafkaAuthError
 from hub.kafka_admin import cluster_info
+from hub.principals import ADMIN
 
 console = make_console()
 
@@ -23,12 +24,12 @@ def status(
     from projections.store import offset_rows
     from projections.tables import PROJECTION_TABLES, SHADOW_SUFFIX
 
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, login=ADMIN)
     healthy = True
     try:
         info = cluster_info(settings, timeout_s=3.0)
         console.print(f"[green]✓[/] Kafka at {settings.bootstrap_servers} (cluster {info.get('cluster_id')})")
-    except BrokerError as exc:
+    except (BrokerError, KafkaAuthError) as exc:
         healthy = False
         console.print(f"[red]✗[/] Kafka at {settings.bootstrap_servers}: {exc}", highlight=False, soft_wrap=True)
     if answers(settings.schema_registry_url):

@@ -18,6 +18,8 @@ from rich.text import Text
 
 from hub.agreements import agreements_dir, load_agreements
 from hub.commandline import make_console, settings_of
+from hub.credentials import as_principal
+from hub.principals import partner_principal
 
 if TYPE_CHECKING:
     from consumers.subscriber import Progress, Subscriber
@@ -65,6 +67,7 @@ def subscribe(
             logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     settings = settings_of(ctx)
     who = find_partner(as_, load_agreements(agreements_dir(settings.agreements_dir)))
+    settings = as_principal(settings, partner_principal(who.id))  # the broker's ACLs hold it to its zones
     readers = pinned_readers()
     select_topics(who, (), zones=zone, topics=topic, event_types=readers)  # refuse before connecting anywhere
     target = open_sink(sink, name or who.id)

@@ -12,8 +12,10 @@ from rich.table import Table
 
 from hub import naming, topology
 from hub.commandline import make_console, settings_of
+from hub.credentials import as_principal, district_logins
 from hub.kafka_admin import apply_topics, cluster_info
 from hub.orgunits import org_units
+from hub.principals import ADMIN
 from hub.settings import HubSettings
 from hub.stack import LocalStack
 
@@ -34,11 +36,12 @@ def demo(
     t0 = time.monotonic()
     with LocalStack(settings, console) as stack:
         stack.ensure_kafka()
-        _apply_topics(settings)
+        admin = as_principal(settings, ADMIN)  # the local logins exist once the broker has started
+        _apply_topics(admin)
         stack.ensure_registry()
         data = _demo_data(settings, seed)
         marker = data.with_suffix(".published")  # holds the cluster id it was published to
-        cluster = str(cluster_info(settings).get("cluster_id"))
+        cluster = str(cluster_info(admin).get("cluster_id"))
         if marker.is_file() and marker.read_text().strip() == cluster and not republish:
             console.print(
                 f"[green]✓[/] demo data already published by an earlier run ({marker.name}); "
@@ -83,15 +86,16 @@ def _cross(settings: HubSettings, stack: LocalStack) -> None:
     else:
         console.print(f"[green]✓[/] gateway already running (pid {started.pid}); it will be left running")
     raw = [s.name for s in topology.expand(settings, org_units()) if s.kind == "raw"]
-    _wait_for_group(settings, group_id(served_regions(None)), raw, "crossing")
-    counts = audit_counts(settings)
+    admin = as_principal(settings, ADMIN)
+    _wait_for_group(admin, group_id(served_regions(None)), raw, "crossing")
+    counts = audit_counts(admin)
     table = Table("zone", "events crossed", title="crossings recorded in hub.audit (copies counted once)")
     for zone, n in sorted(counts.per_zone.items()):
         table.add_row(f"shared.{zone}.*", f"{n:,}")
     console.print(table)
     regions = ", ".join(f"{r} {n:,}" for r, n in sorted(counts.per_region.items()))
     console.print(f"distinct crossings {counts.crossings:,} ({regions}); at-least-once copies {counts.copies:,}")
-    dead = dead_letter_counts(settings)
+    dead = dead_letter_counts(admin)
     if dead:
         console.print(f"[yellow]dead letters from the gateway:[/] {dict(dead)}")
 
@@ -113,7 +117,8 @@ def _project(settings: HubSettings, stack: LocalStack) -> None:
         console.print(f"[green]✓[/] projection worker already running (pid {started.pid}); it will be left running")
     engine = make_engine(settings.database_url)
     try:
-        first = lag.measure(settings, engine)
+        admin = as_principal(settings, ADMIN)
+        first = lag.measure(admin, engine)
         total = max(first.offsets_behind, 1)
         progress = Progress(
             TextColumn("[bold]projecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
@@ -126,7 +131,7 @@ def _project(settings: HubSettings, stack: LocalStack) -> None:
                 if time.monotonic() - t0 > 1800:
                     raise lag.LagTimeout(f"read models still {current.offsets_behind:,} records behind after 30 min")
                 time.sleep(1.0)
-                current = lag.measure(settings, engine)
+                current = lag.measure(admin, engine)
                 progress.update(task, completed=first.offsets_behind - current.offsets_behind)
         rate = total / max(time.monotonic() - t0, 1e-6)
         console.print(f"[green]✓[/] read models caught up: {first.offsets_behind:,} shared records ({rate:,.0f}/s)")
@@ -226,7 +231,8 @@ def _demo_data(settings: HubSettings, seed: int) -> Path:
 def _publish(settings: HubSettings, path: Path) -> None:
     from hub.publishing.commands import run_publish
 
-    summary = run_publish(settings, str(path), console=console, show_topics=False)
+    logins = district_logins(settings)  # each district publishes as itself: the broker keeps it to its own topics
+    summary = run_publish(settings, str(path), console=console, show_topics=False, logins=logins)
     if summary.aborted:
         raise typer.Exit(1)
     by_district: dict[str, Counter[str]] = {}

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
+from hub.credentials import as_principal
 from hub.errors import HubError
 from hub.settings import HubSettings, load_settings
 from hub.tokens import TokenFile, default_tokens_path
@@ -30,12 +31,16 @@ def make_console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, soft_wrap=True)
 
 
-def settings_of(ctx: typer.Context) -> HubSettings:
-    """The settings the root command built for this invocation."""
+def settings_of(ctx: typer.Context, *, login: str | None = None) -> HubSettings:
+    """The settings the root command built for this invocation.
+
+    ``login`` names the Kafka principal the command acts as (:func:`hub.credentials.as_principal`: a user
+    the environment names wins; else the local secured broker's password for ``login``).
+    """
     obj = ctx.find_root().obj
     if not isinstance(obj, HubSettings):
         raise RuntimeError("the hub's settings are not on the typer context: run through the `hub` command")
-    return obj
+    return obj if login is None else as_principal(obj, login)
 
 
 def stopped_line(what: str, outcome: bool | None) -> str:

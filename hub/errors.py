@@ -49,6 +49,20 @@ class IncompatibleSchemaError(SchemaRegistryError):
     """A schema change would break existing readers or writers."""
 
 
+class KafkaAuthError(HubError):
+    """Kafka refused a login (wrong or missing credentials) or an operation (no ACL allows it).
+
+    Never transient: retrying a refusal only hides it. The message is one line
+    naming the principal and, where Kafka says, the resource and the operation.
+    """
+
+    def __init__(self, message: str, *, principal: str, resource: str | None = None, operation: str | None = None):
+        self.principal = principal
+        self.resource = resource
+        self.operation = operation
+        super().__init__(message)
+
+
 class PublishError(HubError):
     """An event could not be written to Kafka."""
 

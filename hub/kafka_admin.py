@@ -18,7 +18,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from hub import naming
-from hub.errors import BrokerError
+from hub.errors import BrokerError, KafkaAuthError
 from hub.kafka_clients import Cluster, describe, new_admin, new_consumer
 from hub.settings import HubSettings
 from hub.topology import Drift, TopicSpec, drift
@@ -50,7 +50,7 @@ def wait_for_metadata(cluster: Cluster, timeout_s: float, alive: Callable[[], bo
         try:
             cluster_info(cluster, timeout_s=2.0)
             return
-        except BrokerError as exc:
+        except (BrokerError, KafkaAuthError) as exc:  # a listener that opens before it can log anyone in
             last = exc
             time.sleep(0.5)
     raise BrokerError(f"Kafka did not answer metadata requests within {timeout_s:.0f}s: {last}")

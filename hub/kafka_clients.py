@@ -1,9 +1,13 @@
 """Every Kafka client the hub opens is configured here, from :class:`~hub.settings.HubSettings`.
 
-This is the one place where a client learns how to reach the cluster
-(bootstrap servers today; the security settings - SASL, TLS - go into
-:func:`connection_config` and its aiokafka/faust forms and nowhere else).
-Guarantees:
+This is the one place where a client learns how to reach the cluster: the
+bootstrap servers and the login (SASL/SCRAM over plaintext or TLS) are put
+together in :func:`connection_config` and its aiokafka and faust forms and
+nowhere else. Guarantees:
+
+- every client of a configured cluster logs in with the settings' principal;
+  SASL_SSL verifies the broker against ``kafka_ssl_cafile`` (or the system's
+  CAs) and its host name;
 
 - a producer is durable: ``acks=all`` and idempotent, so retries within one
   producer session never duplicate a record;
@@ -19,31 +23,32 @@ functions open the client.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import socket
+import ssl
 from typing import Any, Final, TypedDict, Unpack
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from hub.errors import BrokerError
+from hub.errors import BrokerError, KafkaAuthError
+from hub.kafka_auth import is_refusal, principal_of, refusal
 from hub.settings import HubSettings
 
-Cluster = HubSettings | Sequence[str]
-"""Where a client connects: the settings, or (for the local development broker and older callers) a
-bootstrap list. A bare list carries no security settings, so code that serves a configured cluster
-passes the settings."""
+Cluster = HubSettings
+"""Where a client connects: always the settings, which carry the login with the bootstrap servers (a bare
+bootstrap list, which would connect as nobody, is not accepted)."""
 
 #: The hub's consumers have always allowed a request at least 31 s (older kafka-python required more than its
 #: 30 s session timeout); a slow fetch or offset look-up is not an outage.
 _MIN_CONSUMER_REQUEST_TIMEOUT_S: Final = 31.0
-#: The round-trip bound of a client given only a bootstrap list (the settings' own default).
-_DEFAULT_REQUEST_TIMEOUT_S: Final = 10.0
+_LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 # -- connection (the one place for bootstrap and, later, security settings) --------------------------
 def bootstrap_of(cluster: Cluster) -> list[str]:
     """The bootstrap servers of ``cluster``."""
-    return cluster.bootstrap_list if isinstance(cluster, HubSettings) else [str(b) for b in cluster]
+    return cluster.bootstrap_list
 
 
 def describe(cluster: Cluster) -> str:
@@ -51,19 +56,63 @@ def describe(cluster: Cluster) -> str:
     return ",".join(bootstrap_of(cluster))
 
 
+def security_protocol(settings: HubSettings) -> str:
+    """The settings' protocol; unset, SASL_PLAINTEXT when a user is named and PLAINTEXT otherwise."""
+    if settings.kafka_security_protocol:
+        return settings.kafka_security_protocol
+    return "SASL_PLAINTEXT" if settings.kafka_sasl_username else "PLAINTEXT"
+
+
+def ssl_context(settings: HubSettings) -> ssl.SSLContext:
+    """A client TLS context that verifies the broker's certificate and host name."""
+    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    return ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile)
+
+
+def _login(settings: HubSettings) -> dict[str, Any]:
+    protocol = security_protocol(settings)
+    if protocol == "PLAINTEXT":
+        return {"security_protocol": protocol}
+    return {
+        "security_protocol": protocol,
+        "sasl_mechanism": settings.kafka_sasl_mechanism,
+        "sasl_plain_username": settings.kafka_sasl_username,
+        "sasl_plain_password": settings.kafka_sasl_password.get_secret_value(),
+    }
+
+
 def connection_config(cluster: Cluster) -> dict[str, Any]:
     """kafka-python options that say how to reach the cluster; every kafka-python client starts from these."""
-    return {"bootstrap_servers": bootstrap_of(cluster)}
+    config: dict[str, Any] = {"bootstrap_servers": cluster.bootstrap_list, **_login(cluster)}
+    if config["security_protocol"] == "SASL_SSL":
+        config["ssl_check_hostname"] = True
+        if cluster.kafka_ssl_cafile:
+            config["ssl_cafile"] = str(cluster.kafka_ssl_cafile)
+    return config
 
 
 def aiokafka_connection(settings: HubSettings) -> dict[str, Any]:
     """aiokafka options that say how to reach the cluster (same meaning as :func:`connection_config`)."""
-    return {"bootstrap_servers": settings.bootstrap_list}
+    config: dict[str, Any] = {"bootstrap_servers": settings.bootstrap_list, **_login(settings)}
+    if config["security_protocol"] == "SASL_SSL":
+        config["ssl_context"] = ssl_context(settings)
+    return config
 
 
 def faust_connection(settings: HubSettings) -> dict[str, Any]:
-    """The ``faust.App`` arguments that say how to reach the cluster (``broker=``)."""
-    return {"broker": [f"kafka://{b}" for b in settings.bootstrap_list]}
+    """The ``faust.App`` arguments that say how to reach the cluster (``broker=`` and, secured, the login)."""
+    out: dict[str, Any] = {"broker": [f"kafka://{b}" for b in settings.bootstrap_list]}
+    protocol = security_protocol(settings)
+    if protocol != "PLAINTEXT":
+        import faust  # only the workers need it, and it is slow to import
+
+        out["broker_credentials"] = faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password.get_secret_value(),
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=ssl_context(settings) if protocol == "SASL_SSL" else None,
+        )
+    return out
 
 
 # -- kafka-python configs (pure) ----------------------------------------------------------------------
@@ -169,16 +218,76 @@ def new_admin(cluster: Cluster, timeout_s: float | None = None, *, client_id: st
 
 
 def _request_timeout_s(cluster: Cluster) -> float:
-    return cluster.request_timeout_s if isinstance(cluster, HubSettings) else _DEFAULT_REQUEST_TIMEOUT_S
+    return cluster.request_timeout_s
+
+
+class _RefusalCatcher(logging.Handler):
+    """Keeps the refusals kafka-python logs while it retries a bootstrap (it raises only a timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        self.seen.extend(a for a in args if isinstance(a, BaseException) and is_refusal(a))
+
+
+def _tcp_open(cluster: Cluster) -> bool:
+    host, _, port = bootstrap_of(cluster)[0].rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=1.0).close()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _quiet_clear_text_warning(config: dict[str, Any]) -> None:
+    # kafka-python warns on every SCRAM login without TLS; on loopback there is no wire to protect.
+    hosts = {b.rpartition(":")[0] for b in config.get("bootstrap_servers", [])}
+    if config.get("security_protocol") == "SASL_PLAINTEXT" and hosts <= _LOOPBACK:
+        logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)
+
+
+def _no_session(settings: HubSettings, protocol: str, timeout_s: float) -> KafkaAuthError:
+    """A broker that accepts TCP but gives no session: a login it requires, or refuses."""
+    where = describe(settings)
+    if protocol == "PLAINTEXT":
+        return KafkaAuthError(
+            f"Kafka at {where} accepted the connection but no session without a login: it requires SASL "
+            "(set HUB_KAFKA_SASL_USERNAME and HUB_KAFKA_SASL_PASSWORD, or run `hub kafka start` here)",
+            principal="User:ANONYMOUS",
+        )
+    who = principal_of(settings)
+    return KafkaAuthError(
+        f"Kafka at {where} accepted the connection but no session for {who} ({protocol}, "
+        f"{settings.kafka_sasl_mechanism}) within {timeout_s:g}s: the login was refused (wrong user name or "
+        "password) or the listener speaks another protocol",
+        principal=who,
+    )
 
 
 def _open(kind: Any, config: dict[str, Any], cluster: Cluster, timeout_s: float, *, hint: str = "") -> Any:
+    _quiet_clear_text_warning(config)
+    catcher = _RefusalCatcher()
+    library = logging.getLogger("kafka")
+    library.addHandler(catcher)
     try:
         return kind(**config)
-    except KafkaTimeoutError as exc:
-        raise BrokerError(f"no Kafka broker answered at {describe(cluster)} within {timeout_s:g}s{hint}") from exc
     except KafkaError as exc:
+        settings = cluster
+        denied = refusal(exc, settings)
+        if denied is None and catcher.seen:
+            denied = refusal(catcher.seen[0], settings)
+        if denied is not None:
+            raise denied from exc
+        if isinstance(exc, KafkaTimeoutError) and _tcp_open(cluster):
+            raise _no_session(settings, config["security_protocol"], timeout_s) from exc
+        if isinstance(exc, KafkaTimeoutError):
+            raise BrokerError(f"no Kafka broker answered at {describe(cluster)} within {timeout_s:g}s{hint}") from exc
         raise BrokerError(f"cannot reach Kafka at {describe(cluster)}: {exc}") from exc
+    finally:
+        library.removeHandler(catcher)
 
 
 __all__ = [
@@ -196,4 +305,6 @@ __all__ = [
     "new_consumer",
     "new_producer",
     "producer_config",
+    "security_protocol",
+    "ssl_context",
 ]

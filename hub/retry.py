@@ -6,6 +6,8 @@ its rebuild, the partner subscriber) goes through :func:`retry` or
 
 - only a transient error (:data:`TRANSIENT`) is retried; anything else
   propagates at once, so a bug or a refused record is never retried forever;
+- Kafka refusing a login or an operation (:func:`hub.kafka_auth.is_refusal`)
+  is never retried either, though both libraries raise it as a Kafka error;
 - waits start at ``Backoff.first_s`` and double up to ``Backoff.max_s``;
 - a sync loop stops waiting as soon as its ``stop`` event is set and raises
   :class:`Stopped`; an async loop is cancelled like any coroutine;
@@ -29,6 +31,7 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 from kafka.errors import KafkaError
 
 from hub.errors import BrokerError, HubError, SchemaRegistryError, TransientError
+from hub.kafka_auth import is_refusal
 
 T = TypeVar("T")
 log = logging.getLogger("hub.retry")
@@ -75,7 +78,8 @@ class Backoff:
 
 
 def is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, TRANSIENT)
+    """Whether ``exc`` is an outage to wait out; Kafka refusing a login or an operation never is."""
+    return isinstance(exc, TRANSIENT) and not is_refusal(exc)
 
 
 def log_waits(logger: logging.Logger, prefix: str = "") -> OnWait:
@@ -107,6 +111,8 @@ def retry(
         try:
             result = step()
         except TRANSIENT as exc:
+            if is_refusal(exc):
+                raise
             failed = True
             (on_wait or _log_wait)(what, exc, delay)
             if stop is not None:
@@ -135,6 +141,8 @@ async def retry_async(
         try:
             result = await step()
         except TRANSIENT as exc:
+            if is_refusal(exc):
+                raise
             failed = True
             (on_wait or _log_wait)(what, exc, delay)
             await asyncio.sleep(delay)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
@@ -24,6 +24,8 @@ ENV_PREFIX = "HUB_"
 DYNAMIC_PREFIXES: tuple[str, ...] = ("HUB_AGREEMENT_KEY_",)
 
 Currency = Literal["CNY", "HKD", "MOP"]
+SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 
 
 class HubSettings(BaseSettings):
@@ -51,11 +53,35 @@ class HubSettings(BaseSettings):
     tokens_file: Path | None = Field(None, description="Hashed API tokens; defaults to data_dir/tokens.json.")
     secrets_file: Path | None = Field(None, description="File of agreement HMAC keys (NAME=value lines), outside git.")
     agreements_dir: Path | None = Field(None, description="Data-sharing agreements; defaults to the shipped ones.")
+    kafka_security_protocol: SecurityProtocol | None = Field(
+        None,
+        description="How clients reach Kafka; unset: SASL_PLAINTEXT if the local broker is secured, else PLAINTEXT.",
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field("SCRAM-SHA-512", description="SASL mechanism of the client login.")
+    kafka_sasl_username: str = Field("", description="Kafka principal to log in as; unset: the component's own.")
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), description="Password of kafka_sasl_username.")
+    kafka_sasl_password_file: Path | None = Field(
+        None, description="File holding the password (wins over the variable)."
+    )
+    kafka_ssl_cafile: Path | None = Field(None, description="PEM CA bundle that signed the brokers' certificates.")
+    kafka_internal_port: int = Field(
+        9094, ge=1, le=65535, description="Port of the local broker's inter-broker listener."
+    )
+    kafka_tls_port: int | None = Field(
+        None, ge=1, le=65535, description="Port of an optional SASL_SSL client listener."
+    )
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> HubSettings:
         # Paths are made absolute once, here: child processes run in other directories.
-        for name in ("data_dir", "tokens_file", "secrets_file", "agreements_dir"):
+        for name in (
+            "data_dir",
+            "tokens_file",
+            "secrets_file",
+            "agreements_dir",
+            "kafka_sasl_password_file",
+            "kafka_ssl_cafile",
+        ):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value).expanduser().resolve())
@@ -67,13 +93,27 @@ class HubSettings(BaseSettings):
             object.__setattr__(self, "database_url", absolute_sqlite_url(self.database_url))
         if self.tokens_file is None:
             object.__setattr__(self, "tokens_file", self.data_dir / "tokens.json")
-        if self.kafka_port == self.kafka_controller_port:
-            raise ValueError("kafka_port and kafka_controller_port must differ")
+        ports = [self.kafka_port, self.kafka_controller_port, self.kafka_internal_port, self.kafka_tls_port]
+        given = [p for p in ports if p is not None]
+        if len(set(given)) != len(given):
+            raise ValueError("kafka_port, kafka_controller_port, kafka_internal_port and kafka_tls_port must differ")
+        if self.kafka_sasl_password_file is not None:
+            object.__setattr__(self, "kafka_sasl_password", SecretStr(_read_secret(self.kafka_sasl_password_file)))
         return self
 
     @property
     def bootstrap_list(self) -> list[str]:
         return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+
+def _read_secret(path: Path) -> str:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read the password file {path}: {exc.strerror}") from exc
+    if not value:
+        raise ValueError(f"the password file {path} is empty")
+    return value
 
 
 def absolute_sqlite_url(url: str) -> str:
@@ -91,6 +131,10 @@ def as_environment(settings: HubSettings, environ: Mapping[str, str]) -> dict[st
     env.update({k: v for k, v in environ.items() if k.upper().startswith(DYNAMIC_PREFIXES)})
     for name in HubSettings.model_fields:
         value = getattr(settings, name)
+        if name == "kafka_sasl_password" and settings.kafka_sasl_password_file is not None:
+            continue  # the child reads the same file: the password stays out of its environment
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value() or None
         if value is not None:
             env[_env_name(name)] = str(value)
     return env

@@ -17,7 +17,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from hub.credentials import as_principal
 from hub.errors import ProjectionError
+from hub.principals import projection_principal
 from hub.process import ManagedModule
 from hub.settings import HubSettings, as_environment
 from projections import status as status_file
@@ -88,6 +90,7 @@ def start(
         # the metrics server is a separate start-up task: with metrics asked for, wait for its URL too
         return found if metrics_port is None or found.metrics_url else None
 
+    settings = as_principal(settings, projection_principal(served_zones(zones)))
     env = as_environment(settings, os.environ if environ is None else environ)
     pid, started, found = proc.start(args, env=env, ready=consuming, timeout_s=timeout_s)
     return StartResult(pid, started, group, found.metrics_url)

@@ -47,9 +47,11 @@ import faust
 from faust.types import TP
 from sqlalchemy import Engine
 
+from hub.credentials import as_principal
 from hub.dlq import DeadLetterProducer
 from hub.errors import BrokerError
 from hub.kafka_admin import shared_topics
+from hub.principals import projection_principal
 from hub.registry.client import RegistryClient
 from hub.retry import log_waits, retry_async
 from hub.serde import SchemaSource
@@ -224,7 +226,10 @@ def runner(settings: HubSettings, options: WorkerOptions, plan: Prepared) -> Str
 
 
 def run(settings: HubSettings, options: WorkerOptions = WorkerOptions(), *, loglevel: str = "info") -> None:
-    """Run the worker in the foreground until SIGINT/SIGTERM (blocking; raises SystemExit at the end)."""
+    """Run the worker in the foreground until SIGINT/SIGTERM (blocking; raises SystemExit at the end).
+
+    It logs in as its own principal (``projection.<zones>``) unless the settings name a user."""
+    settings = as_principal(settings, projection_principal(served_zones(options.zones)))
     plan = prepare(settings, options)
     try:
         runner(settings, options, plan).run(loglevel=loglevel)

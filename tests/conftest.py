@@ -1,20 +1,25 @@
-"""Session fixtures: one real Kafka broker for the whole test run.
+"""Session fixtures: one real, secured Kafka broker for the whole test run.
 
-If ``HUB_BOOTSTRAP_SERVERS`` is set, tests use that cluster; otherwise the
-session starts the local KRaft broker on free ports in a temporary data
-directory and stops it at the end.
+If ``HUB_BOOTSTRAP_SERVERS`` is set, tests use that cluster (with the
+``HUB_KAFKA_*`` login the environment gives); otherwise the session starts the
+local KRaft broker as production runs it - SASL/SCRAM, the StandardAuthorizer,
+no ACL-less access, and a SASL_SSL listener signed by the development CA - on
+free ports in a temporary data directory, and stops it at the end.
+
+``kafka`` logs in as the admin super user; ``login_as(name)`` gives the
+settings of any declared principal, whose ACLs the broker enforces.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from hub import local_kafka, topology
+from hub import credentials, local_kafka, topology
 from hub.kafka_admin import apply_topics
 from hub.orgunits import org_units
 from hub.settings import HubSettings, load_settings
@@ -39,8 +44,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSettings]:
-    """Settings pointing at a real, running Kafka broker."""
+def broker_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSettings]:
+    """The settings the session's broker was started with (its data folder holds the local logins)."""
     data_dir: Path = tmp_path_factory.mktemp("hub-data")
     if os.environ.get("HUB_BOOTSTRAP_SERVERS"):
         yield load_settings(env_file=None, data_dir=data_dir)
@@ -51,6 +56,8 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSettings]:
         data_dir=data_dir,
         kafka_port=port,
         kafka_controller_port=free_port(),
+        kafka_internal_port=free_port(),
+        kafka_tls_port=free_port(),
         bootstrap_servers=f"127.0.0.1:{port}",
         kafka_heap="768m",
     )
@@ -59,6 +66,27 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSettings]:
         yield settings
     finally:
         local_kafka.stop(settings)
+
+
+@pytest.fixture(scope="session")
+def kafka(broker_home: HubSettings) -> HubSettings:
+    """Settings pointing at a real, running Kafka broker, logged in as the admin super user."""
+    if os.environ.get("HUB_BOOTSTRAP_SERVERS"):
+        return broker_home
+    return local_kafka.admin_settings(broker_home)
+
+
+@pytest.fixture(scope="session")
+def login_as(broker_home: HubSettings, kafka: HubSettings) -> Callable[[str], HubSettings]:
+    """``login_as(name)``: ``kafka``'s settings, logged in as the declared principal ``name`` instead."""
+    logins = credentials.read(broker_home)
+    if logins is None:
+        pytest.fail("the session's broker has no local logins (HUB_BOOTSTRAP_SERVERS given without them?)")
+
+    def settings_of(name: str) -> HubSettings:
+        return credentials.login(kafka, name, logins.password(name))
+
+    return settings_of
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from kafka import TopicPartition as KafkaTopicPartition
 
 from hub.agreements import Crossing
 from hub.errors import SerializationError
-from hub.kafka_clients import new_producer
+from hub.kafka_clients import connection_config, new_producer
 from hub.naming import shared_pattern, subject_for
 from hub.registry.client import RegistryClient
 from hub.schemas import parsed_schema, schema_text
@@ -105,7 +105,7 @@ def zone_event_ids(settings: HubSettings, registry: RegistryClient, zone: str) -
     """Every decodable event id in the zone's shared topics (with repeats), read independently of the subscriber."""
     import re
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(**connection_config(settings), enable_auto_commit=False, group_id=None)
     decoder = AvroDeserializer(registry)
     try:
         pattern = re.compile(shared_pattern(zone))

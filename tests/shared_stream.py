@@ -26,6 +26,7 @@ from hub.agreements import Crossing
 from hub.catalogue import EVENT_TYPES
 from hub.dlq import DeadLetter, decode_dead_letter
 from hub.kafka_admin import apply_topics
+from hub.kafka_clients import connection_config
 from hub.registry.client import RegistryClient
 from hub.schemas import schema_text
 from hub.serde import AvroSerializer
@@ -51,7 +52,7 @@ def create_zone_topics(settings: HubSettings, zone: str) -> list[str]:
     """Every ``shared.<zone>.<event>`` topic, as the topology creates them."""
     names = [naming.shared_topic(zone, et) for et in EVENT_TYPES]
     specs = [TopicSpec(n, settings.shared_partitions, 1, dict(FOREVER), "shared") for n in names]
-    apply_topics(settings.bootstrap_list, specs, timeout_s=60)
+    apply_topics(settings, specs, timeout_s=60)
     return names
 
 
@@ -65,9 +66,7 @@ class SharedProducer:
 
     def __init__(self, settings: HubSettings, registry_url: str) -> None:
         self.registry = RegistryClient(registry_url)
-        self.producer = KafkaProducer(
-            bootstrap_servers=settings.bootstrap_list, acks="all", enable_idempotence=True, linger_ms=5
-        )
+        self.producer = KafkaProducer(**connection_config(settings), acks="all", enable_idempotence=True, linger_ms=5)
         self._serializers: dict[str, AvroSerializer] = {}
 
     def __enter__(self) -> SharedProducer:
@@ -211,7 +210,7 @@ def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
 def dead_letters(settings: HubSettings, topics: Iterable[str]) -> list[DeadLetter]:
     """Every dead letter in ``hub.dlq`` whose source is one of ``topics``."""
     wanted = set(topics)
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False)
+    consumer = KafkaConsumer(**connection_config(settings), enable_auto_commit=False)
     try:
         tps = [TopicPartition(naming.DLQ_TOPIC, p) for p in sorted(consumer.partitions_for_topic(naming.DLQ_TOPIC))]
         consumer.assign(tps)

@@ -23,6 +23,7 @@ from consumers.partners import Partner, partner
 from consumers.sinks import Sink, SqlSink
 from consumers.subscriber import Progress, Subscriber, load_reader, pinned_readers
 from hub.dlq import DeadLetter, decode_dead_letter
+from hub.kafka_clients import connection_config
 from hub.naming import DLQ_TOPIC
 from hub.retry import Backoff
 from hub.settings import HubSettings
@@ -80,7 +81,7 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 120.
 
 def zone_end(settings: HubSettings, zone: str) -> int:
     """Sum of the end offsets of the zone's shared topics."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, group_id=None)
+    consumer = KafkaConsumer(**connection_config(settings), group_id=None)
     try:
         tps = [
             KafkaTopicPartition(t, p)
@@ -95,7 +96,7 @@ def zone_end(settings: HubSettings, zone: str) -> int:
 
 def dead_letters(settings: HubSettings, consumer_name: str) -> list[DeadLetter]:
     """The dead letters ``consumer_name`` has written to ``hub.dlq`` so far (read to its end offset)."""
-    reader = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, group_id=None, enable_auto_commit=False)
+    reader = KafkaConsumer(**connection_config(settings), group_id=None, enable_auto_commit=False)
     try:
         tp = KafkaTopicPartition(DLQ_TOPIC, 0)
         reader.assign([tp])

@@ -26,6 +26,7 @@ from hub import naming
 from hub.dlq import decode_dead_letter
 from hub.gateway import launcher
 from hub.gateway.audit_counts import read_topic
+from hub.kafka_clients import connection_config
 from hub.publishing.publisher import Ack, Publisher
 from hub.registry import launcher as registry_service
 from hub.registry.client import RegistryClient
@@ -157,7 +158,7 @@ class Tail:
 
     def __init__(self, settings: HubSettings, *topics: str) -> None:
         self.consumer = KafkaConsumer(
-            bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False, isolation_level="read_committed"
+            **connection_config(settings), enable_auto_commit=False, isolation_level="read_committed"
         )
         tps = [TopicPartition(t, p) for t in topics for p in sorted(self.consumer.partitions_for_topic(t) or ())]
         self.consumer.assign(tps)
@@ -186,7 +187,7 @@ def wait_for_audit(settings: HubSettings, event_ids: set[str]) -> None:
 def shared_topics(settings: HubSettings, zones: Iterable[str] | None = None) -> list[str]:
     """Every ``shared.*`` topic, or those of ``zones`` (other tests write test zones of their own, some garbage)."""
     prefixes = tuple(naming.shared_prefix(z) for z in zones) if zones is not None else ("shared.",)
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_list)
+    admin = KafkaAdminClient(**connection_config(settings))
     try:
         return sorted(t for t in admin.list_topics() if t.startswith(prefixes))
     finally:
@@ -330,7 +331,7 @@ def test_poison_records_go_to_the_dlq_and_the_records_after_them_still_cross(gat
             "refused by the agreement": encode(leaking.record, naming.subject_for(topic)),
             "invalid": encode(invalid, naming.subject_for(topic)),
         }
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all")
+    producer = KafkaProducer(**connection_config(settings), acks="all")
     try:
         where = {
             label: producer.send(topic, key=label.encode(), value=value).get(timeout=30)
@@ -395,7 +396,7 @@ def test_a_registry_outage_is_waited_out_not_dead_lettered(gateway: RunningGatew
     port = urlsplit(settings.schema_registry_url).port
     registry_service.stop(kafka)
     try:
-        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all")
+        producer = KafkaProducer(**connection_config(settings), acks="all")
         try:
             meta = producer.send(topic, key=b"outage", value=value).get(timeout=30)
         finally:

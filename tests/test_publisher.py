@@ -9,6 +9,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from hub import naming
 from hub.errors import PublishError, ValidationError
+from hub.kafka_clients import connection_config
 from hub.publishing.publisher import Ack, Publisher, Rejected
 from hub.registry.client import RegistryClient
 from hub.serde import AvroDeserializer
@@ -25,16 +26,11 @@ def registry_client(registry: str) -> RegistryClient:
 
 @pytest.fixture(scope="module")
 def settings(topics: HubSettings, registry: str) -> HubSettings:
-    return load_settings(
-        env_file=None,
-        data_dir=topics.data_dir,
-        bootstrap_servers=topics.bootstrap_servers,
-        schema_registry_url=registry,
-    )
+    return topics.model_copy(update={"schema_registry_url": registry})
 
 
 def _read(settings: HubSettings, ack: Ack) -> tuple[bytes, bytes]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False)
+    consumer = KafkaConsumer(**connection_config(settings), enable_auto_commit=False)
     try:
         tp = TopicPartition(ack.topic, ack.partition)
         consumer.assign([tp])

@@ -11,6 +11,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from hub.errors import IncompatibleSchemaError
 from hub.kafka_admin import apply_topics
+from hub.kafka_clients import connection_config
 from hub.registry.compat import Level
 from hub.registry.state import LATEST
 from hub.registry.store import SchemaStore, schemas_topic_spec
@@ -39,7 +40,7 @@ def store_on(kafka: HubSettings, topic: str) -> SchemaStore:
 
 
 def read_topic(kafka: HubSettings, topic: str) -> list[tuple[dict[str, object], dict[str, object] | None]]:
-    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_list, enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(**connection_config(kafka), enable_auto_commit=False, group_id=None)
     tp = TopicPartition(topic, 0)
     try:
         consumer.assign([tp])

@@ -6,6 +6,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from hub import naming, topology
 from hub.catalogue import EVENT_TYPES
 from hub.kafka_admin import apply_topics
+from hub.kafka_clients import connection_config
 from hub.orgunits import org_units
 from hub.settings import HubSettings, load_settings
 from hub.zones import ZONES
@@ -39,26 +40,26 @@ def test_apply_is_idempotent_and_reports_drift(kafka: HubSettings) -> None:
         topology.TopicSpec("it.apply.events", 2, 1, dict(topology.FOREVER)),
         topology.TopicSpec("it.apply.compacted", 1, 1, {"cleanup.policy": "compact"}),
     ]
-    first = apply_topics(kafka.bootstrap_list, specs)
-    second = apply_topics(kafka.bootstrap_list, specs)
+    first = apply_topics(kafka, specs)
+    second = apply_topics(kafka, specs)
     assert sorted(first.created + first.unchanged) == sorted(s.name for s in specs)
     assert second.created == [] and second.drifted == []
     assert sorted(second.unchanged) == sorted(s.name for s in specs)
 
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap_list)
+    admin = KafkaAdminClient(**connection_config(kafka))
     try:
         admin.alter_configs(
             [ConfigResource(ConfigResourceType.TOPIC, "it.apply.events", configs={"retention.ms": "1000"})]
         )
     finally:
         admin.close()
-    third = apply_topics(kafka.bootstrap_list, specs)
+    third = apply_topics(kafka, specs)
     assert [str(d) for d in third.drifted] == ["it.apply.events: retention.ms is 1000, declared -1"]
     assert third.created == []
 
 
 def test_full_layout_applies_twice(topics: HubSettings) -> None:
     specs = topology.expand(topics, org_units())
-    again = apply_topics(topics.bootstrap_list, specs, timeout_s=60)
+    again = apply_topics(topics, specs, timeout_s=60)
     assert again.created == [] and again.drifted == []
     assert len(again.unchanged) == len(specs)

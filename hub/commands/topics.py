@@ -9,6 +9,7 @@ from hub import topology
 from hub.commandline import make_console, settings_of
 from hub.kafka_admin import apply_topics
 from hub.orgunits import org_units
+from hub.principals import ADMIN
 
 app = typer.Typer(help="Declare and apply the topic layout.", no_args_is_help=True)
 console = make_console()
@@ -33,7 +34,7 @@ def apply(
     fail_on_drift: bool = typer.Option(False, "--fail-on-drift", help="Exit 2 if an existing topic differs."),
 ) -> None:
     """Create missing topics and report drifted ones. Safe to run any number of times."""
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, login=ADMIN)
     specs = topology.expand(settings, org_units())
     with console.status(f"applying {len(specs)} topics to {settings.bootstrap_servers}…"):
         report = apply_topics(settings, specs, timeout_s=max(30.0, settings.request_timeout_s))

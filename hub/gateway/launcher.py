@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 from hub.agreements import agreements_dir, load_agreements
 from hub.agreements.keys import load_key
+from hub.credentials import as_principal
 from hub.errors import BrokerError, PolicyError
 from hub.gateway import status as status_file
 from hub.gateway.status import group_id, served_regions
+from hub.principals import gateway_principal
 from hub.process import ManagedModule, ProcessFiles
 from hub.settings import HubSettings, as_environment
 
@@ -81,6 +83,7 @@ def start(
     with the :class:`PolicyError` naming the variable.
     """
     served, proc = _process(settings, regions)
+    settings = as_principal(settings, gateway_principal(served))
     if proc.running_pid() is None:
         _check_keys(settings, served, environ)
     args = ["--log-level", loglevel]

@@ -38,12 +38,14 @@ from aiokafka import AIOKafkaProducer
 
 from hub.agreements import Agreement, agreements_dir, load_agreements
 from hub.agreements.keys import load_key
+from hub.credentials import as_principal
 from hub.errors import BrokerError, PolicyError
 from hub.gateway import status as status_file
 from hub.gateway.crossing import Border, Outcome, OutputRecord, RawRecord, output_schemas
 from hub.gateway.status import group_id, served_regions
 from hub.kafka_admin import raw_topics
 from hub.kafka_clients import aiokafka_producer_config
+from hub.principals import gateway_principal
 from hub.registry.client import RegistryClient
 from hub.retry import TRANSIENT, log_waits, retry_async
 from hub.schemas import event_types, schema_text
@@ -219,7 +221,10 @@ def run(
     tuning: Tuning = Tuning(),
     prepared: Prepared | None = None,
 ) -> None:
-    """Run the gateway in the foreground until SIGINT/SIGTERM (blocking; raises SystemExit at the end)."""
+    """Run the gateway in the foreground until SIGINT/SIGTERM (blocking; raises SystemExit at the end).
+
+    It logs in as its own principal (``gateway.<regions>``) unless the settings name a user."""
+    settings = as_principal(settings, gateway_principal(served_regions(regions)))
     plan = prepared if prepared is not None else prepare(settings, regions, environ)
     runner(settings, plan, tuning).run(loglevel=loglevel, library_loglevel=library_loglevel)
 

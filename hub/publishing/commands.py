@@ -14,7 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hub.commandline import make_console, settings_of
+from hub.credentials import district_logins
 from hub.publishing.bulk import ImportSummary
+from hub.publishing.publisher import Logins
 from hub.settings import HubSettings
 
 console = make_console(stderr=True)
@@ -42,7 +44,10 @@ def publish(
     if source != "-" and not Path(source).is_file():
         console.print(f"[red]error:[/] {source}: no such file")
         raise typer.Exit(1)
-    summary = run_publish(settings_of(ctx), source, rejects=rejects, timeout=timeout, console=console)
+    settings = settings_of(ctx)
+    summary = run_publish(
+        settings, source, rejects=rejects, timeout=timeout, console=console, logins=district_logins(settings)
+    )
     if summary.aborted:
         raise typer.Exit(1)
     if summary.rejected:
@@ -57,6 +62,7 @@ def run_publish(
     timeout: float | None = None,
     console: Console = console,
     show_topics: bool = True,
+    logins: Logins | None = None,
 ) -> ImportSummary:
     """Publish a file (or ``-``) with a progress bar and a summary; the work behind ``hub publish``."""
     from hub.publishing.bulk import import_lines
@@ -86,7 +92,7 @@ def run_publish(
     )
     try:
         with (
-            Publisher(settings, registry, timeout_s=timeout) as pub,
+            Publisher(settings, registry, timeout_s=timeout, logins=logins) as pub,
             rejects_path.open("w", encoding="utf-8") as rej,
             progress,
         ):

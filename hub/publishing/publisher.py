@@ -1,16 +1,23 @@
 """The district SDK: validate, serialize and publish events to raw topics.
 
-``Publisher`` wraps one idempotent kafka-python producer (acks=all), built by
+``Publisher`` wraps an idempotent kafka-python producer (acks=all), built by
 :func:`hub.kafka_clients.new_producer` like every producer of the hub. Every
 event is validated at the edge before anything is sent; the topic is
 ``raw.<region>.<district>.<event>`` and the key is the aggregate id.
+
+Logins: by default one producer logs in with the settings' principal (a
+district's own, in a deployment). Given ``logins`` (region, district ->
+settings), the publisher opens one producer per district, each logged in as
+that district's principal, so that the broker's ACLs - not this code - keep
+every event inside its own district's topics. A refusal by the broker is a
+:class:`~hub.errors.PublishError` naming the principal, the topic and WRITE.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -18,7 +25,8 @@ from typing import Any
 from kafka.errors import KafkaError, KafkaTimeoutError
 
 from hub import naming
-from hub.errors import BrokerError, HubError, PublishError, SchemaRegistryError, SerializationError, ValidationError
+from hub.errors import HubError, PublishError, SchemaRegistryError, SerializationError, ValidationError
+from hub.kafka_auth import refusal
 from hub.kafka_clients import new_producer
 from hub.schemas import schema_text
 from hub.serde import AvroSerializer, SchemaSource
@@ -52,6 +60,8 @@ class Rejected:
 
 
 Result = Ack | Rejected
+Logins = Callable[[str, str], HubSettings]
+"""(region, district) -> the settings that log in as that district's principal."""
 
 
 class Publisher:
@@ -61,15 +71,34 @@ class Publisher:
     ...     ack = pub.publish({"type": "CaseOpened", ...})
     """
 
-    def __init__(self, settings: HubSettings, registry: SchemaSource, *, timeout_s: float | None = None) -> None:
+    def __init__(
+        self,
+        settings: HubSettings,
+        registry: SchemaSource,
+        *,
+        timeout_s: float | None = None,
+        logins: Logins | None = None,
+    ) -> None:
         self._settings = settings
         self._timeout_s = timeout_s if timeout_s is not None else settings.request_timeout_s
         self._registry = registry
         self._serializers: dict[str, AvroSerializer] = {}
-        try:
-            self._producer = new_producer(settings, client_id="hub-publisher", timeout_s=self._timeout_s)
-        except BrokerError as exc:
-            raise PublishError(str(exc)) from exc
+        self._logins = logins
+        self._producers: dict[tuple[str, str] | None, tuple[HubSettings, Any]] = {}
+        if logins is None:
+            self._producer_for(None)
+
+    def _producer_for(self, district: tuple[str, str] | None) -> tuple[HubSettings, Any]:
+        key = district if self._logins is not None else None
+        found = self._producers.get(key)
+        if found is None:
+            settings = self._settings if key is None or self._logins is None else self._logins(*key)
+            try:
+                found = (settings, new_producer(settings, client_id="hub-publisher", timeout_s=self._timeout_s))
+            except HubError as exc:  # BrokerError, KafkaAuthError, a missing local login
+                raise PublishError(str(exc)) from exc
+            self._producers[key] = found
+        return found
 
     # -- encoding ---------------------------------------------------------
     def _serializer(self, event_type: str) -> AvroSerializer:
@@ -90,7 +119,7 @@ class Publisher:
         """Validate and publish one event; wait for the broker's acknowledgement."""
         validated = event if isinstance(event, ValidatedEvent) else validate_event(event)
         topic, key, value = self.encode(validated)
-        future = self._send(topic, key, value)
+        future = self._send(validated, topic, key, value)
         return self._await(validated, future, timeout_s if timeout_s is not None else self._timeout_s)
 
     def publish_many(self, events: Iterable[Mapping[str, Any] | ValidatedEvent]) -> list[Result]:
@@ -116,7 +145,7 @@ class Publisher:
                 results[index] = Rejected(index, validated.event_id, [("event", str(broken))], "publish")
                 continue
             try:
-                pending.append((index, validated, self._send(topic, key, value)))
+                pending.append((index, validated, self._send(validated, topic, key, value)))
             except PublishError as exc:
                 broken = exc
                 results[index] = Rejected(index, validated.event_id, [("event", str(exc))], "publish")
@@ -134,13 +163,16 @@ class Publisher:
     def flush(self, timeout_s: float | None = None) -> None:
         """Wait until every sent event is acknowledged or failed."""
         try:
-            self._producer.flush(timeout=timeout_s if timeout_s is not None else self._timeout_s)
+            for _, producer in self._producers.values():
+                producer.flush(timeout=timeout_s if timeout_s is not None else self._timeout_s)
         except KafkaError as exc:
             raise PublishError(f"flush did not complete: {exc}") from exc
 
     def close(self) -> None:
-        with contextlib.suppress(KafkaError):  # closing a producer whose broker went away must not raise
-            self._producer.close(timeout=self._timeout_s)
+        for _, producer in self._producers.values():
+            with contextlib.suppress(KafkaError):  # closing a producer whose broker went away must not raise
+                producer.close(timeout=self._timeout_s)
+        self._producers.clear()
 
     def __enter__(self) -> Publisher:
         return self
@@ -151,27 +183,37 @@ class Publisher:
         self.close()
 
     # -- internals --------------------------------------------------------
-    def _send(self, topic: str, key: bytes, value: bytes) -> Any:
+    def _send(self, event: ValidatedEvent, topic: str, key: bytes, value: bytes) -> Any:
+        settings, producer = self._producer_for((event.region, event.district))
         try:
-            return self._producer.send(topic, key=key, value=value)
-        except KafkaTimeoutError as exc:
+            return producer.send(topic, key=key, value=value)
+        except KafkaError as exc:
+            denied = refusal(exc, settings, resource=f"topic {topic}", operation="WRITE")
+            if denied is not None:
+                raise PublishError(str(denied)) from exc
+            if not isinstance(exc, KafkaTimeoutError):
+                raise PublishError(f"{topic}: {exc}") from exc
             raise PublishError(
                 f"{topic}: no metadata from Kafka at {self._settings.bootstrap_servers} within {self._timeout_s:g}s "
-                "(is the broker running and the topic created with `hub topics apply`?)"
+                "(is the broker running, the topic created with `hub topics apply`, and may "
+                f"{settings.kafka_sasl_username or 'this client'} write it?)"
             ) from exc
-        except KafkaError as exc:
-            raise PublishError(f"{topic}: {exc}") from exc
 
     def _await(self, event: ValidatedEvent, future: Any, timeout_s: float) -> Ack:
         try:
             meta = future.get(timeout=timeout_s)
-        except KafkaTimeoutError as exc:
+        except KafkaError as exc:
+            settings, _ = self._producer_for((event.region, event.district))
+            topic = naming.raw_topic(event.region, event.district, event.event_type)
+            denied = refusal(exc, settings, resource=f"topic {topic}", operation="WRITE")
+            if denied is not None:
+                raise PublishError(f"event {event.event_id}: {denied}") from exc
+            if not isinstance(exc, KafkaTimeoutError):
+                raise PublishError(f"event {event.event_id}: {exc}") from exc
             raise PublishError(
                 f"event {event.event_id}: not acknowledged by Kafka at {self._settings.bootstrap_servers} "
                 f"within {timeout_s:g}s"
             ) from exc
-        except KafkaError as exc:
-            raise PublishError(f"event {event.event_id}: {exc}") from exc
         return Ack(event.event_id, event.event_type, meta.topic, meta.partition, meta.offset)
 
 

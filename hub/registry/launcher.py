@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from hub import naming
+from hub.credentials import as_principal
 from hub.errors import ConfigError, SchemaRegistryError
+from hub.principals import REGISTRY
 from hub.process import cmdline_has, spawn, terminate, wait_until
 from hub.settings import HubSettings, as_environment
 
@@ -41,7 +43,7 @@ def serve(settings: HubSettings, *, host: str, port: int, topic: str = naming.SC
     from hub.registry.server import create_app
     from hub.registry.store import SchemaStore
 
-    store = SchemaStore.from_settings(settings, topic)
+    store = SchemaStore.from_settings(as_principal(settings, REGISTRY), topic)
     store.start()
     try:
         uvicorn.run(create_app(store), host=host, port=port, log_level="info", access_log=False)
@@ -154,7 +156,8 @@ def start(
         "--topic",
         topic,
     ]
-    proc = spawn(cmd, log=p.log, env=as_environment(settings, os.environ), cwd=p.root)
+    env = as_environment(as_principal(settings, REGISTRY), os.environ)
+    proc = spawn(cmd, log=p.log, env=env, cwd=p.root)
     p.pid.write_text(json.dumps({"pid": proc.pid, "url": url, "topic": topic}))
     try:
         _wait(url, timeout_s, lambda: proc.poll() is None, p.log)

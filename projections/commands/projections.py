@@ -6,6 +6,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hub.commandline import make_console, settings_of
+from hub.principals import projection_principal
 from hub.zones import ZONES
 
 app = typer.Typer(help="Maintain the read-model projections.", no_args_is_help=True)
@@ -30,7 +31,7 @@ def rebuild(
     from projections.rebuild import rebuild as run_rebuild
     from projections.status import served_zones
 
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, login=projection_principal(served_zones(zone or None)))
     zones = served_zones(zone) if zone else None
     engine = make_engine(settings.database_url)
     columns = (
@@ -76,8 +77,9 @@ def wait(
     """Wait until the projection has applied everything its shared topics hold now (exit 1 on timeout)."""
     from hub.sql import make_engine
     from projections.lag import wait_caught_up
+    from projections.status import served_zones
 
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, login=projection_principal(served_zones(zone or None)))
     engine = make_engine(settings.database_url)
     try:
         with console.status(f"waiting for {name} to catch up…"):
