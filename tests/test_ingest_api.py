@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from kafka import KafkaConsumer, TopicPartition
 
@@ -18,7 +20,9 @@ from hub import naming, tokens
 from hub.errors import ValidationError
 from hub.ingest.app import EXAMPLE_CASE_OPENED, EXAMPLE_DONATION, create_ingest_app
 from hub.ingest.batch import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Limits
+from hub.kafka_clients import connection_config
 from hub.publishing.publisher import Publisher
+from hub.rate_limit import RateLimit, RateLimiter
 from hub.registry.client import RegistryClient
 from hub.serde import AvroDeserializer
 from hub.settings import HubSettings, load_settings
@@ -37,12 +41,8 @@ TIANHE_CASES = "raw.gd.guangzhou-tianhe.case-opened"
 
 @pytest.fixture(scope="module")
 def settings(topics: HubSettings, registry: str) -> HubSettings:
-    return load_settings(
-        env_file=None,
-        data_dir=topics.data_dir,
-        bootstrap_servers=topics.bootstrap_servers,
-        schema_registry_url=registry,
-    )
+    """The session broker's settings (with whatever credentials they carry) and the running registry."""
+    return topics.model_copy(update={"schema_registry_url": registry})
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,12 @@ def creds() -> dict[str, tuple[str, TokenEntry]]:
         "analyst": tokens.issue("analyst"),
         "partner": tokens.issue("partner", partner="hk"),
         "admin": tokens.issue("admin"),
+        "expired": tokens.issue(
+            "publisher",
+            district="shenzhen-nanshan",
+            now=datetime(2026, 1, 1, tzinfo=UTC),
+            expires_at=datetime(2026, 1, 2, tzinfo=UTC),
+        ),
     }
 
 
@@ -110,7 +116,7 @@ def _post(
 
 
 def _read(settings: HubSettings, topic: str, partition: int, offset: int) -> tuple[bytes, bytes]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False)
+    consumer = KafkaConsumer(**connection_config(settings), enable_auto_commit=False)
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
@@ -128,7 +134,7 @@ def _read(settings: HubSettings, topic: str, partition: int, offset: int) -> tup
 
 def _end_offsets(settings: HubSettings, *topics: str) -> dict[str, int]:
     """Sum of end offsets per topic: grows by one per record written."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_list, enable_auto_commit=False)
+    consumer = KafkaConsumer(**connection_config(settings), enable_auto_commit=False)
     try:
         out = {}
         for topic in topics:
@@ -302,6 +308,11 @@ def test_a_body_over_the_limit_is_413(api: TestClient, creds: dict[str, tuple[st
     assert "5 MiB" in err["message"]
 
 
+def test_the_body_limit_is_checked_before_the_token(small_api: TestClient) -> None:
+    err = _error(_post(small_api, None, None, raw=b"[" + b" " * 4096 + b"]"), 413, "body_too_large")
+    assert "2048 bytes (2 KiB)" in err["message"] and "split it into smaller batches" in err["message"]
+
+
 def test_the_limit_holds_when_content_length_lies_or_is_absent(
     small_api: TestClient, creds: dict[str, tuple[str, TokenEntry]]
 ) -> None:
@@ -351,32 +362,103 @@ def test_no_token_or_a_wrong_one_is_401_with_a_bearer_challenge(
     _error(hashed, 401, "invalid_token")
 
 
-def test_an_event_of_another_district_makes_the_whole_request_403(
-    api: TestClient, creds: dict[str, tuple[str, TokenEntry]], settings: HubSettings
+def test_an_event_of_another_district_is_refused_and_its_own_district_events_are_published(
+    api: TestClient, creds: dict[str, tuple[str, TokenEntry]], settings: HubSettings, deserializer: AvroDeserializer
 ) -> None:
     before = _end_offsets(settings, NANSHAN_CASES, TIANHE_CASES)
     own = valid_event_doc("CaseOpened")
     other = valid_event_doc("CaseOpened", district="guangzhou-tianhe", station=None)
-    err = _error(_post(api, [own, other], creds["nanshan"][0]), 403, "forbidden_district")
-    assert "GD/shenzhen-nanshan" in err["message"] and "nothing was published" in err["message"]
-    assert err["details"] == [
-        {
-            "index": 1,
-            "field": "district",
-            "message": "'guangzhou-tianhe' is not the token's district 'shenzhen-nanshan'",
-        }
-    ]
-    _error(_post(api, other, creds["nanshan"][0]), 403, "forbidden_district")
-    _error(_post(api, own, creds["tianhe"][0]), 403, "forbidden_district")
+    response = _post(api, [own, other], creds["nanshan"][0])
+    assert response.status_code == 207, response.text
+    body = response.json()
+    assert (body["accepted"], body["rejected"], body["failed"]) == (1, 1, 0) and "error" not in body
+    _assert_landed(settings, deserializer, body["results"][0], own)
+    token_id = creds["nanshan"][1].id
+    assert body["results"][1] == {
+        "index": 1,
+        "event_id": other["event_id"],
+        "status": "rejected",
+        "errors": [
+            {
+                "field": "district",
+                "message": f"GD/guangzhou-tianhe is not this token's district: token {token_id} may publish only "
+                "events of GD/shenzhen-nanshan",
+            }
+        ],
+    }
+    assert _end_offsets(settings, NANSHAN_CASES, TIANHE_CASES) == {
+        NANSHAN_CASES: before[NANSHAN_CASES] + 1,
+        TIANHE_CASES: before[TIANHE_CASES],
+    }
+
+
+def test_a_request_of_only_another_districts_events_is_403_and_writes_nothing(
+    api: TestClient, creds: dict[str, tuple[str, TokenEntry]], settings: HubSettings
+) -> None:
+    before = _end_offsets(settings, NANSHAN_CASES, TIANHE_CASES)
+    other = valid_event_doc("CaseOpened", district="guangzhou-tianhe", station=None)
+    response = _post(api, other, creds["nanshan"][0])
+    err = _error(response, 403, "forbidden_district")
+    assert err["message"].startswith("nothing was published: event(s) 0 name a district this token may not")
+    assert [(d["index"], d["field"]) for d in err["details"]] == [(0, "district")]
+    assert response.json()["results"][0]["status"] == "rejected"
+    nanshan = valid_event_doc("CaseOpened")
+    invalid = valid_event_doc("CaseOpened", district="guangzhou-tianhe", station=None, risk_level="EXTREME")
+    theirs = _post(api, [nanshan, invalid], creds["tianhe"][0])  # one not its district, one invalid
+    err = _error(theirs, 403, "forbidden_district")
+    assert [d["index"] for d in err["details"]] == [0]
+    assert theirs.json()["results"][1]["errors"][0]["field"] == "risk_level"
     assert _end_offsets(settings, NANSHAN_CASES, TIANHE_CASES) == before
 
 
 @pytest.mark.parametrize("role", ["analyst", "partner", "admin"])
 def test_tokens_without_the_publisher_role_are_403(
-    api: TestClient, creds: dict[str, tuple[str, TokenEntry]], role: str
+    api: TestClient, creds: dict[str, tuple[str, TokenEntry]], settings: HubSettings, role: str
 ) -> None:
+    before = _end_offsets(settings, NANSHAN_CASES)
     err = _error(_post(api, valid_event_doc("CaseOpened"), creds[role][0]), 403, "forbidden_role")
-    assert f"role {role}" in err["message"]
+    assert err["message"] == f"token {creds[role][1].id} has role {role}; only publisher tokens may publish events"
+    assert _end_offsets(settings, NANSHAN_CASES) == before
+
+
+def test_the_only_route_a_token_reaches_is_publishing(api: TestClient) -> None:
+    app = api.app
+    assert isinstance(app, FastAPI)
+    paths = {route.path for route in app.routes if isinstance(route, APIRoute)}
+    assert paths == {"/v1/events", "/healthz"}  # a new route must be added to the role tests above
+
+
+def test_an_expired_token_is_401_saying_when_and_publishes_nothing(
+    api: TestClient, creds: dict[str, tuple[str, TokenEntry]], settings: HubSettings
+) -> None:
+    before = _end_offsets(settings, NANSHAN_CASES)
+    response = _post(api, valid_event_doc("CaseOpened"), creds["expired"][0])
+    err = _error(response, 401, "expired_token")
+    assert err["message"].startswith("the bearer token expired at 2026-01-02T00:00:00Z")
+    assert creds["expired"][1].id not in err["message"]
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    assert _end_offsets(settings, NANSHAN_CASES) == before
+
+
+def test_a_token_over_its_rate_is_429_with_retry_after(
+    settings: HubSettings, creds: dict[str, tuple[str, TokenEntry]], store: TokenSet
+) -> None:
+    clock = [0.0]
+    limiter = RateLimiter(RateLimit(per_second=0.2, burst=2), lambda: clock[0])
+    app = create_ingest_app(settings, lambda: _real_publisher(settings), store, rate_limiter=limiter)
+    for client in _client(app):
+        for _ in range(2):
+            assert _post(client, valid_event_doc("TrainingHeld"), creds["nanshan"][0]).status_code == 202
+        before = _end_offsets(settings, "raw.gd.shenzhen-nanshan.training-held")
+        refused = _post(client, valid_event_doc("TrainingHeld"), creds["nanshan"][0])
+        err = _error(refused, 429, "rate_limited")
+        assert refused.headers["retry-after"] == "5" and "retry in 5 s" in err["message"]
+        assert creds["nanshan"][1].id in err["message"]
+        assert _end_offsets(settings, "raw.gd.shenzhen-nanshan.training-held") == before
+        tianhe = valid_event_doc("CaseOpened", district="guangzhou-tianhe", station=None, case_id="TH-2026-000002")
+        assert _post(client, tianhe, creds["tianhe"][0]).status_code == 202  # another token has its own bucket
+        clock[0] += 5.0
+        assert _post(client, valid_event_doc("TrainingHeld"), creds["nanshan"][0]).status_code == 202
 
 
 def test_a_revoked_token_is_refused_at_its_next_request(settings: HubSettings, tmp_path: Path) -> None:
@@ -451,7 +533,7 @@ def test_openapi_documents_post_v1_events_with_examples(api: TestClient) -> None
     assert len(media["examples"]["batch"]["value"]) == 2
     batch_schema = media["schema"]["oneOf"][1]
     assert batch_schema["type"] == "array" and batch_schema["maxItems"] == DEFAULT_MAX_EVENTS
-    assert {"202", "207", "400", "401", "403", "413", "415", "422", "503"} <= set(post["responses"])
+    assert {"202", "207", "400", "401", "403", "413", "415", "422", "429", "503"} <= set(post["responses"])
     assert "/healthz" in spec["paths"]
     docs = api.get("/docs")
     assert docs.status_code == 200 and "swagger-ui" in docs.text

@@ -12,12 +12,10 @@ from hub.ingest.batch import (
     Limits,
     Outcome,
     check_content_type,
-    check_declared_length,
-    check_districts,
     check_may_publish,
+    forbidden,
     parse_body,
     prepare,
-    raw_coordinates,
     response_body,
     status_of,
 )
@@ -25,6 +23,7 @@ from hub.tokens import TokenSet
 from tests.factories import valid_event_doc
 
 LIMITS = Limits(max_body_bytes=1000, max_events=3)
+_, NANSHAN = tokens.issue("publisher", district="shenzhen-nanshan")
 
 
 def _refused(exc_info: pytest.ExceptionInfo[ApiError], status: int, code: str) -> str:
@@ -53,17 +52,6 @@ def test_other_content_types_are_415(header: str | None, words: str) -> None:
     with pytest.raises(ApiError) as info:
         check_content_type(header)
     assert words in _refused(info, 415, "unsupported_media_type")
-
-
-def test_declared_length_over_the_limit_is_413_and_garbage_is_400() -> None:
-    check_declared_length(None, LIMITS)
-    check_declared_length("1000", LIMITS)
-    with pytest.raises(ApiError) as info:
-        check_declared_length("1001", LIMITS)
-    assert "1000 bytes" in _refused(info, 413, "body_too_large")
-    with pytest.raises(ApiError) as info:
-        check_declared_length("-5", LIMITS)
-    _refused(info, 400, "invalid_content_length")
 
 
 def test_one_object_is_one_event_and_an_array_is_a_batch() -> None:
@@ -113,38 +101,55 @@ def test_authentication_and_roles() -> None:
     assert "role analyst" in _refused(info, 403, "forbidden_role")
 
 
-def test_another_known_district_refuses_the_whole_request() -> None:
-    _, entry = tokens.issue("publisher", district="shenzhen-nanshan")
+def test_events_of_another_known_district_are_refused_each_and_the_others_kept() -> None:
+    own = valid_event_doc("CaseOpened")
+    theirs_invalid = valid_event_doc("DonationReceived", district="guangzhou-tianhe", station=None, amount="-1.00")
     items: list[object] = [
-        valid_event_doc("CaseOpened"),
+        own,
         valid_event_doc("CaseOpened", district="guangzhou-tianhe", station=None),
         7,
         valid_event_doc("VisitMade", district="hk-wan-chai", region="HK", station=None),
+        theirs_invalid,
     ]
-    with pytest.raises(ApiError) as info:
-        check_districts(entry, raw_coordinates(items))
-    message = _refused(info, 403, "forbidden_district")
-    assert "GD/shenzhen-nanshan" in message and "event(s) 1, 3" in message and "nothing was published" in message
-    assert [(d[0], d[1]) for d in info.value.details] == [(1, "district"), (3, "district")]
+    prepared = prepare(items, NANSHAN)
+    assert [(i, ev.event_id) for i, ev in prepared.valid] == [(0, own["event_id"])]
+    assert sorted(i for i, o in prepared.outcomes.items() if o.forbidden) == [1, 3, 4]
+    rule = "may publish only events of GD/shenzhen-nanshan"
+    assert prepared.outcomes[1].errors == (
+        ("district", f"GD/guangzhou-tianhe is not this token's district: token {NANSHAN.id} {rule}"),
+    )
+    assert prepared.outcomes[3].errors[0][1].startswith("HK/hk-wan-chai is not this token's district")
+    # an invalid event of another district is refused for its district, not listed with its field errors
+    assert [f for f, _ in prepared.outcomes[4].errors] == ["district"]
+    assert prepared.outcomes[4].event_id == theirs_invalid["event_id"]
+    assert prepared.outcomes[2].status == "rejected" and not prepared.outcomes[2].forbidden
+
+
+def test_a_valid_event_gets_through_only_with_its_own_districts_token() -> None:
+    _, tianhe = tokens.issue("publisher", district="guangzhou-tianhe")
+    doc = valid_event_doc("CaseOpened")
+    assert [ev.district for _, ev in prepare([doc], NANSHAN).valid] == ["shenzhen-nanshan"]
+    refused = prepare([doc], tianhe)
+    assert refused.valid == [] and refused.outcomes[0].forbidden
+    assert refused.outcomes[0].errors[0][1].endswith("may publish only events of GD/guangzhou-tianhe")
 
 
 def test_unknown_district_and_wrong_region_are_left_to_validation() -> None:
-    _, entry = tokens.issue("publisher", district="shenzhen-nanshan")
     items: list[object] = [
         valid_event_doc("CaseOpened", district="shenzhen-futian"),
         valid_event_doc("CaseOpened", region="HK", station=None),
         valid_event_doc("CaseOpened", district=42),
     ]
-    check_districts(entry, raw_coordinates(items))
-    prepared = prepare(items)
+    prepared = prepare(items, NANSHAN)
     assert prepared.valid == []
     assert [[f for f, _ in o.errors] for o in prepared.outcomes.values()] == [["district"], ["district"], ["district"]]
+    assert not any(o.forbidden for o in prepared.outcomes.values())
 
 
 def test_prepare_keeps_valid_events_beside_bad_items() -> None:
     good = valid_event_doc("DonationReceived")
     bad = valid_event_doc("DonationReceived", amount="-1.00")
-    prepared = prepare([good, "text", bad, None])
+    prepared = prepare([good, "text", bad, None], NANSHAN)
     assert [(i, ev.event_id) for i, ev in prepared.valid] == [(0, good["event_id"])]
     assert prepared.outcomes[1].errors == (("event", "must be a JSON object, not string"),)
     assert prepared.outcomes[2].event_id == bad["event_id"]
@@ -164,6 +169,10 @@ def _down(i: int) -> Outcome:
     return Outcome(i, f"e{i}", "failed", (("event", "broker down"),))
 
 
+def _theirs(i: int) -> Outcome:
+    return forbidden(i, f"e{i}", NANSHAN, "GD", "guangzhou-tianhe")
+
+
 @pytest.mark.parametrize(
     ("outcomes", "status"),
     [
@@ -172,6 +181,10 @@ def _down(i: int) -> Outcome:
         ([_bad(0), _bad(1)], 422),
         ([_ok(0), _down(1)], 503),
         ([_bad(0), _down(1)], 503),
+        ([_theirs(0)], 403),
+        ([_bad(0), _theirs(1)], 403),
+        ([_ok(0), _theirs(1)], 207),
+        ([_theirs(0), _down(1)], 503),
     ],
 )
 def test_status_of_a_request(outcomes: list[Outcome], status: int) -> None:
@@ -199,3 +212,15 @@ def test_response_body_is_ordered_counted_and_explains_failures() -> None:
     assert all_bad["error"]["code"] == "all_rejected"
     _, all_good = response_body([_ok(0)])
     assert "error" not in all_good
+
+
+def test_a_response_with_nothing_accepted_and_another_districts_event_is_403_naming_them() -> None:
+    status, body = response_body([_theirs(2), _bad(1), _theirs(0)])
+    assert status == 403 and (body["accepted"], body["rejected"], body["failed"]) == (0, 3, 0)
+    error = body["error"]
+    assert error["code"] == "forbidden_district"
+    assert error["message"].startswith("nothing was published: event(s) 0, 2 name a district this token may not")
+    assert [(d["index"], d["field"]) for d in error["details"]] == [(0, "district"), (2, "district")]
+    assert body["results"][0]["errors"] == [{"field": "district", "message": _theirs(0).errors[0][1]}]
+    mixed_status, mixed = response_body([_ok(0), _theirs(1)])
+    assert mixed_status == 207 and "error" not in mixed and mixed["results"][1]["status"] == "rejected"

@@ -1,11 +1,13 @@
 """FastAPI adapter of the HTTP ingest edge: ``POST /v1/events``, ``GET /healthz``.
 
-Thin: the body is read raw (bounded), parsed and checked by
-:mod:`hub.ingest.batch`, and the valid events go through a real
+Thin: the body is read raw (bounded by :class:`hub.http_app.BodyLimit`), parsed
+and checked by :mod:`hub.ingest.batch`, and the valid events go through a real
 :class:`~hub.publishing.publisher.Publisher`. The caller is read from its bearer
-token and every error has the one JSON shape of the hub's APIs
-(``{"error": {"status", "code", "message", "details"?}}``), both from
-:mod:`hub.http_api`; see ``docs/ingest.md``.
+token (refused when expired), limited per token id
+(:class:`hub.rate_limit.RateLimiter`), and must be a district publisher; every
+event must be of the token's district before anything is produced. Every error
+has the one JSON shape of the hub's APIs (``{"error": {"status", "code",
+"message", "details"?}}``), from :mod:`hub.http_api`; see ``docs/ingest.md``.
 """
 
 from __future__ import annotations
@@ -20,28 +22,25 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
 from hub.catalogue import EVENT_TYPES
 from hub.errors import PublishError, SchemaRegistryError, SerializationError
-from hub.http_api import RETRY_AFTER_S, ApiError, authenticate
-from hub.http_app import install_error_handlers
+from hub.http_api import RETRY_AFTER_S, ApiError, admit, authenticate
+from hub.http_app import install_error_handlers, limit_body
 from hub.ingest.batch import (
+    DEFAULT_RATE_LIMIT,
     Limits,
     Outcome,
-    body_too_large,
     check_content_type,
-    check_declared_length,
-    check_districts,
     check_may_publish,
     failed,
     parse_body,
     prepare,
-    raw_coordinates,
     rejected,
     response_body,
 )
 from hub.publishing.publisher import Ack, Publisher
+from hub.rate_limit import RateLimiter
 from hub.settings import HubSettings
 from hub.tokens import TokenEntry, TokenSource
 from hub.validation import ValidatedEvent
@@ -173,8 +172,12 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Some events are on Kafka; the others were invalid (see results).",
     },
     400: {"model": ErrorResponseDoc, "description": "Malformed JSON, empty body or bad Content-Length."},
-    401: {"model": ErrorResponseDoc, "description": "Missing, unknown or revoked bearer token."},
-    403: {"model": ErrorResponseDoc, "description": "Not a publisher token, or an event of another district."},
+    401: {"model": ErrorResponseDoc, "description": "Missing, unknown, revoked or expired bearer token."},
+    403: {
+        "model": IngestResponseDoc,
+        "description": "Not a publisher token (`error` only), or nothing accepted and some event of a district "
+        "the token may not publish for (per-event results, `error` `forbidden_district`).",
+    },
     413: {"model": ErrorResponseDoc, "description": "Body over the byte limit or batch over the event limit."},
     415: {"model": ErrorResponseDoc, "description": "Content-Type is not application/json."},
     422: {
@@ -182,6 +185,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "No event is valid (per-event, per-field errors), or the body is neither an object nor an "
         "array, or the batch is empty (`error` only).",
     },
+    429: {"model": ErrorResponseDoc, "description": "The token is over its rate limit: wait `Retry-After` seconds."},
     503: {
         "model": IngestResponseDoc,
         "description": "Broker or schema registry unavailable: retry the `failed` events. Also (`error` only) when "
@@ -233,8 +237,7 @@ def _registry_problem(publisher: Publisher, valid: Sequence[tuple[int, Validated
 
 def ingest(holder: _PublisherHolder, entry: TokenEntry, items: Sequence[object]) -> tuple[int, dict[str, Any]]:
     """Validate, check districts, publish; blocking (run it in a worker thread)."""
-    prepared = prepare(items)
-    check_districts(entry, [(i, ev.district) for i, ev in prepared.valid])
+    prepared = prepare(items, entry)
     outcomes: dict[int, Outcome] = dict(prepared.outcomes)
     failure: tuple[str, str] | None = None
     if prepared.valid:
@@ -278,33 +281,25 @@ def ingest(holder: _PublisherHolder, entry: TokenEntry, items: Sequence[object])
     return status, body
 
 
-async def _read_body(request: Request, limits: Limits) -> bytes:
-    """The body, refused with 413 as soon as it passes the limit, whatever Content-Length claimed."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limits.max_body_bytes:
-            raise body_too_large(limits)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def create_ingest_app(
     settings: HubSettings,
     publisher_factory: Callable[[], Publisher],
     tokens: TokenSource,
     *,
     limits: Limits | None = None,
+    rate_limiter: RateLimiter | None = None,
 ) -> FastAPI:
     """The ingest API.
 
     ``publisher_factory`` builds the :class:`Publisher` on first use (so the app
     starts while Kafka is down); ``tokens`` is a :class:`TokenSet` or a callable
     returning the current one (e.g. :class:`hub.tokens.TokenFile`, which
-    re-reads the file so revocations apply at once).
+    re-reads the file so revocations apply at once). ``limits`` bound a request
+    (default 5 MiB, 1000 events); ``rate_limiter`` limits each token (default
+    :data:`hub.ingest.batch.DEFAULT_RATE_LIMIT`).
     """
     limits = limits or Limits()
+    limiter = rate_limiter if rate_limiter is not None else RateLimiter(DEFAULT_RATE_LIMIT)
     holder = _PublisherHolder(publisher_factory)
 
     @asynccontextmanager
@@ -320,6 +315,8 @@ def create_ingest_app(
     )
     app.state.settings = settings
     app.state.limits = limits
+    app.state.rate_limiter = limiter
+    limit_body(app, limits.max_body_bytes, hint="; split it into smaller batches")
 
     install_error_handlers(
         app,
@@ -344,21 +341,18 @@ def create_ingest_app(
     )
     async def post_events(request: Request) -> JSONResponse:
         """Validate every event, then publish the valid ones, each as one Kafka record on
-        `raw.<region>.<district>.<event>` keyed by its aggregate id.
+        `raw.<region>.<district>.<event>` keyed by its aggregate id. Only a publisher token
+        publishes, and only events of its own district.
 
-        202 all accepted; 207 some accepted and the rest invalid; 422 none valid;
-        503 broker or registry unavailable (per-event results say which made it).
+        202 all accepted; 207 some accepted and the rest refused; 422 none valid;
+        403 none accepted and some of another district; 503 broker or registry
+        unavailable (per-event results say which made it).
         """
         entry = authenticate(tokens, request.headers.get("authorization"))
+        admit(limiter, entry)
         check_may_publish(entry)
         check_content_type(request.headers.get("content-type"))
-        check_declared_length(request.headers.get("content-length"), limits)
-        try:
-            body = await _read_body(request, limits)
-        except ClientDisconnect as exc:
-            raise ApiError(400, "client_disconnected", "the client went away before the body was read") from exc
-        items, _ = parse_body(body, limits)
-        check_districts(entry, raw_coordinates(items))
+        items, _ = parse_body(await request.body(), limits)
         status, payload = await run_in_threadpool(ingest, holder, entry, items)
         headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
         return JSONResponse(payload, status_code=status, headers=headers)

@@ -3,25 +3,37 @@
 Knows HTTP status codes but no web framework; :mod:`hub.ingest.app` is the
 FastAPI adapter around it. A request refused as a whole raises
 :class:`hub.http_api.ApiError`, the error shape the hub's APIs share; the bearer
-token is read by :func:`hub.http_api.authenticate`.
+token is read by :func:`hub.http_api.authenticate`, the body bounded by
+:func:`hub.http_api.check_declared_length` and :class:`hub.http_app.BodyLimit`.
+
+Districts are checked per event (:func:`prepare`): an event the token may not
+publish (another district's) is refused with field ``district`` and the rule,
+never published, and the valid events beside it are published as usual. A
+request in which nothing is accepted and some event was another district's is
+403 ``forbidden_district``; otherwise the status is the batch's (202, 207, 422,
+503). Only the validated coordinates (:meth:`hub.tokens.TokenEntry.may_publish_for`)
+let an event through.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from hub.errors import ValidationError
 from hub.http_api import ApiError, require_role
 from hub.models import json_type
-from hub.orgunits import org_units
+from hub.orgunits import OrgUnits, org_units
+from hub.rate_limit import RateLimit
 from hub.tokens import PUBLISHING_ROLES, TokenEntry
 from hub.validation import ValidatedEvent, validate_event
 
 DEFAULT_MAX_BODY_BYTES: Final = 5 * 1024 * 1024
 DEFAULT_MAX_EVENTS: Final = 1000
+DEFAULT_RATE_LIMIT: Final = RateLimit(per_second=10, burst=50)
+"""Requests per publisher token: 10 per second sustained, bursts of 50 (each up to 1000 events)."""
 
 Status = Literal["accepted", "rejected", "failed"]
 FieldErrors = Sequence[tuple[str, str]]
@@ -41,7 +53,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one event of a request."""
+    """What happened to one event of a request (``forbidden``: rejected because it is another district's)."""
 
     index: int
     event_id: str | None
@@ -50,6 +62,7 @@ class Outcome:
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
+    forbidden: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "event_id": self.event_id, "status": self.status}
@@ -68,24 +81,13 @@ def failed(index: int, event_id: str | None, message: str) -> Outcome:
     return Outcome(index, event_id, "failed", (("event", message),))
 
 
+def forbidden(index: int, event_id: str | None, entry: TokenEntry, region: str, district: str) -> Outcome:
+    """The event names ``region``/``district``, which ``entry`` may not publish for."""
+    why = f"{region}/{district} is not this token's district: token {entry.id} may publish only events of {entry.scope}"
+    return Outcome(index, event_id, "rejected", (("district", why),), forbidden=True)
+
+
 # -- the request as a whole ------------------------------------------------------
-
-
-def human_bytes(n: int) -> str:
-    if n % (1024 * 1024) == 0:
-        return f"{n // (1024 * 1024)} MiB"
-    if n % 1024 == 0:
-        return f"{n // 1024} KiB"
-    return f"{n} bytes"
-
-
-def body_too_large(limits: Limits, declared: int | None = None) -> ApiError:
-    size = f" (Content-Length {declared})" if declared is not None else ""
-    limit = human_bytes(limits.max_body_bytes)
-    limit = f"{limits.max_body_bytes} bytes" + (f" ({limit})" if not limit.endswith(" bytes") else "")
-    return ApiError(
-        413, "body_too_large", f"request body exceeds the limit of {limit}{size}; split it into smaller batches"
-    )
 
 
 def check_content_type(header: str | None) -> None:
@@ -99,18 +101,6 @@ def check_content_type(header: str | None) -> None:
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
             raise ApiError(415, "unsupported_media_type", f"JSON must be UTF-8; got charset={value.strip()}")
-
-
-def check_declared_length(header: str | None, limits: Limits) -> None:
-    """Refuse early when the client announces a body over the limit."""
-    if header is None:
-        return
-    text = header.strip()
-    if not text.isdigit():
-        raise ApiError(400, "invalid_content_length", f"Content-Length must be a non-negative integer, got {header!r}")
-    declared = int(text)
-    if declared > limits.max_body_bytes:
-        raise body_too_large(limits, declared)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -181,35 +171,6 @@ def check_may_publish(entry: TokenEntry) -> None:
     require_role(entry, PUBLISHING_ROLES, "publish events")
 
 
-def check_districts(entry: TokenEntry, coordinates: Iterable[tuple[int, object]]) -> None:
-    """Refuse the whole request if any event names a known district other than the token's.
-
-    ``coordinates`` are ``(index, district)`` as sent. A district that is not a
-    string or not a known code is left to validation (it is invalid, not
-    someone else's), and so is a region that does not match the district.
-    """
-    units = org_units()
-    details: list[tuple[int | None, str, str]] = [
-        (index, "district", f"{district!r} is not the token's district {entry.scope.district!r}")
-        for index, district in coordinates
-        if isinstance(district, str) and district != entry.scope.district and units.district(district) is not None
-    ]
-    if details:
-        listed = ", ".join(str(i) for i, _, _ in details[:10]) + (", …" if len(details) > 10 else "")
-        raise ApiError(
-            403,
-            "forbidden_district",
-            f"token {entry.id} may publish only for {entry.scope}; event(s) {listed} name another district; "
-            "nothing was published",
-            details=details,
-        )
-
-
-def raw_coordinates(items: Sequence[object]) -> list[tuple[int, object]]:
-    """``(index, district)`` of every object item, as sent."""
-    return [(i, item.get("district")) for i, item in enumerate(items) if isinstance(item, Mapping)]
-
-
 # -- validation ------------------------------------------------------------------
 
 
@@ -221,17 +182,45 @@ class Prepared:
     outcomes: dict[int, Outcome] = field(default_factory=dict)
 
 
-def prepare(items: Sequence[object]) -> Prepared:
-    """Validate every item; nothing is sent here."""
+def _foreign_district(entry: TokenEntry, item: Mapping[str, Any], units: OrgUnits) -> tuple[str, str] | None:
+    """``(region, district)`` of an invalid item that names a known district other than the token's."""
+    district = item.get("district")
+    if not isinstance(district, str) or district == entry.scope.district:
+        return None
+    unit = units.district(district)
+    return None if unit is None else (unit.region, unit.code)
+
+
+def prepare(items: Sequence[object], entry: TokenEntry) -> Prepared:
+    """Validate every item and check it is the publisher ``entry``'s district; nothing is sent here.
+
+    A valid event goes through only if the token may publish for its (validated)
+    region and district; any other district's event is :func:`forbidden`. An
+    invalid event that names another known district is forbidden too, rather
+    than listed with its field errors: this token may not send it whatever its
+    content. A district that is not a known code, or a region that does not
+    match the district, is nobody's district: a validation error, as in the SDK.
+    """
     out = Prepared()
+    units = org_units()
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             out.outcomes[index] = rejected(index, None, [("event", f"must be a JSON object, not {json_type(item)}")])
             continue
         try:
-            out.valid.append((index, validate_event(item)))
+            event = validate_event(item)
         except ValidationError as exc:
-            out.outcomes[index] = rejected(index, event_id_of(item), exc.errors)
+            other = _foreign_district(entry, item, units)
+            out.outcomes[index] = (
+                forbidden(index, event_id_of(item), entry, *other)
+                if other is not None
+                else rejected(index, event_id_of(item), exc.errors)
+            )
+            continue
+        if entry.may_publish_for(event.region, event.district):
+            out.valid.append((index, event))
+        else:
+            out.outcomes[index] = forbidden(index, event.event_id, entry, event.region, event.district)
     return out
 
 
@@ -239,14 +228,17 @@ def prepare(items: Sequence[object]) -> Prepared:
 
 
 def status_of(outcomes: Sequence[Outcome]) -> int:
-    """202 all accepted; 207 some accepted, the rest invalid; 422 none valid; 503 any failed by the hub's fault."""
+    """202 all accepted; 207 some accepted, the rest refused; 503 any failed by the hub's fault.
+
+    None accepted: 403 if any was another district's, else 422.
+    """
     statuses = {o.status for o in outcomes}
     if "failed" in statuses:
         return 503
     if statuses == {"accepted"}:
         return 202
     if "accepted" not in statuses:
-        return 422
+        return 403 if any(o.forbidden for o in outcomes) else 422
     return 207
 
 
@@ -268,6 +260,16 @@ def response_body(outcomes: Sequence[Outcome], failure: tuple[str, str] | None =
             f"{counts['failed']} of {len(ordered)} events were not published: {why}; "
             "retry them (re-sending an accepted event_id is harmless)",
         ).as_dict()
+    elif status == 403:
+        others = [o for o in ordered if o.forbidden]
+        listed = ", ".join(str(o.index) for o in others[:10]) + (", …" if len(others) > 10 else "")
+        body["error"] = ApiError(
+            403,
+            "forbidden_district",
+            f"nothing was published: event(s) {listed} name a district this token may not publish for; "
+            "see results[].errors",
+            details=[(o.index, field, message) for o in others for field, message in o.errors],
+        ).as_dict()
     elif status == 422:
         body["error"] = ApiError(
             422, "all_rejected", f"none of the {len(ordered)} events is valid; see results[].errors"
@@ -278,20 +280,17 @@ def response_body(outcomes: Sequence[Outcome], failure: tuple[str, str] | None =
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_EVENTS",
+    "DEFAULT_RATE_LIMIT",
     "Limits",
     "Outcome",
     "Prepared",
-    "body_too_large",
     "check_content_type",
-    "check_declared_length",
-    "check_districts",
     "check_may_publish",
     "event_id_of",
     "failed",
-    "human_bytes",
+    "forbidden",
     "parse_body",
     "prepare",
-    "raw_coordinates",
     "rejected",
     "response_body",
     "status_of",

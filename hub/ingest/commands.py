@@ -9,8 +9,9 @@ import uvicorn
 
 from hub.commandline import make_console, serving_tokens, settings_of
 from hub.ingest.app import create_ingest_app
-from hub.ingest.batch import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, Limits
+from hub.ingest.batch import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, DEFAULT_RATE_LIMIT, Limits
 from hub.publishing.publisher import Publisher
+from hub.rate_limit import RateLimit, RateLimiter
 from hub.settings import HubSettings
 
 app = typer.Typer(help="The HTTP ingest API (POST /v1/events).", no_args_is_help=True)
@@ -32,6 +33,10 @@ def serve(
     tokens_file: Path | None = typer.Option(None, "--tokens-file", help="Default: HUB_TOKENS_FILE."),
     max_body_bytes: int = typer.Option(DEFAULT_MAX_BODY_BYTES, "--max-body-bytes", min=1, help="Largest body."),
     max_events: int = typer.Option(DEFAULT_MAX_EVENTS, "--max-events", min=1, help="Largest batch."),
+    per_second: float = typer.Option(
+        DEFAULT_RATE_LIMIT.per_second, "--requests-per-second", min=0.001, help="Sustained requests per token."
+    ),
+    burst: int = typer.Option(DEFAULT_RATE_LIMIT.burst, "--burst", min=1, help="Requests per token at once."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the ingest API until interrupted."""
@@ -39,15 +44,18 @@ def serve(
     tokens, path, count = serving_tokens(
         settings, tokens_file, hint="hub tokens add --role publisher --district <code>"
     )
+    rate_limit = RateLimit(per_second=per_second, burst=burst)
     api = create_ingest_app(
         settings,
         lambda: publisher_factory(settings),
         tokens,
         limits=Limits(max_body_bytes=max_body_bytes, max_events=max_events),
+        rate_limiter=RateLimiter(rate_limit),
     )
     err_console.print(
         f"ingest API on http://{host}:{port} (docs at /docs), {count} token(s) from {path}, "
-        f"Kafka {settings.bootstrap_servers}, registry {settings.schema_registry_url}",
+        f"Kafka {settings.bootstrap_servers}, registry {settings.schema_registry_url}, "
+        f"per token at most {rate_limit}",
         highlight=False,
     )
     uvicorn.run(api, host=host, port=port, log_level=log_level)
