@@ -12,7 +12,9 @@ COPY schemas ./schemas
 COPY agreements ./agreements
 COPY fx ./fx
 RUN pip install --no-cache-dir '.[postgres]'
-RUN useradd --create-home hub && mkdir -p /var/lib/hub && chown hub /var/lib/hub
-USER hub
+# uid 1000, as apache/kafka's appuser: docker-compose.yml runs both as 1000:1000, and the compose
+# secrets (deploy/compose/make-secrets.sh) belong to that user, mode 600
+RUN useradd --uid 1000 --user-group --create-home hub && mkdir -p /var/lib/hub && chown hub:hub /var/lib/hub
+USER 1000:1000
 ENTRYPOINT []
 CMD ["hub", "--help"]
