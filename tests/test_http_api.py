@@ -173,8 +173,8 @@ def test_the_error_body_has_field_and_details_only_when_given() -> None:
 
 
 # -- the FastAPI handlers ----------------------------------------------------------------------------------
-@pytest.fixture
-def client() -> TestClient:
+def _app() -> FastAPI:
+    """An app answering every error in the hub's shape, as both APIs do."""
     app = FastAPI()
     install_error_handlers(
         app,
@@ -183,6 +183,12 @@ def client() -> TestClient:
         internal_message="internal error (test)",
         request_error=lambda exc: ApiError(422, "invalid_parameter", "n: not a number", field="n"),
     )
+    return app
+
+
+@pytest.fixture
+def client() -> TestClient:
+    app = _app()
 
     @app.get("/refused")
     async def refused() -> None:
@@ -229,14 +235,7 @@ LIMIT = 1024
 def limited() -> Iterator[tuple[TestClient, list[str]]]:
     """An app limited to 1 KiB whose routes record that they ran: POST /echo reads the body, GET /ping does not."""
     ran: list[str] = []
-    app = FastAPI()
-    install_error_handlers(
-        app,
-        log=logging.getLogger("tests.http_api"),
-        api_name="test API",
-        internal_message="internal error (test)",
-        request_error=lambda exc: ApiError(422, "invalid_parameter", "bad"),
-    )
+    app = _app()
     limit_body(app, LIMIT, hint="; send less")
 
     @app.post("/echo")
