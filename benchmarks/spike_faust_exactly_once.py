@@ -100,10 +100,11 @@ def main() -> None:
             data_dir=Path(tmp),
             kafka_port=port,
             kafka_controller_port=free_port(),
+            kafka_internal_port=free_port(),
             bootstrap_servers=f"127.0.0.1:{port}",
             kafka_heap="768m",
         )
-        local_kafka.start(settings)
+        local_kafka.start(settings, insecure=True)  # a spike of faust's transactions: its clients log in as nobody
         try:
             boot = settings.bootstrap_servers
             tag = uuid.uuid4().hex[:8]

@@ -227,10 +227,17 @@ class _RefusalCatcher(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.seen: list[BaseException] = []
+        self.tls: list[BaseException] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
         self.seen.extend(a for a in args if isinstance(a, BaseException) and is_refusal(a))
+        self.tls.extend(a for a in args if isinstance(a, BaseException) and _is_tls_failure(a))
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    # kafka-python wraps the handshake's SSLError in a KafkaConnectionError("Handshake failed: ...")
+    return isinstance(exc, ssl.SSLError) or isinstance(exc.__cause__, ssl.SSLError) or "Handshake failed" in str(exc)
 
 
 def _tcp_open(cluster: Cluster) -> bool:
@@ -281,6 +288,12 @@ def _open(kind: Any, config: dict[str, Any], cluster: Cluster, timeout_s: float,
             denied = refusal(catcher.seen[0], settings)
         if denied is not None:
             raise denied from exc
+        if catcher.tls:
+            ca = settings.kafka_ssl_cafile or "the system's CAs"
+            raise BrokerError(
+                f"TLS to Kafka at {describe(cluster)} failed: {catcher.tls[0]} (trusting {ca}; "
+                "HUB_KAFKA_SSL_CAFILE names the CA that signed the brokers' certificates)"
+            ) from exc
         if isinstance(exc, KafkaTimeoutError) and _tcp_open(cluster):
             raise _no_session(settings, config["security_protocol"], timeout_s) from exc
         if isinstance(exc, KafkaTimeoutError):

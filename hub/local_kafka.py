@@ -47,10 +47,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Final
 
-from hub import credentials, dev_ca, kafka_users
+from hub import acl_plan, credentials, dev_ca, kafka_acls, kafka_users
+from hub.acl_plan import AclDiff
+from hub.agreements import load_agreements
+from hub.agreements.loading import agreements_dir
 from hub.credentials import Credentials
 from hub.errors import BrokerError, ConfigError, KafkaAuthError
 from hub.kafka_admin import cluster_info, wait_for_metadata
+from hub.orgunits import org_units
 from hub.principals import ADMIN, BROKER, CONTROLLER, SUPER_USERS
 from hub.process import cmdline_has, read_pid_file, spawn, terminate
 from hub.settings import HubSettings
@@ -443,13 +447,15 @@ class StartResult:
     bootstrap: str
     secured: bool = True
     users_created: tuple[str, ...] = ()
+    acls: AclDiff | None = None  # what start changed in the ACLs (None: not applied)
 
 
 def start(settings: HubSettings, *, timeout_s: float = START_TIMEOUT_S, insecure: bool = False) -> StartResult:
     """Start the local broker and wait for metadata; a running broker is a no-op.
 
     A secured broker then has every declared principal as a SCRAM user (those added to the declarations
-    since the storage was formatted are created through the Admin API).
+    since the storage was formatted are created through the Admin API) and exactly the ACLs the
+    declarations call for (``hub kafka acls apply`` does the same for a running broker).
     """
     p = paths(settings)
     bootstrap = f"127.0.0.1:{settings.kafka_port}"
@@ -483,11 +489,18 @@ def start(settings: HubSettings, *, timeout_s: float = START_TIMEOUT_S, insecure
     try:
         wait_for_metadata(admin, timeout_s, alive=lambda: proc.poll() is None)
         created = kafka_users.ensure(admin, _scram_users(prep.logins)) if prep.logins else []
+        acls = _apply_acls(settings, admin) if prep.logins else None
     except (BrokerError, KafkaAuthError) as exc:
         terminate(proc.pid, STOP_TIMEOUT_S)
         p.pid.unlink(missing_ok=True)
         raise BrokerError(f"{exc}; see {p.logs / 'server.log'} and {p.stdout}") from exc
-    return StartResult(proc.pid, True, bootstrap, prep.logins is not None, tuple(created))
+    return StartResult(proc.pid, True, bootstrap, prep.logins is not None, tuple(created), acls)
+
+
+def _apply_acls(settings: HubSettings, admin: HubSettings) -> AclDiff:
+    """Make the broker's ACLs the plan of the declarations (:func:`hub.acl_plan.plan`)."""
+    agreements = load_agreements(agreements_dir(settings.agreements_dir))
+    return kafka_acls.apply(admin, acl_plan.plan(org_units(), agreements))
 
 
 def stop(settings: HubSettings, *, timeout_s: float = STOP_TIMEOUT_S) -> bool | None:

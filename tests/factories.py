@@ -21,8 +21,10 @@ from hypothesis import strategies as st
 
 from hub import models
 from hub.catalogue import EVENT_TYPES
+from hub.kafka_clients import security_protocol
 from hub.orgunits import org_units
 from hub.schemas import load_schema
+from hub.settings import HubSettings
 
 
 class _Drop:
@@ -227,3 +229,15 @@ def event_records(draw: st.DrawFn, event_type: str) -> dict[str, Any]:
     if "period_start" in record and record["period_end"] < record["period_start"]:
         record["period_start"], record["period_end"] = record["period_end"], record["period_start"]
     return record
+
+
+def kafka_env(settings: HubSettings) -> dict[str, str]:
+    """The ``HUB_*`` variables that reach ``settings``' cluster and log in to it, for a CLI run in a subprocess."""
+    env = {"HUB_BOOTSTRAP_SERVERS": settings.bootstrap_servers}
+    if settings.kafka_sasl_username:
+        env |= {
+            "HUB_KAFKA_SECURITY_PROTOCOL": security_protocol(settings),
+            "HUB_KAFKA_SASL_USERNAME": settings.kafka_sasl_username,
+            "HUB_KAFKA_SASL_PASSWORD": settings.kafka_sasl_password.get_secret_value(),
+        }
+    return env

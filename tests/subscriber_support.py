@@ -27,6 +27,7 @@ from hub.kafka_clients import connection_config
 from hub.naming import DLQ_TOPIC
 from hub.retry import Backoff
 from hub.settings import HubSettings
+from tests.factories import kafka_env
 from tests.shared_events import agreements
 
 #: The ``hub`` console script of this venv, for tests that run ``hub subscribe`` as a process.
@@ -65,7 +66,7 @@ def sql_rows(url: str) -> list[dict[str, Any]]:
 def hub_env(settings: HubSettings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
     env.update(
-        HUB_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
+        **kafka_env(settings),
         HUB_SCHEMA_REGISTRY_URL=settings.schema_registry_url,
         HUB_DATA_DIR=str(settings.data_dir),
     )

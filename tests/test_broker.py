@@ -71,7 +71,13 @@ def test_stop_without_broker_says_so(tmp_path: Path) -> None:
 
 def test_status_of_absent_broker_is_not_answering(tmp_path: Path) -> None:
     port = free_port()
-    settings = load_settings(env_file=None, data_dir=tmp_path, kafka_port=port, kafka_controller_port=free_port())
+    settings = load_settings(
+        env_file=None,
+        data_dir=tmp_path,
+        kafka_port=port,
+        kafka_controller_port=free_port(),
+        kafka_internal_port=free_port(),
+    )
     st = local_kafka.status(settings)
     assert not st.answering and st.pid is None
     assert f"127.0.0.1:{port}" in st.detail
@@ -83,7 +89,12 @@ def test_a_second_broker_starts_stops_and_leaves_nothing(tmp_path: Path) -> None
 
     port = free_port()
     settings = load_settings(
-        env_file=None, data_dir=tmp_path, kafka_port=port, kafka_controller_port=free_port(), kafka_heap="512m"
+        env_file=None,
+        data_dir=tmp_path,
+        kafka_port=port,
+        kafka_controller_port=free_port(),
+        kafka_internal_port=free_port(),
+        kafka_heap="512m",
     )
     first = local_kafka.start(settings)
     try:
@@ -116,7 +127,11 @@ def test_cluster_ids_are_made_as_kafka_makes_them() -> None:
 def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path: Path) -> None:
     """The real kafka-storage tool; '--cluster-id -…' would be read as an option, '--cluster-id=-…' is not."""
     settings = load_settings(
-        env_file=None, data_dir=tmp_path, kafka_port=free_port(), kafka_controller_port=free_port()
+        env_file=None,
+        data_dir=tmp_path,
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        kafka_internal_port=free_port(),
     )
     dashed = "-" + base64.urlsafe_b64encode(bytes(range(16))).decode().rstrip("=")[1:]
     assert local_kafka.stored_cluster_id(settings) is None

@@ -12,7 +12,7 @@ import pytest
 
 from hub.settings import HubSettings
 from tests.conftest import free_port
-from tests.factories import valid_event_doc
+from tests.factories import kafka_env, valid_event_doc
 
 HUB = str(Path(sys.executable).with_name("hub"))
 
@@ -21,7 +21,7 @@ def _env(settings: HubSettings, registry: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
     env.update(
         {
-            "HUB_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            **kafka_env(settings),
             "HUB_SCHEMA_REGISTRY_URL": registry,
             "HUB_DATA_DIR": str(settings.data_dir),
             "HUB_REQUEST_TIMEOUT_S": "5",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from hub.settings import HubSettings
+from tests.factories import kafka_env
 
 HUB = str(Path(sys.executable).with_name("hub"))
 
@@ -27,7 +28,7 @@ def test_wrong_hub_variable_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 def test_topics_apply_twice_through_the_cli(topics: HubSettings, tmp_path: Path) -> None:
-    env = {"HUB_BOOTSTRAP_SERVERS": topics.bootstrap_servers, "HUB_DATA_DIR": str(topics.data_dir)}
+    env = {**kafka_env(topics), "HUB_DATA_DIR": str(topics.data_dir)}
     for _ in range(2):
         proc = _run(["topics", "apply", "--fail-on-drift"], env, tmp_path)
         assert proc.returncode == 0, proc.stderr

@@ -15,6 +15,7 @@ from projections import migrations
 from projections.store import dump, stored_offsets
 from projections.tables import READ_MODELS
 from tests.conftest import free_port
+from tests.factories import kafka_env
 from tests.shared_stream import (
     SharedProducer,
     create_zone_topics,
@@ -34,7 +35,7 @@ def _hub(args: list[str], settings: HubSettings, cwd: Path) -> subprocess.Comple
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
     env.update(
         {
-            "HUB_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            **kafka_env(settings),
             "HUB_SCHEMA_REGISTRY_URL": settings.schema_registry_url,
             "HUB_DATABASE_URL": settings.database_url,
             "HUB_DATA_DIR": str(settings.data_dir),

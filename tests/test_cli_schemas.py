@@ -16,6 +16,7 @@ from hub import schemas as catalogue
 from hub.registry.client import RegistryClient
 from hub.settings import HubSettings
 from tests.conftest import free_port
+from tests.factories import kafka_env
 
 pytestmark = pytest.mark.kafka
 
@@ -41,7 +42,7 @@ def cli(kafka: HubSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     data_dir = tmp_path_factory.mktemp("cli-registry")
     run = Cli(
         {
-            "HUB_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            **kafka_env(kafka),
             "HUB_DATA_DIR": str(data_dir),
             "HUB_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{free_port()}",
         },
