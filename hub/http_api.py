@@ -138,6 +138,7 @@ def admit(limiter: RateLimiter, entry: TokenEntry) -> None:
     decision = limiter.take(entry.id)
     if not decision.allowed:
         wait = decision.retry_after_header
+        log.info("refused token %s: over its rate limit of %s", entry.id, limiter.limit)
         raise ApiError(
             429,
             "rate_limited",
