@@ -6,7 +6,9 @@ exactly what the design contract gives it (``docs/security.md``):
 - ``district.<r>.<d>``: WRITE, DESCRIBE on PREFIXED ``raw.<r>.<d>.``;
 - ``ingest``: WRITE, DESCRIBE on PREFIXED ``raw.<r>.<d>.`` for every district; no raw READ;
 - ``gateway.<regions>``: READ, DESCRIBE on PREFIXED ``raw.<r>.`` per served region; WRITE, DESCRIBE on
-  PREFIXED ``shared.`` and LITERAL ``hub.audit`` and ``hub.dlq``; READ on the LITERAL group of its regions;
+  PREFIXED ``shared.<zone>.`` per zone its regions' events may enter (:func:`hub.principals.gateway_zones`:
+  the broker itself keeps Hong Kong and Macao events out of ``shared.mainland.``) and on LITERAL
+  ``hub.audit`` and ``hub.dlq``; READ on the LITERAL group of its regions;
 - ``projection.<zones>``: READ, DESCRIBE on PREFIXED ``shared.<zone>.`` per zone; WRITE, DESCRIBE on LITERAL
   ``hub.dlq``; READ on the PREFIXED group ``hub-projection-``;
 - ``partner.<id>``: READ, DESCRIBE on PREFIXED ``shared.<zone>.`` per entitled zone; WRITE, DESCRIBE on LITERAL
@@ -41,7 +43,6 @@ from hub.principals import (
 )
 
 RAW_PREFIX: Final = "raw."
-SHARED_PREFIX: Final = "shared."
 ANY_HOST: Final = "*"
 
 
@@ -208,7 +209,8 @@ def grants(p: Principal, units: OrgUnits) -> Iterator[AclEntry]:
     elif p.kind is Kind.GATEWAY:
         for region in p.regions:
             yield from _topic_prefix(p, naming.raw_prefix(region), *_READ)
-        yield from _topic_prefix(p, SHARED_PREFIX, *_WRITE)
+        for zone in p.zones:
+            yield from _topic_prefix(p, naming.shared_prefix(zone), *_WRITE)
         yield from _topic(p, naming.AUDIT_TOPIC, *_WRITE)
         yield from _topic(p, naming.DLQ_TOPIC, *_WRITE)
         yield from _allow(p, ResourceType.GROUP, PatternType.LITERAL, gateway_group_id(p.regions), Operation.READ)

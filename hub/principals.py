@@ -6,7 +6,8 @@ issue 11, ``docs/security.md``):
 - super users, which need no ACL: :data:`ADMIN`, :data:`CONTROLLER`, :data:`BROKER`;
 - :data:`REGISTRY` (the schema registry's ``_schemas`` store) and :data:`INGEST` (HTTP ingest);
 - ``district.<region>.<district>`` (:func:`district_principal`), one per district of the org units;
-- ``gateway.<regions>`` (:func:`gateway_principal`), one per jurisdiction plus the all-regions one;
+- ``gateway.<regions>`` (:func:`gateway_principal`), one per jurisdiction plus the all-regions one, with
+  the zones its regions' events may enter (:func:`gateway_zones`);
 - ``projection.<zones>`` (:func:`projection_principal`), one per non-empty set of zones;
 - ``partner.<id>`` (:func:`partner_principal`), one per partner id of :data:`hub.tokens.PARTNER_IDS`.
 
@@ -33,7 +34,7 @@ from hub.agreements.model import Agreement, entitled_zones
 from hub.errors import ConfigError
 from hub.orgunits import OrgUnits
 from hub.tokens import PARTNER_IDS
-from hub.zones import ZONES
+from hub.zones import ZONES, zones_for
 
 ADMIN: Final = "admin"
 """Super user: hub admin tooling (topics apply, acls apply, users, demo setup, tests)."""
@@ -73,8 +74,9 @@ class Principal:
     """One declared principal and the declarations its ACLs come from.
 
     ``regions``: the district's region (district) or the served regions (gateway), upper case, sorted;
-    ``district``: the district code (district); ``zones``: the projected zones (projection) or the
-    entitled zones (partner), in :data:`hub.zones.ZONES` order; ``partner``: the partner id (partner).
+    ``district``: the district code (district); ``zones``, in :data:`hub.zones.ZONES` order: the zones the
+    served regions' events may enter (gateway), the projected zones (projection) or the entitled zones
+    (partner); ``partner``: the partner id (partner).
     """
 
     name: str
@@ -159,6 +161,23 @@ def gateway_region_sets(units: OrgUnits) -> tuple[tuple[str, ...], ...]:
     return tuple(sorted(sets))
 
 
+def gateway_zones(
+    units: OrgUnits, agreements: Mapping[str, Agreement] | Iterable[Agreement], regions: Iterable[str]
+) -> tuple[str, ...]:
+    """The zones a gateway serving ``regions`` writes to, in :data:`hub.zones.ZONES` order.
+
+    A zone is written when some district of those regions may enter it (:func:`hub.zones.zones_for`) and
+    its region's agreement sends to it - exactly the zones :func:`hub.agreements.apply` can give an event
+    of those regions. A region without an agreement sends nowhere.
+    """
+    served = {r.upper() for r in regions}
+    sends = {a.source_region: set(a.zones) for a in _pool(agreements) if a.source_region in served}
+    found = {
+        zone for d in units.districts.values() if d.region in sends for zone in zones_for(d) if zone in sends[d.region]
+    }
+    return tuple(z for z in ZONES if z in found)
+
+
 def projection_zone_sets(zones: Iterable[str] = ZONES) -> tuple[tuple[str, ...], ...]:
     """Every non-empty subset of ``zones``, each sorted; the subsets sorted."""
     pool = sorted(set(zones))
@@ -174,7 +193,8 @@ def _declared(units: OrgUnits, agreements: list[Agreement]) -> Iterator[Principa
         yield Principal(district_principal(d.region, d.code), Kind.DISTRICT, regions=(d.region,), district=d.code)
     yield Principal(INGEST, Kind.INGEST)
     for regions in gateway_region_sets(units):
-        yield Principal(gateway_principal(regions), Kind.GATEWAY, regions=regions)
+        zones = gateway_zones(units, agreements, regions)
+        yield Principal(gateway_principal(regions), Kind.GATEWAY, regions=regions, zones=zones)
     for zones in projection_zone_sets():
         yield Principal(projection_principal(zones), Kind.PROJECTION, zones=zones)
     for pid in PARTNER_IDS:
@@ -188,7 +208,8 @@ def declared_principals(
 ) -> tuple[Principal, ...]:
     """Every non-super-user principal of the deployment, each once, ordered by kind (:class:`Kind`) then name.
 
-    Districts come from ``units``; gateways from :func:`gateway_region_sets`; projections from
+    Districts come from ``units``; gateways from :func:`gateway_region_sets` (with :func:`gateway_zones`);
+    projections from
     :func:`projection_zone_sets`; partners from :data:`hub.tokens.PARTNER_IDS`, each with the zones
     :func:`hub.agreements.entitled_zones` gives its region (the partner id upper-cased).
     """
@@ -217,6 +238,7 @@ __all__ = [
     "gateway_group_id",
     "gateway_principal",
     "gateway_region_sets",
+    "gateway_zones",
     "kafka_principal",
     "partner_group_prefix",
     "partner_principal",

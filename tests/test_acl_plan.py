@@ -31,6 +31,7 @@ from hub.agreements import Agreement, default_agreements_dir, load_agreements
 from hub.catalogue import EVENT_TYPES
 from hub.orgunits import OrgUnits, org_units, parse_org_units
 from hub.principals import SUPER_USERS, Kind, Principal, declared_principals, kafka_principal
+from hub.zones import ZONE_REGIONS, zones_for
 
 Deployment = tuple[OrgUnits, list[Agreement]]
 SNAPSHOT = Path(__file__).parent / "snapshots" / "acl-plan.txt"
@@ -53,9 +54,9 @@ def test_the_snapshot_has_one_line_per_entry() -> None:
     lines = SNAPSHOT.read_text(encoding="utf-8").splitlines()
     assert lines[0].split() == ["principal", "permission", "operation", "resource", "pattern", "name"]
     assert len(lines) == 1 + len(entries)
-    # 31 districts x 2, ingest 31 x 2, gateways 17 + 13 + 9 + 9, projections 6 + 8 + 6, partners 6 + 8 + 6 + 6 + 6,
+    # 31 districts x 2, ingest 31 x 2, gateways 19 + 15 + 9 + 9, projections 6 + 8 + 6, partners 6 + 8 + 6 + 6 + 6,
     # registry 5 + 1.
-    assert len(entries) == 62 + 62 + 48 + 20 + 32 + 6
+    assert len(entries) == 62 + 62 + 52 + 20 + 32 + 6
 
 
 # -- what a generated deployment looks like ------------------------------------------------------------
@@ -216,11 +217,41 @@ def test_gateways_read_only_their_regions_raw_and_their_group(deployment: Deploy
         read_topics = {e.name for e in mine if allows(e, Operation.READ) and e.resource_type is ResourceType.TOPIC}
         assert read_topics == {naming.raw_prefix(r) for r in p.regions}
         written = {e.name for e in mine if allows(e, Operation.WRITE)}
-        assert written == {"shared.", naming.AUDIT_TOPIC, naming.DLQ_TOPIC}
+        assert written == {naming.shared_prefix(z) for z in p.zones} | {naming.AUDIT_TOPIC, naming.DLQ_TOPIC}
         groups = [e for e in mine if e.resource_type is ResourceType.GROUP]
         assert [(g.pattern_type, g.name) for g in groups] == [
             (PatternType.LITERAL, "hub-gateway-" + "-".join(sorted(r.lower() for r in p.regions)))
         ]
+
+
+@PROPERTY
+@given(deployments())
+def test_a_gateway_writes_every_zone_a_crossing_may_give_and_no_other(deployment: Deployment) -> None:
+    units, agreements = deployment
+    for p, mine in granted(deployment, Kind.GATEWAY):
+        shared = [e for e in mine if allows(e, Operation.WRITE) and overlaps(e, "shared.")]
+        assert all(e.pattern_type is PatternType.PREFIXED and e.name.count(".") == 2 for e in shared), p.name
+        written = {naming.parse_shared_topic(e.name + "x").zone for e in shared}
+        # Every zone a crossing of a served district can give (the agreement's zones the district may enter) ...
+        crossed = {
+            zone
+            for a in agreements
+            if a.source_region in p.regions
+            for d in units.districts.values()
+            if d.region == a.source_region
+            for zone in a.zones
+            if zone in zones_for(d)
+        }
+        assert written == crossed, p.name
+        # ... and never a zone that none of its regions belongs to (HK and MO stay out of mainland).
+        assert all(set(p.regions) & ZONE_REGIONS[zone] for zone in written), p.name
+
+
+def test_the_hong_kong_and_macao_gateways_cannot_write_shared_mainland() -> None:
+    for name in ("gateway.hk", "gateway.mo"):
+        mine = [e for e in plan(org_units(), SHIPPED_AGREEMENTS) if e.principal == kafka_principal(name)]
+        assert not [e for e in mine if overlaps(e, naming.shared_prefix("mainland"))], name
+        assert [e.name for e in mine if allows(e, Operation.WRITE) and overlaps(e, "shared.")] == ["shared.gba."]
 
 
 @PROPERTY

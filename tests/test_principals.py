@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from hub import principals as p
@@ -64,6 +66,19 @@ def test_a_region_without_jurisdiction_is_a_config_error() -> None:
     units = OrgUnits(regions={"GD": {"jurisdiction": "mainland"}, "XX": {}}, districts={})
     with pytest.raises(ConfigError, match="region XX has no 'jurisdiction'"):
         p.gateway_region_sets(units)
+
+
+def test_gateway_zones_are_where_its_regions_events_may_go(agreements: dict[str, Agreement]) -> None:
+    units = org_units()
+    assert p.gateway_zones(units, agreements, ["HK"]) == ("gba",)
+    assert p.gateway_zones(units, agreements, ["MO"]) == ("gba",)
+    assert p.gateway_zones(units, agreements, ["JS", "FJ"]) == ("mainland",)
+    assert p.gateway_zones(units, agreements, ["GD"]) == ("gba", "mainland")
+    assert p.gateway_zones(units, agreements.values(), ["fj", "gd", "hk", "js", "mo"]) == ("gba", "mainland")
+    # Without its agreement a region's events go nowhere; without in-GBA districts GD's go to mainland only.
+    assert p.gateway_zones(units, [a for r, a in agreements.items() if r != "HK"], ["HK"]) == ()
+    outside_gba = OrgUnits(units.regions, {c: replace(d, in_gba=False) for c, d in units.districts.items()})
+    assert p.gateway_zones(outside_gba, agreements, ["GD"]) == ("mainland",)
 
 
 def test_projection_zone_sets_are_every_non_empty_subset() -> None:
