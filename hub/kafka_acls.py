@@ -9,6 +9,8 @@ no ACL and the plan gives them none.
 Guarantees:
 
 - idempotent: applying the same entries again finds nothing to do (an empty diff);
+- :func:`apply` and :func:`create` return once the broker describes the new ACLs, and so enforces them
+  (a KRaft broker applies a committed ACL change a moment after the controller answers);
 - every client is opened through :func:`hub.kafka_clients.new_admin`, so it logs in with the settings;
 - failures leave as hub errors in one line: Kafka refusing the caller's login or
   the operation is a :class:`~hub.errors.KafkaAuthError` naming the principal, the
@@ -19,8 +21,9 @@ Guarantees:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from kafka import KafkaAdminClient
 from kafka.admin import (
@@ -49,6 +52,7 @@ EVERY_ACL: ACLFilter = ACLFilter(
     permission_type=ACLPermissionType.ANY,
     resource_pattern=ResourcePatternFilter(KafkaResourceType.ANY, None, ACLResourcePatternType.ANY),
 )
+_SETTLE_POLL_S: Final = 0.1
 #: The resource every ACL operation is authorized against (``kafka-cluster``: ALTER to change, DESCRIBE to read).
 ACL_RESOURCE = "cluster kafka-cluster"
 
@@ -103,21 +107,29 @@ def current(settings: HubSettings) -> tuple[AclEntry, ...]:
 
 
 def create(settings: HubSettings, entries: Sequence[AclEntry]) -> None:
-    """Create ``entries`` (an entry that exists already is left as is)."""
+    """Create ``entries`` (an entry that exists already is left as is); returns once the broker describes them."""
     admin = new_admin(settings)
     try:
         _create(admin, settings, entries)
+        _settle(admin, settings, entries, exact=False)
     finally:
         admin.close()
 
 
 def apply(settings: HubSettings, wanted: Iterable[AclEntry]) -> AclDiff:
-    """Make the cluster's ACLs equal ``wanted``: create the missing, delete the rest; return what changed."""
+    """Make the cluster's ACLs equal ``wanted``: create the missing, delete the rest; return what changed.
+
+    Returns once the broker describes exactly ``wanted`` (it then enforces them too: both read the same
+    metadata), or raises :class:`BrokerError` if it does not within the settings' request timeout.
+    """
+    target = ordered(wanted)
     admin = new_admin(settings)
     try:
-        change = diff(_describe(admin, settings), wanted)
+        change = diff(_describe(admin, settings), target)
         _create(admin, settings, change.added)
         _delete(admin, settings, change.removed)
+        if not change.empty:
+            _settle(admin, settings, target)
         return change
     finally:
         admin.close()
@@ -129,6 +141,29 @@ def _describe(admin: KafkaAdminClient, settings: HubSettings) -> tuple[AclEntry,
     except KafkaError as exc:
         _fail(exc, settings, "DESCRIBE", "describing the ACLs")
     return ordered(from_kafka(acl) for acl in acls)
+
+
+def _settle(
+    admin: KafkaAdminClient, settings: HubSettings, expected: Iterable[AclEntry], *, exact: bool = True
+) -> None:
+    """Wait until the broker describes ``expected`` (exactly, or at least), bounded by the request timeout.
+
+    The controller commits an ACL change before it answers, but the broker serving describes and
+    authorizing requests applies the committed record a moment later.
+    """
+    want = set(expected)
+    deadline = time.monotonic() + settings.request_timeout_s
+    while True:
+        have = set(_describe(admin, settings))
+        if have == want or (not exact and want <= have):
+            return
+        if time.monotonic() >= deadline:
+            missing, extra = len(want - have), len(have - want) if exact else 0
+            raise BrokerError(
+                f"Kafka at {describe(settings)} still describes {missing} missing and {extra} extra ACLs "
+                f"{settings.request_timeout_s:g}s after the change"
+            )
+        time.sleep(_SETTLE_POLL_S)
 
 
 def _create(admin: KafkaAdminClient, settings: HubSettings, entries: Sequence[AclEntry]) -> None:
