@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from hub import tokens
-from hub.settings import HubSettings, as_environment
+from hub.settings import HubSettings
 from tests.conftest import free_port
-from tests.factories import valid_event_doc
+from tests.factories import kafka_env, valid_event_doc
 
 HUB = str(Path(sys.executable).with_name("hub"))
 
@@ -25,9 +25,10 @@ Server = tuple[str, str, Path]
 
 
 def _env(data_dir: Path, topics: HubSettings, registry: str) -> dict[str, str]:
-    """The session broker's settings (credentials included) as the server's environment, with its own data dir."""
-    settings = topics.model_copy(update={"data_dir": data_dir, "schema_registry_url": registry, "tokens_file": None})
-    return as_environment(settings, os.environ)
+    """The server's environment: the session broker with its login (tests.factories.kafka_env), its own data dir."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
+    env.update(kafka_env(topics), HUB_DATA_DIR=str(data_dir), HUB_SCHEMA_REGISTRY_URL=registry)
+    return env
 
 
 @pytest.fixture
