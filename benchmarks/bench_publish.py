@@ -69,6 +69,7 @@ def main() -> None:
         tokens_file = settings.data_dir / "tokens.json"
         tokens.add_token(tokens_file, entry)
         port = free_port()
+        # no login given: the server logs in as the `ingest` principal from the stack's local logins
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
         env.update(
             HUB_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
@@ -77,7 +78,10 @@ def main() -> None:
         )
         hub = str(Path(sys.executable).with_name("hub"))
         server = subprocess.Popen(
-            [hub, "ingest", "serve", "--port", str(port), "--tokens-file", str(tokens_file), "--log-level", "warning"],
+            [
+                *(hub, "ingest", "serve", "--port", str(port), "--tokens-file", str(tokens_file)),
+                *("--log-level", "warning", "--requests-per-second", "100000", "--burst", "100000"),
+            ],
             env=env,
         )
         try:

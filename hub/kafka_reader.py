@@ -8,7 +8,8 @@ subscriber. Guarantees:
 - the consumer is opened on first use, so a reader made while Kafka is down
   fails in the first call - inside the caller's retry - not in its constructor;
 - every Kafka failure leaves as :class:`~hub.errors.BrokerError` (transient:
-  :mod:`hub.retry` waits it out).
+  :mod:`hub.retry` waits it out), except Kafka refusing the reader's principal,
+  which is a one-line :class:`~hub.errors.KafkaAuthError` that nothing retries.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from hub.errors import BrokerError
+from hub.errors import BrokerError, HubError
+from hub.kafka_auth import refusal
 from hub.kafka_clients import new_consumer
 from hub.settings import HubSettings
 
@@ -80,7 +82,7 @@ class KafkaReader:
         try:
             return set(self._client().topics())
         except KafkaError as exc:
-            raise BrokerError(f"cannot list the topics at {self.settings.bootstrap_servers}: {exc}") from exc
+            raise self._failed(exc, f"cannot list the topics at {self.settings.bootstrap_servers}: {exc}") from exc
 
     def partitions(self, topics: Iterable[str], *, missing_ok: bool = False) -> list[TopicPartitionKey]:
         """Every (topic, partition) of ``topics``, sorted.
@@ -100,7 +102,7 @@ class KafkaReader:
                     )
                 out.extend((topic, p) for p in sorted(parts))
         except KafkaError as exc:
-            raise BrokerError(f"cannot read the partitions of {', '.join(names)}: {exc}") from exc
+            raise self._failed(exc, f"cannot read the partitions of {', '.join(names)}: {exc}") from exc
         return out
 
     def end_offsets(self, tps: Iterable[TopicPartitionKey]) -> dict[TopicPartitionKey, int]:
@@ -122,7 +124,7 @@ class KafkaReader:
         try:
             found = lookup(wanted, timeout_ms=self._timeout_ms())
         except KafkaError as exc:
-            raise BrokerError(f"cannot read the {which} offsets: {exc}") from exc
+            raise self._failed(exc, f"cannot read the {which} offsets: {exc}") from exc
         return {(tp.topic, tp.partition): int(offset) for tp, offset in found.items()}
 
     def timestamps_at(
@@ -150,7 +152,7 @@ class KafkaReader:
                             consumer.pause(tp)
                             break
         except KafkaError as exc:
-            raise BrokerError(f"cannot read record timestamps: {exc}") from exc
+            raise self._failed(exc, f"cannot read record timestamps: {exc}") from exc
         finally:
             # kafka-python keeps what it fetched for a paused partition and then never fetches that partition
             # again, even after a new assignment and seek: the next call opens a fresh consumer instead.
@@ -167,7 +169,7 @@ class KafkaReader:
             for key, tp in tps.items():
                 consumer.seek(tp, positions[key])
         except KafkaError as exc:
-            raise BrokerError(f"cannot assign the partitions: {exc}") from exc
+            raise self._failed(exc, f"cannot assign the partitions: {exc}") from exc
 
     def poll(self, timeout_s: float = _POLL_S, max_records: int | None = None) -> list[ConsumerRecord]:
         """The next records of the assigned partitions (up to ``max_records``, else ``max_poll_records``),
@@ -175,7 +177,7 @@ class KafkaReader:
         try:
             batch = self._client().poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         except KafkaError as exc:
-            raise BrokerError(f"cannot read from Kafka at {self.settings.bootstrap_servers}: {exc}") from exc
+            raise self._failed(exc, f"cannot read from Kafka at {self.settings.bootstrap_servers}: {exc}") from exc
         return [r for tp in sorted(batch, key=lambda t: (t.topic, t.partition)) for r in batch[tp]]
 
     def position(self, tp: TopicPartitionKey) -> int:
@@ -183,12 +185,16 @@ class KafkaReader:
         try:
             found = self._client().position(TopicPartition(*tp), timeout_ms=self._timeout_ms())
         except KafkaError as exc:
-            raise BrokerError(f"cannot read the position of {tp[0]}[{tp[1]}]: {exc}") from exc
+            raise self._failed(exc, f"cannot read the position of {tp[0]}[{tp[1]}]: {exc}") from exc
         if found is None:
             raise BrokerError(
                 f"cannot read the position of {tp[0]}[{tp[1]}]: no answer within {self.settings.request_timeout_s:g}s"
             )
         return int(found)
+
+    def _failed(self, exc: KafkaError, message: str) -> HubError:
+        """Kafka refusing this reader (no ACL lets it READ or DESCRIBE) in one line; anything else a BrokerError."""
+        return refusal(exc, self.settings, operation="READ") or BrokerError(message)
 
     def _timeout_ms(self) -> int:
         return int(self.settings.request_timeout_s * 1000)

@@ -15,11 +15,13 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hub.principals import partner_group_prefix, partner_principal
 from hub.settings import HubSettings
 from tests.partner_events import SharedProducer, as_decoded, event
 
@@ -27,7 +29,10 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "subscribers.md"
 
 
 def test_a_standard_client_decodes_the_hubs_messages_through_the_hubs_registry(
-    subscriber_settings: HubSettings, registry: str, subscriber_producer: SharedProducer
+    subscriber_settings: HubSettings,
+    registry: str,
+    subscriber_producer: SharedProducer,
+    login_as: Callable[[str], HubSettings],
 ) -> None:
     from confluent_kafka import DeserializingConsumer, TopicPartition
     from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -37,10 +42,15 @@ def test_a_standard_client_decodes_the_hubs_messages_through_the_hubs_registry(
     crossings = [event("DonationReceived", "HK"), event("CaseOpened", "MO"), event("ProjectEvaluated", "SZ")]
     produced = subscriber_producer.send(crossings, zones=["gba"])
     by_coords = {(p.topic, p.partition, p.offset): c for p, c in zip(produced, crossings, strict=True)}
+    hk = login_as(partner_principal("hk"))
     consumer = DeserializingConsumer(
         {
-            "bootstrap.servers": subscriber_settings.bootstrap_servers,
-            "group.id": f"standard-{uuid.uuid4().hex[:8]}",
+            "bootstrap.servers": hk.bootstrap_servers,
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanisms": "SCRAM-SHA-512",
+            "sasl.username": hk.kafka_sasl_username,
+            "sasl.password": hk.kafka_sasl_password.get_secret_value(),
+            "group.id": f"{partner_group_prefix('hk')}standard-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "key.deserializer": StringDeserializer("utf_8"),
             "value.deserializer": AvroDeserializer(SchemaRegistryClient({"url": registry})),
@@ -76,15 +86,24 @@ def _snippet(name: str) -> str:
 
 @pytest.mark.parametrize("name", ["confluent-kafka", "kafka-python"])
 def test_the_documented_snippets_read_a_shared_topic(
-    name: str, subscriber_settings: HubSettings, registry: str, subscriber_producer: SharedProducer, tmp_path: Path
+    name: str,
+    subscriber_settings: HubSettings,
+    registry: str,
+    subscriber_producer: SharedProducer,
+    tmp_path: Path,
+    login_as: Callable[[str], HubSettings],
 ) -> None:
     produced = subscriber_producer.send([event("VisitMade", "HK"), event("CaseOpened", "MO")], zones=["gba"])
     wanted = {p.event_id for p in produced}
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
+    hk = login_as(partner_principal("hk"))  # the broker's ACLs, not the snippet, keep it to shared.gba.*
     env.update(
-        KAFKA_BOOTSTRAP=subscriber_settings.bootstrap_servers,
+        KAFKA_BOOTSTRAP=hk.bootstrap_servers,
+        KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT",
+        KAFKA_USERNAME=hk.kafka_sasl_username,
+        KAFKA_PASSWORD=hk.kafka_sasl_password.get_secret_value(),
         SCHEMA_REGISTRY_URL=registry,
-        GROUP_ID=f"doc-{uuid.uuid4().hex[:8]}",
+        GROUP_ID=f"{partner_group_prefix('hk')}doc-{uuid.uuid4().hex[:8]}",
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", _snippet(name)],

@@ -8,6 +8,7 @@ import typer
 import uvicorn
 
 from hub.commandline import make_console, serving_tokens, settings_of
+from hub.credentials import district_logins
 from hub.ingest.app import create_ingest_app
 from hub.ingest.batch import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, DEFAULT_RATE_LIMIT, Limits
 from hub.publishing.publisher import Publisher
@@ -19,10 +20,16 @@ err_console = make_console(stderr=True)
 
 
 def publisher_factory(settings: HubSettings) -> Publisher:
-    """A publisher on the configured broker and schema registry."""
+    """A publisher on the configured broker and schema registry.
+
+    Its Kafka login: the user the settings name (``ingest`` in a deployment, allowed to write every district's
+    raw topics); with none named and a local secured broker, each event's district's own principal, so that a
+    publisher token maps to its district's principal and the broker checks the district a second time.
+    """
     from hub.registry.client import RegistryClient
 
-    return Publisher(settings, RegistryClient(settings.schema_registry_url, settings.request_timeout_s))
+    registry = RegistryClient(settings.schema_registry_url, settings.request_timeout_s)
+    return Publisher(settings, registry, logins=district_logins(settings))
 
 
 @app.command()
