@@ -80,7 +80,8 @@ log_dirs=$(sed -n 's/^log\.dirs=//p' "$template")
 [ -n "$log_dirs" ] || fail "$template sets no log.dirs"
 
 if [ ! -f "$log_dirs/meta.properties" ]; then
-    cluster_id=$("$kafka/kafka-storage.sh" random-uuid)
+    cluster_id=$("$kafka/kafka-storage.sh" random-uuid | tail -n 1)
+    [[ $cluster_id =~ ^[A-Za-z0-9_-]{22}$ ]] || fail "kafka-storage random-uuid gave no cluster id"
     args=$work/format.args
     {
         echo format
