@@ -30,6 +30,13 @@ class LocalStack(AbstractContextManager["LocalStack"]):
             self._undo.append(("Kafka", lambda: local_kafka.stop(self.settings)))
         else:
             self.console.print(f"[green]✓[/] Kafka already running at {result.bootstrap}; it will be left running")
+        if result.acls is not None:
+            self.console.print(
+                f"[green]✓[/] secured: SASL/SCRAM-SHA-512 logins per principal, StandardAuthorizer, "
+                f"ACLs of the declarations applied ({len(result.acls.added)} added, {len(result.acls.removed)} removed)"
+            )
+        elif not result.secured:
+            self.console.print("[yellow]![/] Kafka is insecure (plaintext, no logins, no ACLs)")
 
     def ensure_registry(self) -> str:
         """Start the embedded schema registry unless one answers at the configured URL."""
