@@ -51,6 +51,7 @@ from hub.credentials import as_principal
 from hub.dlq import DeadLetterProducer
 from hub.errors import BrokerError
 from hub.kafka_admin import shared_topics
+from hub.kafka_auth import principal_of
 from hub.principals import projection_principal
 from hub.registry.client import RegistryClient
 from hub.retry import log_waits, retry_async
@@ -107,8 +108,9 @@ def prepare(settings: HubSettings, options: WorkerOptions, *, registry: SchemaSo
     topics = shared_topics(settings, zones)
     if not topics:
         raise BrokerError(
-            f"no shared topics for zone(s) {', '.join(zones)} at {settings.bootstrap_servers} "
-            "(create them: `hub topics apply`)"
+            f"no shared topics for zone(s) {', '.join(zones)} visible to {principal_of(settings)} at "
+            f"{settings.bootstrap_servers} (create them: `hub topics apply`; grant the worker its ACLs: "
+            "`hub kafka acls apply`)"
         )
     source = (
         registry if registry is not None else RegistryClient(settings.schema_registry_url, settings.request_timeout_s)

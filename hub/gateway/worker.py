@@ -44,6 +44,7 @@ from hub.gateway import status as status_file
 from hub.gateway.crossing import Border, Outcome, OutputRecord, RawRecord, output_schemas
 from hub.gateway.status import group_id, served_regions
 from hub.kafka_admin import raw_topics
+from hub.kafka_auth import principal_of
 from hub.kafka_clients import aiokafka_producer_config
 from hub.principals import gateway_principal
 from hub.registry.client import RegistryClient
@@ -104,7 +105,9 @@ def prepare(
     topics = raw_topics(settings, served)
     if not topics:
         raise BrokerError(
-            f"no raw topics for {', '.join(served)} at {settings.bootstrap_servers} (create them: `hub topics apply`)"
+            f"no raw topics for {', '.join(served)} visible to {principal_of(settings)} at "
+            f"{settings.bootstrap_servers} (create them: `hub topics apply`; grant the gateway its ACLs: "
+            "`hub kafka acls apply`)"
         )
     return Prepared(served, group_id(served), tuple(topics), agreements, Border(agreements, keys, decoders, ids))
 
