@@ -43,6 +43,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def broker_settings(data_dir: Path, **overrides: object) -> HubSettings:
+    """Settings of a local broker in ``data_dir`` on free ports (client, controller, inter-broker)."""
+    ports = {"kafka_port": free_port(), "kafka_controller_port": free_port(), "kafka_internal_port": free_port()}
+    return load_settings(env_file=None, data_dir=data_dir, **{**ports, **overrides})  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="session")
 def broker_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSettings]:
     """The settings the session's broker was started with (its data folder holds the local logins)."""
@@ -51,15 +57,8 @@ def broker_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSetting
         yield load_settings(env_file=None, data_dir=data_dir)
         return
     port = free_port()
-    settings = load_settings(
-        env_file=None,
-        data_dir=data_dir,
-        kafka_port=port,
-        kafka_controller_port=free_port(),
-        kafka_internal_port=free_port(),
-        kafka_tls_port=free_port(),
-        bootstrap_servers=f"127.0.0.1:{port}",
-        kafka_heap="768m",
+    settings = broker_settings(
+        data_dir, kafka_port=port, kafka_tls_port=free_port(), bootstrap_servers=f"127.0.0.1:{port}", kafka_heap="768m"
     )
     local_kafka.start(settings)
     try:

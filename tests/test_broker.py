@@ -12,7 +12,7 @@ import pytest
 from hub import local_kafka
 from hub.errors import ConfigError
 from hub.settings import HubSettings, load_settings
-from tests.conftest import free_port
+from tests.conftest import broker_settings, free_port
 
 
 def test_java_version_parsing() -> None:
@@ -71,13 +71,7 @@ def test_stop_without_broker_says_so(tmp_path: Path) -> None:
 
 def test_status_of_absent_broker_is_not_answering(tmp_path: Path) -> None:
     port = free_port()
-    settings = load_settings(
-        env_file=None,
-        data_dir=tmp_path,
-        kafka_port=port,
-        kafka_controller_port=free_port(),
-        kafka_internal_port=free_port(),
-    )
+    settings = broker_settings(tmp_path, kafka_port=port)
     st = local_kafka.status(settings)
     assert not st.answering and st.pid is None
     assert f"127.0.0.1:{port}" in st.detail
@@ -88,14 +82,7 @@ def test_a_second_broker_starts_stops_and_leaves_nothing(tmp_path: Path) -> None
     from hub.process import alive
 
     port = free_port()
-    settings = load_settings(
-        env_file=None,
-        data_dir=tmp_path,
-        kafka_port=port,
-        kafka_controller_port=free_port(),
-        kafka_internal_port=free_port(),
-        kafka_heap="512m",
-    )
+    settings = broker_settings(tmp_path, kafka_port=port, kafka_heap="512m")
     first = local_kafka.start(settings)
     try:
         assert first.started and local_kafka.status(settings).answering
@@ -126,13 +113,7 @@ def test_cluster_ids_are_made_as_kafka_makes_them() -> None:
 
 def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path: Path) -> None:
     """The real kafka-storage tool; '--cluster-id -…' would be read as an option, '--cluster-id=-…' is not."""
-    settings = load_settings(
-        env_file=None,
-        data_dir=tmp_path,
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        kafka_internal_port=free_port(),
-    )
+    settings = broker_settings(tmp_path)
     dashed = "-" + base64.urlsafe_b64encode(bytes(range(16))).decode().rstrip("=")[1:]
     assert local_kafka.stored_cluster_id(settings) is None
     assert local_kafka.format_storage(settings, cluster_id=dashed) is True

@@ -31,7 +31,7 @@ from hub.kafka_clients import aiokafka_connection, faust_connection, new_admin
 from hub.principals import ADMIN, BROKER, CONTROLLER, district_principal
 from hub.retry import Backoff, retry
 from hub.settings import HubSettings, load_settings
-from tests.conftest import free_port
+from tests.conftest import broker_settings
 from tests.factories import kafka_env
 
 Login = Callable[[str], HubSettings]
@@ -245,13 +245,7 @@ def test_a_confluent_kafka_client_logs_in_with_scram_and_is_held_to_its_acls(
 
 @pytest.mark.kafka
 def test_a_data_folder_keeps_the_security_mode_it_was_formatted_with(tmp_path: Path) -> None:
-    settings = load_settings(
-        env_file=None,
-        data_dir=tmp_path,
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        kafka_internal_port=free_port(),
-    )
+    settings = broker_settings(tmp_path)
     assert local_kafka.format_storage(settings) is True
     assert local_kafka.stored_mode(settings) == local_kafka.SECURED
     logins = credentials.read(settings)
