@@ -7,7 +7,11 @@ by line, then write it with ``.venv/bin/python -m tests.test_acl_plan``.
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -57,6 +61,23 @@ def test_the_snapshot_has_one_line_per_entry() -> None:
     # 31 districts x 2, ingest 31 x 2, gateways 19 + 15 + 9 + 9, projections 6 + 8 + 6, partners 6 + 8 + 6 + 6 + 6,
     # registry 5 + 1.
     assert len(entries) == 62 + 62 + 52 + 20 + 32 + 6
+
+
+def test_hub_kafka_acls_plan_prints_the_snapshot_table_and_json(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")} | {"HUB_DATA_DIR": str(tmp_path)}
+    hub = str(Path(sys.executable).with_name("hub"))
+
+    def run(*args: str) -> str:
+        proc = subprocess.run(
+            [hub, "kafka", "acls", "plan", *args], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    table = run().splitlines()
+    assert table[:-1] == SNAPSHOT.read_text(encoding="utf-8").splitlines()
+    assert table[-1].startswith(f"{len(plan(org_units(), SHIPPED_AGREEMENTS))} entries for 45 principals")
+    assert json.loads(run("--json")) == [e.to_json() for e in plan(org_units(), SHIPPED_AGREEMENTS)]
 
 
 # -- what a generated deployment looks like ------------------------------------------------------------
