@@ -221,3 +221,33 @@ def test_a_restart_keeps_the_formatted_storage_and_its_logins(compose_broker: Co
     compose_broker.start()
     assert compose_broker.log.read_text(errors="replace").count("hub-kafka: formatting") == before == 1
     assert cluster_info(compose_broker.login("ingest"))["cluster_id"]
+
+
+def _start_without_broker(tmp_path: Path, users: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    folder = tmp_path / "kafka-users"
+    folder.mkdir()
+    for name, password in users.items():
+        (folder / name).write_text(password + "\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "START_CONFIG": str(BROKER_PROPERTIES),
+        "START_USERS": str(folder),
+        "START_WORK": str(tmp_path / "work"),
+        "START_KAFKA_BIN": str(tmp_path / "no-kafka-here"),
+    }
+    return subprocess.run(["bash", str(START)], env=env, capture_output=True, text=True, check=False)
+
+
+def test_a_password_the_logins_cannot_quote_is_refused_naming_the_file_not_the_password(tmp_path: Path) -> None:
+    bad = 'with"quote-and,comma'
+    proc = _start_without_broker(tmp_path, {"controller": "c" * 24, "broker": "b" * 24, "admin": bad})
+    assert proc.returncode == 1
+    assert "kafka-users/admin: a password is at least 12 characters" in proc.stderr
+    assert bad not in proc.stdout + proc.stderr
+    assert not (tmp_path / "work").exists(), "nothing is written before every password is read"
+
+
+def test_a_missing_super_user_is_refused(tmp_path: Path) -> None:
+    proc = _start_without_broker(tmp_path, {"controller": "c" * 24, "admin": "a" * 24})
+    assert proc.returncode == 1
+    assert "no password for the super user broker" in proc.stderr

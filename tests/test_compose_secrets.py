@@ -25,7 +25,7 @@ from hub.agreements.loading import agreements_dir
 from hub.settings import load_settings
 from tests.test_compose import BROKER_PROPERTIES, KAFKA_USERS, MAKE_SECRETS, compose, secret_targets, services
 
-PASSWORD = re.compile(r"[A-Za-z0-9._~-]{16,}")
+PASSWORD = re.compile(r"[A-Za-z0-9._~-]{12,}")
 """What deploy/compose/kafka/start.sh accepts (it puts passwords in JAAS quotes and in --add-scram)."""
 
 

@@ -37,7 +37,7 @@ read_password() {
     local file=$1 value
     [ -r "$file" ] || fail "cannot read $file as uid $(id -u): the secrets must be owned by uid 1000, mode 600 (deploy/compose/make-secrets.sh)"
     value=$(tr -d '\r\n' <"$file")
-    [[ $value =~ ^[A-Za-z0-9._~-]{16,}$ ]] || fail "$file: a password is at least 16 characters of A-Z a-z 0-9 . _ ~ -"
+    [[ $value =~ ^[A-Za-z0-9._~-]{12,}$ ]] || fail "$file: a password is at least 12 characters of A-Z a-z 0-9 . _ ~ -"
     printf '%s' "$value"
 }
 
@@ -47,7 +47,8 @@ read_password() {
 declare -A passwords=()
 for file in "$users_dir"/*; do
     [ -f "$file" ] || continue
-    passwords[$(basename "$file")]=$(read_password "$file")
+    password=$(read_password "$file") || exit 1
+    passwords[$(basename "$file")]=$password
 done
 for required in controller broker admin; do
     [ -n "${passwords[$required]:-}" ] || fail "no password for the super user $required in $users_dir/$required"
