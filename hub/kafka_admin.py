@@ -19,6 +19,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from hub import naming
 from hub.errors import BrokerError, KafkaAuthError
+from hub.kafka_auth import refusal
 from hub.kafka_clients import Cluster, describe, new_admin, new_consumer
 from hub.settings import HubSettings
 from hub.topology import Drift, TopicSpec, drift
@@ -170,6 +171,24 @@ class GroupLag:
     @property
     def done(self) -> int:
         return self.total - self.behind
+
+
+def check_group_access(settings: HubSettings, group_id: str) -> None:
+    """Raise :class:`~hub.errors.KafkaAuthError` unless the settings' principal may use consumer group ``group_id``.
+
+    A consumer whose group no ACL allows never joins, and neither aiokafka nor faust says why: workers ask
+    first (the same FindCoordinator request a joining member makes).
+    """
+    admin = admin_client(settings, settings.request_timeout_s)
+    try:
+        admin.describe_groups([group_id])
+    except KafkaError as exc:
+        denied = refusal(exc, settings, resource=f"group {group_id}", operation="READ")
+        if denied is not None:
+            raise denied from exc
+        raise BrokerError(f"cannot look up consumer group {group_id}: {exc}") from exc
+    finally:
+        admin.close()
 
 
 def group_lag(cluster: Cluster, group_id: str, topics: Iterable[str], timeout_s: float = 10.0) -> GroupLag:

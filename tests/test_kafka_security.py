@@ -252,3 +252,18 @@ def test_a_data_folder_keeps_the_security_mode_it_was_formatted_with(tmp_path: P
     assert logins is not None and set(logins.passwords) >= {ADMIN, BROKER, CONTROLLER, "partner.hk"}
     with pytest.raises(ConfigError, match="formatted sasl-scram, not plaintext: drop --insecure"):
         local_kafka.start(settings, insecure=True)
+
+
+@pytest.mark.kafka
+def test_a_worker_whose_group_no_acl_allows_says_so_instead_of_waiting_to_join(
+    topics: HubSettings, registry: str, gateway_keys: dict[str, str], login_as: Login, tmp_path: Path
+) -> None:
+    """gateway.hk may use only group hub-gateway-hk: as the all-regions gateway it must stop at once, in one line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")} | gateway_keys
+    env |= kafka_env(login_as("gateway.hk")) | {"HUB_SCHEMA_REGISTRY_URL": registry, "HUB_DATA_DIR": str(tmp_path)}
+    hub = str(Path(sys.executable).with_name("hub"))
+    proc = subprocess.run([hub, "gateway", "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "denied User:gateway.hk READ on group hub-gateway-fj-gd-hk-js-mo" in out
+    assert "Traceback" not in out

@@ -29,6 +29,10 @@ same way for every worker. Guarantees:
   at start; every ``topic_check_interval_s`` the runner asks the worker's
   ``list_topics`` again and reports topics created since (log and
   ``unserved_topics``): they are served after a restart.
+- **Refused is said, not waited out.** Before faust starts, the runner checks
+  that its principal may use its consumer group (a denied group would leave
+  faust's join retrying silently for ever); a refusal is one
+  :class:`~hub.errors.KafkaAuthError` line and the worker does not start.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from typing import Any, Protocol, cast
 import faust
 from faust.types import TP
 
+from hub.kafka_admin import check_group_access
 from hub.process import ProcessFiles, StatusFile
 from hub.retry import TRANSIENT, Stopped
 from hub.settings import HubSettings
@@ -97,6 +102,7 @@ class StreamRunner:
 
     def __init__(self, settings: HubSettings, spec: WorkerSpec, tuning: Tuning = Tuning()) -> None:
         self.spec = spec
+        self.settings = settings
         self.tuning = tuning
         self.status = spec.status
         self._served = frozenset(spec.topics)
@@ -210,6 +216,7 @@ class StreamRunner:
         if library_loglevel is None:
             library_loglevel = "debug" if loglevel.lower() == "debug" else "warn"
         self.spec.files.status.unlink(missing_ok=True)
+        check_group_access(self.settings, self.status.group_id)  # a denied group would hang faust's join silently
         worker = faust.Worker(self.app, loglevel=loglevel, quiet=True, logging_config=logging_config(library_loglevel))
         worker.execute_from_commandline()
 
