@@ -37,7 +37,11 @@ PASSWORD_BYTES: Final = 24
 
 def secrets_dir(settings: HubSettings) -> Path:
     """``<data_dir>/secrets``: the local broker's passwords and development CA."""
-    return settings.data_dir.resolve() / "secrets"
+    return secrets_dir_of(settings.data_dir)
+
+
+def secrets_dir_of(data_dir: Path) -> Path:
+    return data_dir.resolve() / "secrets"
 
 
 def credentials_path(settings: HubSettings) -> Path:

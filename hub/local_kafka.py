@@ -406,23 +406,33 @@ def _format(prep: _Prepared, cluster_id: str | None) -> bool:
         f"--add-scram={SCRAM}=[name={name},password={password}]"
         for name, password in sorted(_scram_users(prep.logins).items())
     ]
-    proc = subprocess.run(
-        [
-            prep.java,
-            f"-Dlog4j2.configurationFile={p.log4j}",
-            "-cp",
-            prep.classpath,
-            "kafka.tools.StorageTool",
-            "format",
-            # one argument with '=': an id is never taken for an option, whatever it starts with
-            f"--cluster-id={cluster_id or new_cluster_id()}",
-            f"--config={p.config}",
-            *scram,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    # the passwords go in an argument file (mode 600), never on a command line that `ps` shows
+    args_file = credentials.secrets_dir_of(p.root.parent) / "format.args"
+    if scram:
+        args_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(args_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("".join(f"{arg}\n" for arg in scram))
+    try:
+        proc = subprocess.run(
+            [
+                prep.java,
+                f"-Dlog4j2.configurationFile={p.log4j}",
+                "-cp",
+                prep.classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                # one argument with '=': an id is never taken for an option, whatever it starts with
+                f"--cluster-id={cluster_id or new_cluster_id()}",
+                f"--config={p.config}",
+                *([f"@{args_file}"] if scram else []),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        args_file.unlink(missing_ok=True)
     if proc.returncode != 0:
         out = (proc.stdout + proc.stderr).strip()
         for password in prep.logins.passwords.values() if prep.logins else ():

@@ -30,6 +30,7 @@ from hub import kafka_acls, naming
 from hub.acl_plan import AclEntry, Operation, PatternType, Permission, ResourceType, plan
 from hub.agreements import default_agreements_dir, load_agreements
 from hub.catalogue import EVENT_TYPES
+from hub.dlq import DeadLetter
 from hub.errors import BrokerError, ConfigError, KafkaAuthError
 from hub.kafka_admin import topics_matching
 from hub.kafka_auth import refusal
@@ -162,11 +163,11 @@ def _raw(district: str) -> str:
     return naming.raw_topic(unit.region, unit.code, EVENT_TYPES[0])
 
 
-def _send(settings: HubSettings, topic: str) -> None:
+def _send(settings: HubSettings, topic: str, value: bytes | None = None) -> None:
     """Write one record to partition 0 of ``topic`` as ``settings``' principal; a refusal as the one-line error."""
     producer = KafkaProducer(**connection_config(settings), acks="all", max_block_ms=15000)
     try:
-        producer.send(topic, key=b"k", value=uuid.uuid4().bytes, partition=0).get(timeout=30)
+        producer.send(topic, key=b"k", value=value or uuid.uuid4().bytes, partition=0).get(timeout=30)
     except KafkaError as exc:
         denied = refusal(exc, settings, resource=f"topic {topic}", operation="WRITE")
         if denied is not None:
@@ -247,7 +248,11 @@ def test_a_projection_worker_cannot_write_shared_topics(planned: HubSettings, lo
         _send(projection, topic)
     message = str(caught.value)
     assert "User:projection.gba" in message and topic in message and "WRITE" in message
-    _send(projection, naming.DLQ_TOPIC)  # what it may write
+    letter = DeadLetter.now(
+        consumer="acl-test", stage="apply", reason="allowed", source_topic=topic, source_partition=0,
+        source_offset=0, original_key=None, original_value=None,
+    )  # fmt: skip
+    _send(projection, naming.DLQ_TOPIC, letter.value())  # what it may write (a real dead letter: others read hub.dlq)
 
 
 @pytest.mark.kafka

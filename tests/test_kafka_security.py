@@ -248,6 +248,7 @@ def test_a_data_folder_keeps_the_security_mode_it_was_formatted_with(tmp_path: P
     settings = broker_settings(tmp_path)
     assert local_kafka.format_storage(settings) is True
     assert local_kafka.stored_mode(settings) == local_kafka.SECURED
+    assert list(credentials.secrets_dir(settings).glob("*.args")) == [], "the format's argument file is gone"
     logins = credentials.read(settings)
     assert logins is not None and set(logins.passwords) >= {ADMIN, BROKER, CONTROLLER, "partner.hk"}
     with pytest.raises(ConfigError, match="formatted sasl-scram, not plaintext: drop --insecure"):

@@ -117,6 +117,12 @@ def users_add(
     Without --password-file a password is generated and kept in the local logins file (mode 600); it is
     never printed. Apply the ACLs afterwards (hub kafka acls apply) if the user is new to the declarations.
     """
+    if name == CONTROLLER:
+        console.print(
+            f"[red]error:[/] {CONTROLLER} logs in with PLAIN on the controller listener only; a SCRAM login would "
+            "make this super user reachable on the client listener"
+        )
+        raise typer.Exit(1)
     settings = settings_of(ctx)
     password = _read_password(password_file) if password_file is not None else credentials.new_password()
     kafka_users.upsert(settings_of(ctx, login=ADMIN), {name: password})
