@@ -177,7 +177,8 @@ def check_group_access(settings: HubSettings, group_id: str) -> None:
     """Raise :class:`~hub.errors.KafkaAuthError` unless the settings' principal may use consumer group ``group_id``.
 
     A consumer whose group no ACL allows never joins, and neither aiokafka nor faust says why: workers ask
-    first (the same FindCoordinator request a joining member makes).
+    first (the same FindCoordinator request a joining member makes). Anything else, such as a coordinator
+    not available yet on a fresh broker, is a :class:`~hub.errors.BrokerError`, which the retry policy waits out.
     """
     admin = admin_client(settings, settings.request_timeout_s)
     try:

@@ -32,7 +32,8 @@ same way for every worker. Guarantees:
 - **Refused is said, not waited out.** Before faust starts, the runner checks
   that its principal may use its consumer group (a denied group would leave
   faust's join retrying silently for ever); a refusal is one
-  :class:`~hub.errors.KafkaAuthError` line and the worker does not start.
+  :class:`~hub.errors.KafkaAuthError` line and the worker does not start,
+  while an outage (no coordinator yet, broker down) is waited out.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from faust.types import TP
 
 from hub.kafka_admin import check_group_access
 from hub.process import ProcessFiles, StatusFile
-from hub.retry import TRANSIENT, Stopped
+from hub.retry import TRANSIENT, Stopped, retry
 from hub.settings import HubSettings
 from hub.stream_runner.app import Positioner, build_app, logging_config
 from hub.stream_runner.batch import BatchFunction, Consumed
@@ -216,7 +217,8 @@ class StreamRunner:
         if library_loglevel is None:
             library_loglevel = "debug" if loglevel.lower() == "debug" else "warn"
         self.spec.files.status.unlink(missing_ok=True)
-        check_group_access(self.settings, self.status.group_id)  # a denied group would hang faust's join silently
+        group = self.status.group_id  # a denied group would hang faust's join silently: ask first
+        retry(lambda: check_group_access(self.settings, group), what=f"looking up consumer group {group}")
         worker = faust.Worker(self.app, loglevel=loglevel, quiet=True, logging_config=logging_config(library_loglevel))
         worker.execute_from_commandline()
 
