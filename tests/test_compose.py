@@ -264,12 +264,13 @@ def test_each_service_logs_in_to_kafka_as_its_own_principal() -> None:
     for name, svc in clients.items():
         env = svc["environment"]
         assert env["HUB_BOOTSTRAP_SERVERS"] == "kafka:9092", name
-        assert env["HUB_KAFKA_SECURITY_PROTOCOL"] in ("SASL_PLAINTEXT", "SASL_SSL"), name
+        assert env["HUB_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", f"{name}: the compose network is a network"
+        assert env["HUB_KAFKA_SSL_CAFILE"] in {t for _, t in secret_targets(svc)}, name
         assert env["HUB_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512", name
         assert env["HUB_KAFKA_SASL_PASSWORD_FILE"] in {t for _, t in secret_targets(svc)}, name
     assert "HUB_BOOTSTRAP_SERVERS" not in services()["api"]["environment"], "the query API needs no Kafka login"
     bound = listeners(broker_properties())
-    assert bound["CLIENT"][1] == 9092 and protocol_map(broker_properties())["CLIENT"] == "SASL_PLAINTEXT"
+    assert bound["CLIENT"][1] == 9092 and protocol_map(broker_properties())["CLIENT"] == "SASL_SSL"
 
 
 def test_every_published_port_is_on_the_hosts_loopback_and_kafkas_is_authenticated() -> None:

@@ -16,8 +16,8 @@
 #
 # A user added to docker-compose.yml after the first start is not in the formatted storage: create
 # its credential with `hub kafka users add` (docs/security.md). Errors name the file, never a password.
-# The four paths can be moved with START_CONFIG, START_USERS, START_WORK and START_KAFKA_BIN (the
-# tests run this script on the local broker's jars); the container uses the defaults.
+# The five paths can be moved with START_CONFIG, START_USERS, START_WORK, START_KAFKA_BIN and START_CA
+# (the tests run this script on the local broker's jars); the container uses the defaults.
 set -euo pipefail
 umask 077
 
@@ -25,6 +25,7 @@ readonly template=${START_CONFIG:-/etc/hub-kafka/server.properties}
 readonly users_dir=${START_USERS:-/run/secrets/kafka-users}
 readonly work=${START_WORK:-/run/hub-kafka/config}
 readonly kafka=${START_KAFKA_BIN:-/opt/kafka/bin}
+readonly ca=${START_CA:-/run/secrets/kafka-ca}
 
 fail() {
     echo "hub-kafka: $*" >&2
@@ -72,7 +73,9 @@ config=$work/server.properties
 } >"$config"
 
 {
-    echo "security.protocol=SASL_PLAINTEXT"
+    echo "security.protocol=SASL_SSL"
+    echo "ssl.truststore.type=PEM"
+    echo "ssl.truststore.location=$ca"
     echo "sasl.mechanism=SCRAM-SHA-512"
     printf 'sasl.jaas.config=%s\n' "$(scram " username=\"admin\" password=\"${passwords[admin]}\"")"
 } >"$work/admin.properties"
