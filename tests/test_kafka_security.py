@@ -28,11 +28,13 @@ from hub.credentials import Credentials
 from hub.errors import BrokerError, ConfigError, KafkaAuthError
 from hub.kafka_admin import cluster_info
 from hub.kafka_clients import aiokafka_connection, faust_connection, new_admin
-from hub.principals import ADMIN, BROKER, CONTROLLER, district_principal
+from hub.principals import ADMIN, BROKER, CONTROLLER, district_principal, partner_principal
 from hub.retry import Backoff, retry
 from hub.settings import HubSettings, load_settings
 from tests.conftest import broker_settings
 from tests.factories import kafka_env
+from tests.partner_events import SharedProducer, event
+from tests.subscriber_support import sql_rows, subscribe
 
 Login = Callable[[str], HubSettings]
 LOGINS = Credentials({ADMIN: "admin-pw-0123456789", BROKER: "broker-pw-0123456789", CONTROLLER: "ctrl-pw-0123456789"})
@@ -268,3 +270,21 @@ def test_a_worker_whose_group_no_acl_allows_says_so_instead_of_waiting_to_join(
     assert proc.returncode == 1, out
     assert "denied User:gateway.hk READ on group hub-gateway-fj-gd-hk-js-mo" in out
     assert "Traceback" not in out
+
+
+@pytest.mark.kafka
+def test_the_partner_subscriber_works_logged_in_as_its_partner(
+    subscriber_settings: HubSettings, subscriber_producer: SharedProducer, login_as: Login, tmp_path: Path
+) -> None:
+    """The hub's own subscriber, as ``partner.hk`` (not admin): it copies what its ACLs let it read."""
+    from consumers.sinks import SqlSink
+
+    produced = subscriber_producer.send([event("CaseOpened", "HK"), event("VisitMade", "MO")], zones=["gba"])
+    hk = login_as(partner_principal("hk")).model_copy(
+        update={"schema_registry_url": subscriber_settings.schema_registry_url}
+    )
+    url = f"sqlite:///{tmp_path / 'hk.db'}"
+    with SqlSink(url, "hk-as-partner") as sink:
+        progress = subscribe(hk, sink, topics=sorted({p.topic for p in produced}))
+    assert progress.dead_letters == 0
+    assert {p.event_id for p in produced} <= {r["event_id"] for r in sql_rows(url)}
