@@ -276,7 +276,8 @@ def test_a_worker_whose_group_no_acl_allows_says_so_instead_of_waiting_to_join(
 def test_the_partner_subscriber_works_logged_in_as_its_partner(
     subscriber_settings: HubSettings, subscriber_producer: SharedProducer, login_as: Login, tmp_path: Path
 ) -> None:
-    """The hub's own subscriber, as ``partner.hk`` (not admin): it copies what its ACLs let it read."""
+    """The hub's own subscriber, as ``partner.hk`` (not admin): it copies what its ACLs let it read (a refusal
+    would raise KafkaAuthError out of ``run``)."""
     from consumers.sinks import SqlSink
 
     produced = subscriber_producer.send([event("CaseOpened", "HK"), event("VisitMade", "MO")], zones=["gba"])
@@ -286,5 +287,6 @@ def test_the_partner_subscriber_works_logged_in_as_its_partner(
     url = f"sqlite:///{tmp_path / 'hk.db'}"
     with SqlSink(url, "hk-as-partner") as sink:
         progress = subscribe(hk, sink, topics=sorted({p.topic for p in produced}))
-    assert progress.dead_letters == 0
+    # the session's topics also hold other tests' records (some deliberately undecodable): look at ours only
+    assert progress.state == "caught up"
     assert {p.event_id for p in produced} <= {r["event_id"] for r in sql_rows(url)}
