@@ -4,7 +4,9 @@
 the missing ones and deletes every other ACL, including those of principals the
 plan does not know (a leftover grant is exactly what least privilege forbids),
 and returns what it did as an :class:`~hub.acl_plan.AclDiff`. Super users need
-no ACL and the plan gives them none.
+no ACL and the plan gives them none. :func:`declared_plan` is the plan of the
+deployment's files (org units, agreements), as ``hub kafka acls`` and the local
+broker's start apply it.
 
 Guarantees:
 
@@ -38,10 +40,13 @@ from kafka.admin import (
 from kafka.admin import ResourceType as KafkaResourceType
 from kafka.errors import KafkaError, SecurityDisabledError
 
-from hub.acl_plan import AclDiff, AclEntry, Operation, PatternType, Permission, ResourceType, diff, ordered
+from hub.acl_plan import AclDiff, AclEntry, Operation, PatternType, Permission, ResourceType, diff, ordered, plan
+from hub.agreements import load_agreements
+from hub.agreements.loading import agreements_dir
 from hub.errors import BrokerError, ConfigError, HubError
 from hub.kafka_auth import principal_of, refusal
 from hub.kafka_clients import describe, new_admin
+from hub.orgunits import org_units
 from hub.settings import HubSettings
 
 #: Matches every ACL of the cluster.
@@ -104,6 +109,11 @@ def current(settings: HubSettings) -> tuple[AclEntry, ...]:
         return _describe(admin, settings)
     finally:
         admin.close()
+
+
+def declared_plan(settings: HubSettings) -> tuple[AclEntry, ...]:
+    """The plan (:func:`hub.acl_plan.plan`) of the org units and of the agreements the settings name."""
+    return plan(org_units(), load_agreements(agreements_dir(settings.agreements_dir)))
 
 
 def create(settings: HubSettings, entries: Sequence[AclEntry]) -> None:

@@ -47,14 +47,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Final
 
-from hub import acl_plan, credentials, dev_ca, kafka_acls, kafka_users
+from hub import credentials, dev_ca, kafka_acls, kafka_users
 from hub.acl_plan import AclDiff
-from hub.agreements import load_agreements
-from hub.agreements.loading import agreements_dir
 from hub.credentials import Credentials
 from hub.errors import BrokerError, ConfigError, KafkaAuthError
 from hub.kafka_admin import cluster_info, wait_for_metadata
-from hub.orgunits import org_units
 from hub.principals import ADMIN, BROKER, CONTROLLER, SUPER_USERS
 from hub.process import cmdline_has, read_pid_file, spawn, terminate
 from hub.settings import HubSettings
@@ -509,8 +506,7 @@ def start(settings: HubSettings, *, timeout_s: float = START_TIMEOUT_S, insecure
 
 def _apply_acls(settings: HubSettings, admin: HubSettings) -> AclDiff:
     """Make the broker's ACLs the plan of the declarations (:func:`hub.acl_plan.plan`)."""
-    agreements = load_agreements(agreements_dir(settings.agreements_dir))
-    return kafka_acls.apply(admin, acl_plan.plan(org_units(), agreements))
+    return kafka_acls.apply(admin, kafka_acls.declared_plan(settings))
 
 
 def stop(settings: HubSettings, *, timeout_s: float = STOP_TIMEOUT_S) -> bool | None:

@@ -14,18 +14,11 @@ import json
 import typer
 
 from hub import acl_plan, kafka_acls
-from hub.agreements.loading import agreements_dir, load_agreements
 from hub.commandline import make_console, settings_of
-from hub.orgunits import org_units
 from hub.principals import ADMIN, SUPER_USERS
-from hub.settings import HubSettings
 
 app = typer.Typer(help="Plan and apply the Kafka ACLs derived from the declarations.", no_args_is_help=True)
 console = make_console()
-
-
-def _plan(settings: HubSettings) -> tuple[acl_plan.AclEntry, ...]:
-    return acl_plan.plan(org_units(), load_agreements(agreements_dir(settings.agreements_dir)))
 
 
 @app.command()
@@ -34,7 +27,7 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print the entries as a JSON list."),
 ) -> None:
     """Print every ACL the org units and agreements call for (reads no cluster)."""
-    entries = _plan(settings_of(ctx))
+    entries = kafka_acls.declared_plan(settings_of(ctx))
     if as_json:
         typer.echo(json.dumps([e.to_json() for e in entries], indent=2))
         return
@@ -52,7 +45,7 @@ def apply(ctx: typer.Context) -> None:
     Acts as the admin super user (HUB_KAFKA_SASL_USERNAME, else the local broker's admin login).
     """
     settings = settings_of(ctx, login=ADMIN)
-    entries = _plan(settings)
+    entries = kafka_acls.declared_plan(settings)
     with console.status(f"applying {len(entries)} ACLs to {settings.bootstrap_servers}…"):
         change = kafka_acls.apply(settings, entries)
     for entry in change.added:
