@@ -32,7 +32,7 @@ from hub.principals import ADMIN, BROKER, CONTROLLER, district_principal, partne
 from hub.retry import Backoff, retry
 from hub.settings import HubSettings, load_settings
 from tests.conftest import broker_settings
-from tests.factories import kafka_env
+from tests.factories import DROP, kafka_env, valid_event_doc
 from tests.partner_events import SharedProducer, event
 from tests.subscriber_support import sql_rows, subscribe
 
@@ -290,3 +290,30 @@ def test_the_partner_subscriber_works_logged_in_as_its_partner(
     # the session's topics also hold other tests' records (some deliberately undecodable): look at ours only
     assert progress.state == "caught up"
     assert {p.event_id for p in produced} <= {r["event_id"] for r in sql_rows(url)}
+
+
+@pytest.mark.kafka
+def test_one_districts_refused_login_loses_no_other_districts_events(
+    topics: HubSettings, registry: str, login_as: Login
+) -> None:
+    """A batch over two districts whose first login is refused: the other district's events are still published."""
+    from hub.publishing.publisher import Ack, Publisher, Rejected
+    from hub.registry.client import RegistryClient
+
+    def logins(region: str, district: str) -> HubSettings:
+        own = login_as(district_principal(region, district))
+        if district == "guangzhou-tianhe":  # its producer cannot even log in
+            return own.model_copy(update={"kafka_sasl_password": SecretStr("not-the-password")})
+        return own
+
+    tianhe = {"district": "guangzhou-tianhe", "station": DROP}
+    docs = [valid_event_doc("VisitMade", **tianhe), valid_event_doc("VisitMade")]
+    docs.append(valid_event_doc("VisitMade", **tianhe))
+    settings = topics.model_copy(update={"schema_registry_url": registry})
+    with RegistryClient(registry) as reg, Publisher(settings, reg, timeout_s=5.0, logins=logins) as pub:
+        first, nanshan, second = pub.publish_many(docs)
+    assert isinstance(nanshan, Ack) and nanshan.topic == "raw.gd.shenzhen-nanshan.visit-made"
+    for refused in (first, second):
+        assert isinstance(refused, Rejected) and refused.phase == "publish"
+        # the login failure, named (kafka-python may report it as "refused the login" or as "no session")
+        assert "User:district.gd.guangzhou-tianhe" in refused.message and "not-the-password" not in refused.message

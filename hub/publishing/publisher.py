@@ -88,8 +88,11 @@ class Publisher:
         if logins is None:
             self._producer_for(None)
 
-    def _producer_for(self, district: tuple[str, str] | None) -> tuple[HubSettings, Any]:
-        key = district if self._logins is not None else None
+    def _key(self, event: ValidatedEvent) -> tuple[str, str] | None:
+        """Which producer sends ``event``: its district's with ``logins``, else the one producer (None)."""
+        return (event.region, event.district) if self._logins is not None else None
+
+    def _producer_for(self, key: tuple[str, str] | None) -> tuple[HubSettings, Any]:
         found = self._producers.get(key)
         if found is None:
             settings = self._settings if key is None or self._logins is None else self._logins(*key)
@@ -126,7 +129,8 @@ class Publisher:
         """Publish a batch; one result per input, in order. Invalid events are reported, not sent."""
         pending: list[tuple[int, ValidatedEvent, Any]] = []
         results: list[Result | None] = []
-        broken: PublishError | None = None  # once the broker is unreachable, fail the rest fast
+        # once a producer cannot send (broker unreachable, login refused), fail the rest of *its* events fast
+        broken: dict[tuple[str, str] | None, PublishError] = {}
         for index, event in enumerate(events):
             results.append(None)
             try:
@@ -141,13 +145,14 @@ class Publisher:
             except SchemaRegistryError as exc:
                 results[index] = Rejected(index, _event_id(event), [("schema", str(exc))], "registry")
                 continue
-            if broken is not None:
-                results[index] = Rejected(index, validated.event_id, [("event", str(broken))], "publish")
+            failed = broken.get(self._key(validated))
+            if failed is not None:
+                results[index] = Rejected(index, validated.event_id, [("event", str(failed))], "publish")
                 continue
             try:
                 pending.append((index, validated, self._send(validated, topic, key, value)))
             except PublishError as exc:
-                broken = exc
+                broken[self._key(validated)] = exc
                 results[index] = Rejected(index, validated.event_id, [("event", str(exc))], "publish")
         if pending:
             with contextlib.suppress(PublishError):  # each pending future below reports its own outcome
@@ -184,7 +189,7 @@ class Publisher:
 
     # -- internals --------------------------------------------------------
     def _send(self, event: ValidatedEvent, topic: str, key: bytes, value: bytes) -> Any:
-        settings, producer = self._producer_for((event.region, event.district))
+        settings, producer = self._producer_for(self._key(event))
         try:
             return producer.send(topic, key=key, value=value)
         except KafkaError as exc:
@@ -203,7 +208,7 @@ class Publisher:
         try:
             meta = future.get(timeout=timeout_s)
         except KafkaError as exc:
-            settings, _ = self._producer_for((event.region, event.district))
+            settings, _ = self._producer_for(self._key(event))
             topic = naming.raw_topic(event.region, event.district, event.event_type)
             denied = refusal(exc, settings, resource=f"topic {topic}", operation="WRITE")
             if denied is not None:
