@@ -280,12 +280,20 @@ def test_random_tables_leave_nothing_recoverable(case: tuple[list[int], list[int
 
 
 def _bound_pins_parts(cells: dict[str, Cell[str]], equations: list[Equation[str]]) -> bool:
+    """Whether a total shown as "<5" stands over threshold-1 or more non-zero leaf cells, through any chain of
+    equations (the zone total over regions over districts): the open limitation of the xfail test below."""
+    parts_of: dict[str, list[list[str]]] = {}
     for eq in equations:
         total = next(k for k, c in eq.terms if c == 1)
-        parts = [k for k, c in eq.terms if c == -1 and cells[k].value > 0]
-        if 0 < cells[total].value < T and len(parts) >= T - 1:
-            return True
-    return False
+        parts_of.setdefault(total, []).append([k for k, c in eq.terms if c == -1])
+
+    def nonzero_leaves(key: str, seen: frozenset[str] = frozenset()) -> int:
+        splits = [parts for parts in parts_of.get(key, []) if not seen & set(parts)]
+        if not splits:
+            return 1 if cells[key].value > 0 else 0
+        return max(sum(nonzero_leaves(p, seen | {key}) for p in parts) for parts in splits)
+
+    return any(0 < cell.value < T and nonzero_leaves(key) >= T - 1 for key, cell in cells.items())
 
 
 @pytest.mark.xfail(strict=True, reason="open: a '<5' total over 4+ non-zero parts pins each part to 1")
