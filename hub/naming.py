@@ -13,6 +13,11 @@ from typing import Final
 AUDIT_TOPIC: Final = "hub.audit"
 DLQ_TOPIC: Final = "hub.dlq"
 SCHEMAS_TOPIC: Final = "_schemas"
+TRANSFERS_TOPIC: Final = "hub.transfers"
+"""The signed, hash-chained record of every replicated transaction (on both clusters of a flow)."""
+REPLICATION_OFFSETS_TOPIC: Final = "hub.replication.offsets"
+"""Target-side, compacted: the source positions each flow reached, written in the flow's transactions."""
+REMOTE_SEPARATOR: Final = "."
 
 _CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -67,6 +72,24 @@ def shared_pattern(zone: str) -> str:
     return rf"^shared\.{re.escape(zone)}\.[a-z0-9-]+$"
 
 
+def remote_topic(source_alias: str, topic: str) -> str:
+    """Name of ``topic`` copied from cluster ``source_alias`` (MirrorMaker 2's DefaultReplicationPolicy):
+    ``cn.shared.gba.case-opened``."""
+    return f"{_code(source_alias, 'cluster alias')}{REMOTE_SEPARATOR}{topic}"
+
+
+def split_remote(topic: str, aliases: frozenset[str] | set[str]) -> tuple[str | None, str]:
+    """``(source alias, upstream topic)`` of a replicated topic; ``(None, topic)`` for a local one.
+
+    Only a first segment that is one of the known cluster ``aliases`` counts, so a local topic whose
+    first segment happens to look like an alias is never mistaken for a copy.
+    """
+    head, sep, rest = topic.partition(REMOTE_SEPARATOR)
+    if sep and head in aliases:
+        return head, rest
+    return None, topic
+
+
 def subject_for(topic: str, *, is_key: bool = False) -> str:
     """Registry subject under TopicNameStrategy: ``<topic>-value``."""
     return f"{topic}-{'key' if is_key else 'value'}"
@@ -93,7 +116,10 @@ def parse_raw_topic(topic: str) -> RawCoordinates:
 
 
 def parse_shared_topic(topic: str) -> SharedCoordinates:
+    """Zone and event type of ``shared.<zone>.<event>``, or of its copy ``<alias>.shared.<zone>.<event>``."""
     parts = topic.split(".")
+    if len(parts) == 4 and parts[1] == "shared" and _CODE.fullmatch(parts[0]):
+        parts = parts[1:]
     if len(parts) != 3 or parts[0] != "shared":
         raise ValueError(f"not a shared topic: {topic!r}")
     return SharedCoordinates(parts[1], event_type_of(parts[2]))

@@ -47,3 +47,23 @@ def test_parse_rejects_foreign_topics() -> None:
         naming.parse_raw_topic("shared.gba.case-opened")
     with pytest.raises(ValueError):
         naming.parse_shared_topic("raw.gd.x.case-opened")
+
+
+def test_a_copied_topic_is_named_after_its_source_cluster_as_mirrormaker_2_names_it() -> None:
+    assert naming.remote_topic("cn", "shared.gba.case-opened") == "cn.shared.gba.case-opened"
+    with pytest.raises(ValueError, match="cluster alias"):
+        naming.remote_topic("C N", "shared.gba.case-opened")
+
+
+def test_split_remote_knows_a_copy_only_by_a_declared_alias() -> None:
+    aliases = {"cn", "hk", "mo"}
+    assert naming.split_remote("cn.shared.gba.case-opened", aliases) == ("cn", "shared.gba.case-opened")
+    assert naming.split_remote("shared.gba.case-opened", aliases) == (None, "shared.gba.case-opened")
+    assert naming.split_remote("hub.transfers", aliases) == (None, "hub.transfers")
+
+
+def test_a_copy_of_a_shared_topic_parses_to_the_same_zone_and_event() -> None:
+    local = naming.parse_shared_topic("shared.gba.case-opened")
+    assert naming.parse_shared_topic("hk.shared.gba.case-opened") == local
+    with pytest.raises(ValueError):
+        naming.parse_shared_topic("hk.raw.hk.case-opened")
