@@ -82,3 +82,7 @@ class TransientError(HubError):
     e.g. ``class StoreUnavailable(ProjectionError, TransientError)``) so that the
     one retry policy (:mod:`hub.retry`) knows what to wait out.
     """
+
+
+class TransferLogError(HubError):
+    """A transfer record (``hub.transfers``) is malformed, or a transfer log could not be signed or read."""
