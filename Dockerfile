@@ -11,6 +11,7 @@ COPY cli ./cli
 COPY schemas ./schemas
 COPY agreements ./agreements
 COPY fx ./fx
+COPY topology.yaml ./topology.yaml
 RUN pip install --no-cache-dir '.[postgres]'
 # uid 1000, as apache/kafka's appuser: docker-compose.yml runs both as 1000:1000, and the compose
 # secrets (deploy/compose/make-secrets.sh) belong to that user, mode 600

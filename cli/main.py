@@ -19,6 +19,7 @@ from hub.commandline import run_app
 from hub.commands import agreements, kafka, registry, schemas, tokens, topics
 from hub.gateway import commands as gateway_commands
 from hub.ingest import commands as ingest_commands
+from hub.jurisdictions import cluster_settings, load_topology
 from hub.publishing import commands as publishing_commands
 from hub.settings import load_settings
 from projections.commands import api, db, project, projections, report
@@ -36,8 +37,12 @@ app = typer.Typer(
 def _root(
     ctx: typer.Context,
     env_file: Path = typer.Option(Path(".env"), "--env-file", help="Optional file of HUB_* settings."),
+    cluster: str | None = typer.Option(
+        None, "--cluster", help="Act on this jurisdiction's cluster of the topology (cn, hk, mo); default: one cluster."
+    ),
 ) -> None:
-    ctx.obj = load_settings(env_file=env_file)
+    settings = load_settings(env_file=env_file)
+    ctx.obj = settings if cluster is None else cluster_settings(settings, load_topology(settings), cluster)
 
 
 # the pipeline, in the order data flows

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from hub.credentials import as_principal
 from hub.errors import HubError
+from hub.jurisdictions import cluster_settings, load_topology
 from hub.settings import HubSettings, load_settings
 from hub.tokens import TokenFile, default_tokens_path
 
@@ -31,15 +32,19 @@ def make_console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, soft_wrap=True)
 
 
-def settings_of(ctx: typer.Context, *, login: str | None = None) -> HubSettings:
+def settings_of(ctx: typer.Context, *, login: str | None = None, cluster: str | None = None) -> HubSettings:
     """The settings the root command built for this invocation.
 
-    ``login`` names the Kafka principal the command acts as (:func:`hub.credentials.as_principal`: a user
-    the environment names wins; else the local secured broker's password for ``login``).
+    ``cluster`` names a cluster of the topology (:func:`hub.jurisdictions.cluster_settings`); None keeps
+    the root's (``hub --cluster NAME`` or the single cluster). ``login`` names the Kafka principal the
+    command acts as (:func:`hub.credentials.as_principal`: a user the environment names wins; else the
+    local secured broker's password for ``login``).
     """
     obj = ctx.find_root().obj
     if not isinstance(obj, HubSettings):
         raise RuntimeError("the hub's settings are not on the typer context: run through the `hub` command")
+    if cluster is not None:
+        obj = cluster_settings(obj, load_topology(obj), cluster)
     return obj if login is None else as_principal(obj, login)
 
 

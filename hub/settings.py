@@ -70,6 +70,17 @@ class HubSettings(BaseSettings):
     kafka_tls_port: int | None = Field(
         None, ge=1, le=65535, description="Port of an optional SASL_SSL client listener."
     )
+    cluster: str = Field(
+        "",
+        pattern=r"^([a-z][a-z0-9]{0,15})?$",
+        description="Cluster of the topology these settings are for (set by --cluster); empty: a single cluster.",
+    )
+    stack_dir: Path | None = Field(
+        None, description="Folder of a multi-cluster stack (<stack_dir>/clusters/<name>); set with cluster."
+    )
+    topology_file: Path | None = Field(
+        None, description="The jurisdictions and their clusters; defaults to the shipped one."
+    )
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> HubSettings:
@@ -81,6 +92,8 @@ class HubSettings(BaseSettings):
             "agreements_dir",
             "kafka_sasl_password_file",
             "kafka_ssl_cafile",
+            "stack_dir",
+            "topology_file",
         ):
             value = getattr(self, name)
             if value is not None:
