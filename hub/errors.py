@@ -86,3 +86,12 @@ class TransientError(HubError):
 
 class TransferLogError(HubError):
     """A transfer record (``hub.transfers``) is malformed, or a transfer log could not be signed or read."""
+
+
+class ReplicationError(HubError):
+    """A replication flow cannot go on without an operator: a record it must not copy (not Confluent-framed,
+    its schema missing), a target topic that does not match its source, another replicator of the flow.
+
+    Never transient: the flow stops with one line naming the flow and, for a record, its topic, partition and
+    offset. An outage is a :class:`TransientError` (or a Kafka error) instead, which the flow waits out.
+    """
