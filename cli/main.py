@@ -16,7 +16,7 @@ from consumers import commands as consumer_commands
 from demo import commands as demo_commands
 from demo import job as demo_job
 from hub.commandline import run_app
-from hub.commands import agreements, kafka, registry, schemas, tokens, topics
+from hub.commands import agreements, kafka, registry, schemas, stack, tokens, topics
 from hub.gateway import commands as gateway_commands
 from hub.ingest import commands as ingest_commands
 from hub.jurisdictions import cluster_settings, load_topology
@@ -47,6 +47,7 @@ def _root(
 
 # the pipeline, in the order data flows
 app.add_typer(kafka.app, name="kafka")
+app.add_typer(stack.app, name="stack")
 app.add_typer(topics.app, name="topics")
 app.add_typer(registry.app, name="registry")
 app.add_typer(schemas.app, name="schemas")

@@ -14,6 +14,14 @@ exactly what the design contract gives it (``docs/security.md``):
 - ``partner.<id>``: READ, DESCRIBE on PREFIXED ``shared.<zone>.`` per entitled zone; WRITE, DESCRIBE on LITERAL
   ``hub.dlq``; READ on the PREFIXED group ``partner.<id>.``;
 - ``registry``: READ, WRITE, DESCRIBE, CREATE, DESCRIBE_CONFIGS on LITERAL ``_schemas``;
+- ``replicator.<source>-<target>`` (a cluster of the topology only): on the source, READ, DESCRIBE on
+  PREFIXED ``shared.<zone>.`` per replicated zone (never a copy: nothing is replicated onwards) and READ,
+  WRITE, DESCRIBE on LITERAL ``hub.transfers``; on the target, CREATE, WRITE, READ, DESCRIBE,
+  DESCRIBE_CONFIGS on PREFIXED ``<source>.shared.<zone>.``, READ, WRITE, DESCRIBE on LITERAL
+  ``hub.transfers`` and ``hub.replication.offsets``, and DENY ALL on PREFIXED ``<source>.raw.``; on
+  both, WRITE, DESCRIBE on the PREFIXED transactional id ``replicator.<source>-<target>``;
+- on a cluster of the topology, projections and partners also READ, DESCRIBE the copies of their zones
+  that land there (PREFIXED ``<source>.shared.<zone>.``);
 - every principal that is not a district, ingest or a gateway: DENY ALL on PREFIXED ``raw.`` (a DENY
   beats any ALLOW in the ``StandardAuthorizer``, and metadata then hides the raw topics).
 
@@ -35,6 +43,7 @@ from hub.agreements.model import Agreement
 from hub.orgunits import OrgUnits
 from hub.principals import (
     PROJECTION_GROUP_PREFIX,
+    ClusterScope,
     Kind,
     Principal,
     declared_principals,
@@ -175,6 +184,14 @@ def _topic(p: Principal, name: str, *ops: Operation) -> Iterator[AclEntry]:
 
 _WRITE = (Operation.WRITE, Operation.DESCRIBE)
 _READ = (Operation.READ, Operation.DESCRIBE)
+_COPY_TARGET = (
+    Operation.CREATE,
+    Operation.WRITE,
+    Operation.READ,
+    Operation.DESCRIBE,
+    Operation.DESCRIBE_CONFIGS,
+)
+_LOG = (Operation.READ, Operation.WRITE, Operation.DESCRIBE)
 _REGISTRY_STORE = (
     Operation.READ,
     Operation.WRITE,
@@ -199,6 +216,31 @@ def _one(regions: tuple[str, ...], p: Principal) -> str:
     return regions[0]
 
 
+def _shared_reads(p: Principal) -> Iterator[AclEntry]:
+    for zone in p.zones:
+        yield from _topic_prefix(p, naming.shared_prefix(zone), *_READ)
+        for source in p.sources:
+            yield from _topic_prefix(p, naming.remote_topic(source, naming.shared_prefix(zone)), *_READ)
+
+
+def _replicator(p: Principal) -> Iterator[AclEntry]:
+    if p.flow is None or p.side not in ("source", "target"):
+        raise ValueError(f"replicator principal {p.name} needs its flow and side, got {p.flow!r}, {p.side!r}")
+    source, _target = p.flow
+    if p.side == "source":
+        for zone in p.zones:
+            yield from _topic_prefix(p, naming.shared_prefix(zone), *_READ)
+        yield from _topic(p, naming.TRANSFERS_TOPIC, *_LOG)
+    else:
+        for zone in p.zones:
+            yield from _topic_prefix(p, naming.remote_topic(source, naming.shared_prefix(zone)), *_COPY_TARGET)
+        yield from _topic(p, naming.TRANSFERS_TOPIC, *_LOG)
+        yield from _topic(p, naming.REPLICATION_OFFSETS_TOPIC, *_LOG)
+        copied_raw = naming.remote_topic(source, RAW_PREFIX)
+        yield AclEntry(p.kafka, ResourceType.TOPIC, PatternType.PREFIXED, copied_raw, Operation.ALL, Permission.DENY)
+    yield from _allow(p, ResourceType.TRANSACTIONAL_ID, PatternType.PREFIXED, p.name, *_WRITE)
+
+
 def grants(p: Principal, units: OrgUnits) -> Iterator[AclEntry]:
     """The ACL entries of one declared principal (``units`` gives ingest its districts)."""
     if p.kind is Kind.DISTRICT:
@@ -215,25 +257,31 @@ def grants(p: Principal, units: OrgUnits) -> Iterator[AclEntry]:
         yield from _topic(p, naming.DLQ_TOPIC, *_WRITE)
         yield from _allow(p, ResourceType.GROUP, PatternType.LITERAL, gateway_group_id(p.regions), Operation.READ)
     elif p.kind is Kind.PROJECTION:
-        for zone in p.zones:
-            yield from _topic_prefix(p, naming.shared_prefix(zone), *_READ)
+        yield from _shared_reads(p)
         yield from _topic(p, naming.DLQ_TOPIC, *_WRITE)
         yield from _allow(p, ResourceType.GROUP, PatternType.PREFIXED, PROJECTION_GROUP_PREFIX, Operation.READ)
     elif p.kind is Kind.PARTNER:
         group = partner_group_prefix(_scope(p.partner, p))
-        for zone in p.zones:
-            yield from _topic_prefix(p, naming.shared_prefix(zone), *_READ)
+        yield from _shared_reads(p)
         yield from _topic(p, naming.DLQ_TOPIC, *_WRITE)
         yield from _allow(p, ResourceType.GROUP, PatternType.PREFIXED, group, Operation.READ)
     elif p.kind is Kind.REGISTRY:
         yield from _topic(p, naming.SCHEMAS_TOPIC, *_REGISTRY_STORE)
+    elif p.kind is Kind.REPLICATOR:
+        yield from _replicator(p)
     if p.kind not in RAW_KINDS:
         yield AclEntry(p.kafka, ResourceType.TOPIC, PatternType.PREFIXED, RAW_PREFIX, Operation.ALL, Permission.DENY)
 
 
-def plan(units: OrgUnits, agreements: Mapping[str, Agreement] | Iterable[Agreement]) -> tuple[AclEntry, ...]:
-    """Every ACL entry of the deployment the declarations describe, once each, in :func:`ordered` order."""
-    return ordered(e for p in declared_principals(units, agreements) for e in grants(p, units))
+def plan(
+    units: OrgUnits,
+    agreements: Mapping[str, Agreement] | Iterable[Agreement],
+    scope: ClusterScope | None = None,
+) -> tuple[AclEntry, ...]:
+    """Every ACL entry of the deployment the declarations describe (of one cluster, with ``scope``),
+    once each, in :func:`ordered` order."""
+    units = units if scope is None else scope.units(units)
+    return ordered(e for p in declared_principals(units, agreements, scope) for e in grants(p, units))
 
 
 # -- the text table ------------------------------------------------------------------------------------

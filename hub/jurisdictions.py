@@ -37,10 +37,12 @@ from hub import naming
 from hub.agreements.model import Agreement
 from hub.errors import ConfigError
 from hub.orgunits import OrgUnits
+from hub.principals import ClusterScope, replicator_principal
 from hub.settings import HubSettings
 from hub.zones import ZONE_REGIONS, ZONES, zones_for
 
-REPLICATOR_PREFIX: Final = "replicator."
+STACK_HEAP: Final = "384m"
+"""Heap of each local cluster of a stack unless HUB_KAFKA_HEAP says otherwise: three fit a small machine."""
 _NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _KEYS: Final = frozenset(
     {"name", "jurisdiction", "regions", "local", "bootstrap_servers", "schema_registry_url", "database_url"}
@@ -86,7 +88,7 @@ class Flow:
     @property
     def principal(self) -> str:
         """The Kafka principal the flow logs in as, on both clusters; also its transactional id."""
-        return f"{REPLICATOR_PREFIX}{self.name}"
+        return replicator_principal(self.source, self.target)
 
     @property
     def prefixes(self) -> tuple[str, ...]:
@@ -256,6 +258,23 @@ def derive_flows(topology: Topology, units: OrgUnits, agreements: Iterable[Agree
     )
 
 
+def scope(topology: Topology, name: str) -> ClusterScope:
+    """What cluster ``name`` homes, for the principals and the ACL plan of that cluster."""
+    j = topology.get(name)
+    sources: dict[str, list[str]] = {}
+    for f in topology.flows_into(name):
+        for zone in f.zones:
+            sources.setdefault(zone, []).append(f.source)
+    return ClusterScope(
+        cluster=name,
+        regions=j.regions,
+        zones=topology.zones_of(name),
+        sources={z: tuple(s) for z, s in sources.items()},
+        outgoing=tuple((f.source, f.target, f.zones) for f in topology.flows_from(name)),
+        incoming=tuple((f.source, f.target, f.zones) for f in topology.flows_into(name)),
+    )
+
+
 # -- the settings of one cluster (pure) ------------------------------------------------------------------
 def stack_root(settings: HubSettings) -> Path:
     """The folder that holds every local cluster's data (``<root>/clusters/<name>``)."""
@@ -283,6 +302,7 @@ def cluster_settings(base: HubSettings, topology: Topology, name: str) -> HubSet
         kafka_controller_port=j.local.controller_port,
         kafka_internal_port=j.local.internal_port,
         kafka_tls_port=j.local.tls_port,
+        kafka_heap=base.kafka_heap if "kafka_heap" in base.model_fields_set else STACK_HEAP,
         bootstrap_servers=j.bootstrap_servers,
         schema_registry_url=j.schema_registry_url or f"http://127.0.0.1:{j.local.registry_port}",
         database_url=j.database_url if j.database_url or derived_db else "",
@@ -302,12 +322,17 @@ def all_cluster_settings(base: HubSettings, topology: Topology) -> dict[str, Hub
 
 # -- the file (I/O) --------------------------------------------------------------------------------------
 def default_topology_file() -> Path:
-    """The shipped topology: ``_topology.yaml`` inside the installed package, else the repository's ``topology.yaml``."""
+    """The shipped topology: ``_topology.yaml`` in the installed package, else the repository's ``topology.yaml``."""
     package = Path(__file__).resolve().parent
     for candidate in (package / "_topology.yaml", package.parent / "topology.yaml"):
         if candidate.is_file():
             return candidate
     return package.parent / "topology.yaml"
+
+
+def scope_of(settings: HubSettings) -> ClusterScope | None:
+    """The scope of the cluster the settings are for; None for the single-cluster hub."""
+    return scope(load_topology(settings), settings.cluster) if settings.cluster else None
 
 
 def load_topology(settings: HubSettings) -> Topology:
@@ -337,6 +362,8 @@ __all__ = [
     "derive_flows",
     "load_topology",
     "parse_topology",
+    "scope",
+    "scope_of",
     "stack_root",
     "writers",
 ]

@@ -44,6 +44,7 @@ from hub.acl_plan import AclDiff, AclEntry, Operation, PatternType, Permission, 
 from hub.agreements import load_agreements
 from hub.agreements.loading import agreements_dir
 from hub.errors import BrokerError, ConfigError, HubError
+from hub.jurisdictions import scope_of
 from hub.kafka_auth import principal_of, refusal
 from hub.kafka_clients import describe, new_admin
 from hub.orgunits import org_units
@@ -113,7 +114,7 @@ def current(settings: HubSettings) -> tuple[AclEntry, ...]:
 
 def declared_plan(settings: HubSettings) -> tuple[AclEntry, ...]:
     """The plan (:func:`hub.acl_plan.plan`) of the org units and of the agreements the settings name."""
-    return plan(org_units(), load_agreements(agreements_dir(settings.agreements_dir)))
+    return plan(org_units(), load_agreements(agreements_dir(settings.agreements_dir)), scope_of(settings))
 
 
 def create(settings: HubSettings, entries: Sequence[AclEntry]) -> None:

@@ -20,6 +20,7 @@ from kafka.errors import KafkaError
 from hub.agreements import load_agreements
 from hub.agreements.loading import agreements_dir
 from hub.errors import BrokerError
+from hub.jurisdictions import scope_of
 from hub.kafka_auth import refusal
 from hub.kafka_clients import new_admin
 from hub.orgunits import org_units
@@ -33,7 +34,8 @@ T = TypeVar("T")
 def declared_names(settings: HubSettings) -> list[str]:
     """The SCRAM users the deployment needs: the super users that log in with SCRAM, then every declared principal."""
     agreements = load_agreements(agreements_dir(settings.agreements_dir))
-    return [*SUPER_USERS, *(p.name for p in declared_principals(org_units(), agreements))]
+    declared = declared_principals(org_units(), agreements, scope_of(settings))
+    return [*SUPER_USERS, *(p.name for p in declared)]
 
 
 def list_users(admin: HubSettings) -> dict[str, list[str]]:

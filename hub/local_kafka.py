@@ -144,8 +144,8 @@ def check_java() -> str:
 
 
 def resolve_classpath(settings: HubSettings, *, quiet: bool = True) -> str:
-    """Resolve the broker's runtime classpath with Maven, cached per pom digest."""
-    p = paths(settings)
+    """Resolve the broker's runtime classpath with Maven, cached per pom digest (once for a whole stack)."""
+    p = paths(settings) if settings.stack_dir is None else BrokerPaths(settings.stack_dir.resolve() / "kafka")
     pom = pom_path()
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:16]
     stamp = p.classpath.with_suffix(".sha")
@@ -264,6 +264,9 @@ def server_properties(
         "log.flush.interval.messages": "9223372036854775807",
         "log.cleaner.dedupe.buffer.size": str(4 * 1024 * 1024),
     }
+    if settings.cluster:
+        # one of several clusters side by side on one machine (hub stack up): single threads suffice
+        props |= {"num.network.threads": "1", "num.io.threads": "1", "background.threads": "2"}
     return props
 
 

@@ -64,6 +64,7 @@ class Kind(StrEnum):
     PROJECTION = "projection"
     PARTNER = "partner"
     REGISTRY = "registry"
+    REPLICATOR = "replicator"
 
 
 KIND_ORDER: Final[dict[Kind, int]] = {kind: i for i, kind in enumerate(Kind)}
@@ -76,7 +77,9 @@ class Principal:
     ``regions``: the district's region (district) or the served regions (gateway), upper case, sorted;
     ``district``: the district code (district); ``zones``, in :data:`hub.zones.ZONES` order: the zones the
     served regions' events may enter (gateway), the projected zones (projection) or the entitled zones
-    (partner); ``partner``: the partner id (partner).
+    (partner); ``partner``: the partner id (partner); ``sources``: the clusters whose copies
+    (``<source>.shared.<zone>.``) of those zones it also reads (projection and partner, on a cluster of the
+    topology); ``flow`` and ``side``: a replicator's (source, target) and which end this cluster is.
     """
 
     name: str
@@ -85,6 +88,9 @@ class Principal:
     district: str | None = None
     zones: tuple[str, ...] = ()
     partner: str | None = None
+    sources: tuple[str, ...] = ()
+    flow: tuple[str, str] | None = None
+    side: str | None = None
 
     @property
     def kafka(self) -> str:
@@ -188,23 +194,68 @@ def _pool(agreements: Mapping[str, Agreement] | Iterable[Agreement]) -> list[Agr
     return list(agreements.values()) if isinstance(agreements, Mapping) else list(agreements)
 
 
-def _declared(units: OrgUnits, agreements: list[Agreement]) -> Iterator[Principal]:
+@dataclass(frozen=True)
+class ClusterScope:
+    """What one cluster of the topology homes: its regions, the zones it holds, its replication flows.
+
+    ``sources[zone]``: the clusters whose copies of ``zone`` land here; ``outgoing`` and ``incoming``: the
+    flows (source, target, zones) that read from or write to this cluster.
+    """
+
+    cluster: str
+    regions: frozenset[str]
+    zones: tuple[str, ...]
+    sources: Mapping[str, tuple[str, ...]]
+    outgoing: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    incoming: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    def units(self, units: OrgUnits) -> OrgUnits:
+        """``units`` with only the regions (and their districts) homed here."""
+        return OrgUnits(
+            regions={c: info for c, info in units.regions.items() if c.upper() in self.regions},
+            districts={k: d for k, d in units.districts.items() if d.region in self.regions},
+        )
+
+    def sources_of(self, zones: Iterable[str]) -> tuple[str, ...]:
+        return tuple(sorted({s for z in zones for s in self.sources.get(z, ())}))
+
+
+def replicator_principal(source: str, target: str) -> str:
+    """``replicator.<source>-<target>``: one flow's principal on both clusters, and its transactional id."""
+    return f"replicator.{source}-{target}"
+
+
+def _declared(units: OrgUnits, agreements: list[Agreement], scope: ClusterScope | None) -> Iterator[Principal]:
+    if scope is not None:
+        units = scope.units(units)
     for d in units.districts.values():
         yield Principal(district_principal(d.region, d.code), Kind.DISTRICT, regions=(d.region,), district=d.code)
     yield Principal(INGEST, Kind.INGEST)
     for regions in gateway_region_sets(units):
         zones = gateway_zones(units, agreements, regions)
         yield Principal(gateway_principal(regions), Kind.GATEWAY, regions=regions, zones=zones)
-    for zones in projection_zone_sets():
-        yield Principal(projection_principal(zones), Kind.PROJECTION, zones=zones)
+    held = ZONES if scope is None else scope.zones
+    for zones in projection_zone_sets(held):
+        sources = () if scope is None else scope.sources_of(zones)
+        yield Principal(projection_principal(zones), Kind.PROJECTION, zones=zones, sources=sources)
     for pid in PARTNER_IDS:
-        zones = entitled_zones(agreements, pid.upper())
-        yield Principal(partner_principal(pid), Kind.PARTNER, zones=zones, partner=pid)
+        if scope is not None and pid.upper() not in scope.regions:
+            continue  # a partner subscribes to its own jurisdiction's cluster
+        zones = tuple(z for z in entitled_zones(agreements, pid.upper()) if z in held)
+        sources = () if scope is None else scope.sources_of(zones)
+        yield Principal(partner_principal(pid), Kind.PARTNER, zones=zones, partner=pid, sources=sources)
     yield Principal(REGISTRY, Kind.REGISTRY)
+    if scope is not None:
+        for side, flows in (("source", scope.outgoing), ("target", scope.incoming)):
+            for source, target, zones in flows:
+                name = replicator_principal(source, target)
+                yield Principal(name, Kind.REPLICATOR, zones=zones, flow=(source, target), side=side)
 
 
 def declared_principals(
-    units: OrgUnits, agreements: Mapping[str, Agreement] | Iterable[Agreement]
+    units: OrgUnits,
+    agreements: Mapping[str, Agreement] | Iterable[Agreement],
+    scope: ClusterScope | None = None,
 ) -> tuple[Principal, ...]:
     """Every non-super-user principal of the deployment, each once, ordered by kind (:class:`Kind`) then name.
 
@@ -212,9 +263,13 @@ def declared_principals(
     projections from
     :func:`projection_zone_sets`; partners from :data:`hub.tokens.PARTNER_IDS`, each with the zones
     :func:`hub.agreements.entitled_zones` gives its region (the partner id upper-cased).
+
+    With a ``scope`` (one cluster of the topology), only what that cluster homes: its districts, its
+    gateway, projections of the zones it holds (reading the copies that land there too), the partners
+    of its regions, and one replicator per flow that reads from or writes to it.
     """
     found: dict[str, Principal] = {}
-    for principal in _declared(units, _pool(agreements)):
+    for principal in _declared(units, _pool(agreements), scope):
         if principal.name in found:
             first = found[principal.name].kind
             raise ConfigError(f"principal {principal.name} is declared twice ({first}, {principal.kind})")
@@ -231,6 +286,7 @@ __all__ = [
     "PROJECTION_GROUP_PREFIX",
     "REGISTRY",
     "SUPER_USERS",
+    "ClusterScope",
     "Kind",
     "Principal",
     "declared_principals",
@@ -245,4 +301,5 @@ __all__ = [
     "projection_group_id",
     "projection_principal",
     "projection_zone_sets",
+    "replicator_principal",
 ]

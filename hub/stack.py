@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from types import TracebackType
 
 from rich.console import Console
 
-from hub import local_kafka
+from hub import local_kafka, topology
+from hub.credentials import as_principal
+from hub.errors import BrokerError
+from hub.jurisdictions import scope_of
+from hub.kafka_admin import apply_topics
+from hub.orgunits import org_units
+from hub.principals import ADMIN
 from hub.settings import HubSettings
 
 
@@ -64,3 +72,68 @@ class LocalStack(AbstractContextManager["LocalStack"]):
                 self.console.print(f"[green]✓[/] stopped {name}")
             except Exception as err:  # noqa: BLE001 - keep stopping the rest
                 self.console.print(f"[red]✗[/] stopping {name} failed: {err}")
+
+
+# -- several clusters side by side: one per jurisdiction of the topology ----------------------------------
+@dataclass(frozen=True)
+class ClusterUp:
+    """What ``start_clusters`` did for one cluster."""
+
+    name: str
+    kafka: local_kafka.StartResult
+    registry_url: str
+    registry_started: bool
+    topics_created: int
+
+
+def _up(name: str, settings: HubSettings) -> ClusterUp:
+    from hub.registry import launcher
+
+    kafka = local_kafka.start(settings)
+    admin = as_principal(settings, ADMIN)
+    scope = scope_of(settings)
+    report = apply_topics(admin, topology.expand(settings, org_units(), scope), timeout_s=60)
+    registry = launcher.start(settings)
+    return ClusterUp(name, kafka, registry.url, registry.started, len(report.created))
+
+
+def start_clusters(clusters: Mapping[str, HubSettings], console: Console) -> dict[str, ClusterUp]:
+    """Start every cluster's broker, topics and schema registry, the clusters in parallel.
+
+    A cluster already running is left as is. If one cannot start, the others still finish starting
+    and the first failure is raised afterwards (naming its cluster), so nothing is left half-done.
+    """
+    if clusters:
+        local_kafka.resolve_classpath(next(iter(clusters.values())))  # once: the stack shares the jars
+    done: dict[str, ClusterUp] = {}
+    failures: list[tuple[str, BaseException]] = []
+    with ThreadPoolExecutor(max_workers=max(1, len(clusters))) as pool:
+        futures = {pool.submit(_up, name, s): name for name, s in clusters.items()}
+        with console.status(f"starting {len(clusters)} clusters ({', '.join(clusters)}) in parallel…"):
+            for future in as_completed(futures):
+                name = futures[future]
+                try:
+                    done[name] = up = future.result()
+                except Exception as exc:  # noqa: BLE001 - reported below, after the others finished
+                    failures.append((name, exc))
+                    console.print(f"[red]✗[/] cluster {name}: {exc}")
+                    continue
+                verb = "started" if up.kafka.started else "already running"
+                console.print(
+                    f"[green]✓[/] cluster {name}: Kafka {verb} at {up.kafka.bootstrap}, registry {up.registry_url}, "
+                    f"{up.topics_created} topics created"
+                )
+    if failures:
+        failed, error = failures[0]
+        raise BrokerError(f"cluster {failed} did not start: {error}") from error
+    return {name: done[name] for name in clusters}
+
+
+def stop_clusters(clusters: Mapping[str, HubSettings]) -> dict[str, tuple[bool | None, bool | None]]:
+    """Stop each cluster's registry, then its broker: name -> (registry outcome, Kafka outcome)."""
+    from hub.registry import launcher
+
+    out: dict[str, tuple[bool | None, bool | None]] = {}
+    for name, settings in clusters.items():
+        out[name] = (launcher.stop(settings), local_kafka.stop(settings))
+    return out

@@ -34,6 +34,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.gateway",
     "tests.fixtures.streams",
     "tests.fixtures.subscribers",
+    "tests.fixtures.clusters",
 ]
 
 

@@ -17,6 +17,8 @@ app = typer.Typer(help="Run the local Apache Kafka broker (KRaft, single node)."
 app.add_typer(acls.app, name="acls")
 console = make_console()
 
+CLUSTER_OPTION = typer.Option(None, "--cluster", help="A cluster of the topology (cn, hk, mo); default: the hub's.")
+
 
 @app.command()
 def start(
@@ -24,12 +26,14 @@ def start(
     insecure: bool = typer.Option(
         False, "--insecure", help="Format a plaintext broker without logins or ACLs (quick experiments only)."
     ),
+    cluster: str | None = CLUSTER_OPTION,
 ) -> None:
     """Start the broker (formats storage on first run). A running broker is left as is.
 
-    Secured by default: SASL/SCRAM logins, the StandardAuthorizer and the ACLs the declarations call for.
+    Secured by default: SASL/SCRAM logins, the StandardAuthorizer and the ACLs the declarations call for
+    (of that cluster alone, with ``--cluster``).
     """
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, cluster=cluster)
     with console.status(f"starting Apache Kafka {local_kafka.kafka_version()} on 127.0.0.1:{settings.kafka_port}…"):
         result = local_kafka.start(settings, insecure=insecure)
     if result.started:
@@ -53,16 +57,16 @@ def start(
 
 
 @app.command()
-def stop(ctx: typer.Context) -> None:
+def stop(ctx: typer.Context, cluster: str | None = CLUSTER_OPTION) -> None:
     """Stop the broker started from this data directory."""
-    outcome = local_kafka.stop(settings_of(ctx))
+    outcome = local_kafka.stop(settings_of(ctx, cluster=cluster))
     console.print(stopped_line("Kafka", outcome))
 
 
 @app.command()
-def status(ctx: typer.Context) -> None:
+def status(ctx: typer.Context, cluster: str | None = CLUSTER_OPTION) -> None:
     """Say whether the broker runs and answers; exit 1 if it does not answer."""
-    st = local_kafka.status(settings_of(ctx))
+    st = local_kafka.status(settings_of(ctx, cluster=cluster))
     pid = f"pid {st.pid}" if st.pid else "no local process"
     if st.answering:
         console.print(f"Kafka answering at {st.bootstrap} ({pid}, {st.detail})")

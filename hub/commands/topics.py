@@ -7,6 +7,7 @@ from rich.table import Table
 
 from hub import topology
 from hub.commandline import make_console, settings_of
+from hub.jurisdictions import scope_of
 from hub.kafka_admin import apply_topics
 from hub.orgunits import org_units
 from hub.principals import ADMIN
@@ -19,13 +20,15 @@ console = make_console()
 def list_(ctx: typer.Context) -> None:
     """Show the topic families the hub declares."""
     settings = settings_of(ctx)
+    scope = scope_of(settings)
     table = Table("pattern", "partitions", "config", "content")
-    for fam in topology.families(settings):
+    for fam in topology.families(settings, scope):
         table.add_row(
             fam.pattern, str(fam.partitions), ", ".join(f"{k}={v}" for k, v in fam.config.items()), fam.description
         )
     console.print(table)
-    console.print(f"{len(topology.expand(settings, org_units()))} concrete topics")
+    where = f" on cluster {settings.cluster}" if settings.cluster else ""
+    console.print(f"{len(topology.expand(settings, org_units(), scope))} concrete topics{where}")
 
 
 @app.command()
@@ -35,7 +38,7 @@ def apply(
 ) -> None:
     """Create missing topics and report drifted ones. Safe to run any number of times."""
     settings = settings_of(ctx, login=ADMIN)
-    specs = topology.expand(settings, org_units())
+    specs = topology.expand(settings, org_units(), scope_of(settings))
     with console.status(f"applying {len(specs)} topics to {settings.bootstrap_servers}…"):
         report = apply_topics(settings, specs, timeout_s=max(30.0, settings.request_timeout_s))
     console.print(
