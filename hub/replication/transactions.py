@@ -1,0 +1,138 @@
+"""A kafka-python transactional producer, with every wait bounded and every error told as the hub's.
+
+Both sides of a flow write through one: the target (copies, positions and
+transfer records in one transaction, transactional id = the flow's principal)
+and the source (the flow's transfer records, ``<principal>.source-log``).
+Guarantees:
+
+- opening one calls ``init_transactions``: a previous producer with the same
+  transactional id (a zombie: the replicator before a crash) is fenced and its
+  open transaction aborted before this one writes anything;
+- every wait is bounded by ``timeout_s`` (kafka-python's own commit waits for
+  ever): a broker that does not answer is a :class:`~hub.errors.BrokerError`,
+  an outage the one retry policy waits out; the flow then rebuilds its
+  clients and resumes from what was committed;
+- being fenced (another replicator of the flow took over) is a
+  :class:`~hub.errors.ReplicationError`: this process must stop, not fence the
+  other back; Kafka refusing the principal is one
+  :class:`~hub.errors.KafkaAuthError` line; neither is retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from kafka import KafkaProducer
+from kafka.errors import InvalidProducerEpochError, KafkaError, KafkaTimeoutError, ProducerFencedError
+from kafka.producer.future import FutureRecordMetadata
+
+from hub.errors import BrokerError, HubError, ReplicationError
+from hub.kafka_auth import refusal
+from hub.kafka_clients import new_producer
+from hub.settings import HubSettings
+
+T = TypeVar("T")
+log = logging.getLogger("hub.replication")
+
+Header = tuple[str, bytes]
+
+
+class TransactionalProducer:
+    """One transactional producer; :meth:`close` it (also after a failure: it is not reused then)."""
+
+    def __init__(
+        self, settings: HubSettings, *, transactional_id: str, client_id: str, timeout_s: float = 30.0
+    ) -> None:
+        self.settings = settings
+        self.transactional_id = transactional_id
+        self.timeout_s = timeout_s
+        self._producer: KafkaProducer = new_producer(
+            settings,
+            client_id=client_id,
+            timeout_s=timeout_s,
+            transactional_id=transactional_id,
+            linger_ms=5,
+        )
+        try:
+            self._call(self._producer.init_transactions, "initialise its transactions")
+        except BaseException:
+            self.close(0)
+            raise
+
+    # -- errors ----------------------------------------------------------------------------------
+    def _failed(self, exc: BaseException, doing: str) -> HubError:
+        if isinstance(exc, ProducerFencedError | InvalidProducerEpochError):
+            return ReplicationError(
+                f"another producer with transactional id {self.transactional_id} took over at "
+                f"{self.settings.bootstrap_servers} while this one tried to {doing}: a second replicator of "
+                "the flow runs (or this one was taken for dead); this one stops"
+            )
+        denied = refusal(exc, self.settings, resource=f"transactional id {self.transactional_id}", operation="WRITE")
+        if denied is not None:
+            return denied
+        return BrokerError(
+            f"producer {self.transactional_id} at {self.settings.bootstrap_servers} could not {doing}: {exc}"
+        )
+
+    def _call(self, step: Callable[[], T], doing: str) -> T:
+        try:
+            return step()
+        except (KafkaError, ConnectionError, TimeoutError) as exc:
+            raise self._failed(exc, doing) from exc
+
+    # -- a transaction ---------------------------------------------------------------------------
+    def begin(self) -> None:
+        self._call(self._producer.begin_transaction, "begin a transaction")
+
+    def send(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Sequence[Header] = (),
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> FutureRecordMetadata:
+        return self._call(
+            lambda: self._producer.send(
+                topic, value=value, key=key, headers=list(headers), partition=partition, timestamp_ms=timestamp_ms
+            ),
+            f"send to {topic}",
+        )
+
+    def offsets(self, futures: Sequence[FutureRecordMetadata]) -> list[int]:
+        """Flush, then the offset each send got (in order)."""
+        self._call(lambda: self._producer.flush(timeout=self.timeout_s), "flush its records")
+        return [self._call(functools.partial(self._offset, f), "write a record") for f in futures]
+
+    def _offset(self, future: FutureRecordMetadata) -> int:
+        return int(future.get(timeout=self.timeout_s).offset)
+
+    def commit(self) -> None:
+        self._finish(commit=True)
+
+    def abort(self) -> None:
+        """Abort the open transaction if the producer can still say so (a broken one is closed instead)."""
+        with contextlib.suppress(HubError, KafkaError):
+            self._finish(commit=False)
+
+    def _finish(self, *, commit: bool) -> None:
+        # KafkaProducer.commit_transaction() is begin_commit() plus an unbounded wait: the same, bounded.
+        manager: Any = self._producer._transaction_manager
+        doing = "commit its transaction" if commit else "abort its transaction"
+        result = self._call(manager.begin_commit if commit else manager.begin_abort, doing)
+        self._producer._sender.wakeup()
+        if not self._call(lambda: result.wait(timeout_ms=int(self.timeout_s * 1000)), doing):
+            raise self._failed(KafkaTimeoutError(f"no answer within {self.timeout_s:g}s"), doing)
+
+    def close(self, timeout_s: float | None = None) -> None:
+        with contextlib.suppress(KafkaError, OSError):
+            self._producer.close(timeout=self.timeout_s if timeout_s is None else timeout_s)
+
+
+__all__ = ["TransactionalProducer"]
