@@ -335,6 +335,16 @@ def scope_of(settings: HubSettings) -> ClusterScope | None:
     return scope(load_topology(settings), settings.cluster) if settings.cluster else None
 
 
+def homed_regions(settings: HubSettings) -> frozenset[str] | None:
+    """The regions the settings' cluster homes; None for the single-cluster hub (every region)."""
+    return load_topology(settings).get(settings.cluster).regions if settings.cluster else None
+
+
+def held_zones(settings: HubSettings) -> tuple[str, ...] | None:
+    """The zones the settings' cluster holds; None for the single-cluster hub (every zone)."""
+    return load_topology(settings).zones_of(settings.cluster) if settings.cluster else None
+
+
 def load_topology(settings: HubSettings) -> Topology:
     """Read ``settings.topology_file`` (or the shipped one) with the org units and the agreements."""
     from hub.agreements.loading import agreements_dir, load_agreements
@@ -360,6 +370,8 @@ __all__ = [
     "cluster_settings",
     "default_topology_file",
     "derive_flows",
+    "held_zones",
+    "homed_regions",
     "load_topology",
     "parse_topology",
     "scope",

@@ -71,8 +71,11 @@ def topics_matching(settings: HubSettings, patterns: Iterable[str]) -> list[str]
 
 
 def shared_topics(settings: HubSettings, zones: Iterable[str]) -> list[str]:
-    """Topics on the broker matching :func:`hub.naming.shared_pattern` of any of ``zones``, sorted."""
-    return topics_matching(settings, [naming.shared_pattern(z) for z in zones])
+    """Topics on the broker of any of ``zones``, sorted: the local shared topics and the copies replicated
+    from other clusters (:func:`hub.naming.copied_shared_pattern`); the caller sees only those its ACLs allow."""
+    return topics_matching(
+        settings, [p for z in zones for p in (naming.shared_pattern(z), naming.copied_shared_pattern(z))]
+    )
 
 
 def raw_topics(settings: HubSettings, regions: Iterable[str]) -> list[str]:

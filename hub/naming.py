@@ -72,6 +72,11 @@ def shared_pattern(zone: str) -> str:
     return rf"^shared\.{re.escape(zone)}\.[a-z0-9-]+$"
 
 
+def copied_shared_pattern(zone: str) -> str:
+    """Regex of the copies of ``zone``'s shared topics from any cluster: ``<alias>.shared.<zone>.<event>``."""
+    return rf"^[a-z][a-z0-9]*\.shared\.{re.escape(zone)}\.[a-z0-9-]+$"
+
+
 def remote_topic(source_alias: str, topic: str) -> str:
     """Name of ``topic`` copied from cluster ``source_alias`` (MirrorMaker 2's DefaultReplicationPolicy):
     ``cn.shared.gba.case-opened``."""

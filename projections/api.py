@@ -35,9 +35,11 @@ from starlette.concurrency import run_in_threadpool
 from hub.errors import HubError, ValidationError
 from hub.http_api import ApiError, admit, authenticate, require_role
 from hub.http_app import install_error_handlers, limit_body
+from hub.jurisdictions import held_zones
 from hub.rate_limit import RateLimit, RateLimiter
 from hub.settings import HubSettings
 from hub.tokens import READING_ROLES, TokenEntry, TokenSource
+from hub.zones import ZONES
 from projections import store
 from projections.report_queries import BadParameter, NotFound, ReportService
 from projections.report_render import render_csv, report_document
@@ -100,6 +102,8 @@ def create_query_app(
         reporting_currency=settings.reporting_currency,
         policy=Policy(threshold=threshold),
         refresh_interval_s=refresh_interval_s,
+        held_zones=held_zones(settings) or ZONES,
+        cluster=settings.cluster,
     )
     app = FastAPI(
         title="Social-work exchange hub: query API",

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, Select, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.errors import ProjectionError
+from hub.jurisdictions import held_zones
 from hub.kafka_admin import shared_topics
 from hub.kafka_reader import KafkaReader, TopicPartitionKey
 from hub.naming import parse_shared_topic
@@ -100,7 +101,7 @@ def covered_zones(engine: Engine, projection: str) -> tuple[str, ...]:
 def topics_of(settings: HubSettings, engine: Engine, projection: str, zones: Sequence[str] | None) -> list[str]:
     """The shared topics of ``zones`` on the broker plus every topic the projection stored offsets for."""
     stored = {row.topic for row in store.offset_rows(engine, projection)}
-    return sorted(set(shared_topics(settings, served_zones(zones))) | stored)
+    return sorted(set(shared_topics(settings, served_zones(zones, held_zones(settings)))) | stored)
 
 
 def measure(

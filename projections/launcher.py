@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from hub.credentials import as_principal
 from hub.errors import ProjectionError
+from hub.jurisdictions import held_zones
 from hub.principals import projection_principal
 from hub.process import ManagedModule
 from hub.settings import HubSettings, as_environment
@@ -46,7 +47,7 @@ class WorkerStatus:
 
 
 def _process(settings: HubSettings, projection: str, zones: Sequence[str] | None) -> tuple[str, ManagedModule]:
-    group = group_id(check_projection(projection), served_zones(zones))
+    group = group_id(check_projection(projection), served_zones(zones, held_zones(settings)))
     files = status_file.paths(settings, group)
     return group, ManagedModule(
         "projections", files, "the projection worker", "start consuming", error=ProjectionError,
@@ -74,7 +75,7 @@ def start(
     """Start ``python -m projections`` in the background; return once it consumes. A running one is a no-op."""
     group, proc = _process(settings, projection, zones)
     args = ["--log-level", loglevel, "--projection", projection]
-    for zone in served_zones(zones):
+    for zone in served_zones(zones, held_zones(settings)):
         args += ["--zone", zone]
     if metrics_port is not None:
         args += ["--metrics-port", str(metrics_port)]
@@ -90,7 +91,7 @@ def start(
         # the metrics server is a separate start-up task: with metrics asked for, wait for its URL too
         return found if metrics_port is None or found.metrics_url else None
 
-    settings = as_principal(settings, projection_principal(served_zones(zones)))
+    settings = as_principal(settings, projection_principal(served_zones(zones, held_zones(settings))))
     env = as_environment(settings, os.environ if environ is None else environ)
     pid, started, found = proc.start(args, env=env, ready=consuming, timeout_s=timeout_s)
     return StartResult(pid, started, group, found.metrics_url)

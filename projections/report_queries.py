@@ -103,9 +103,23 @@ class ReportService:
     """At most one staleness check (and refresh) per this many seconds: a busy API under a busy worker
     then serves figures at most this old instead of refreshing before every request."""
     fx_source: str = field(default_factory=lambda: load_rates().source)
+    held_zones: tuple[str, ...] = ZONES
+    """The zones this database holds: a jurisdiction's cluster (``hub --cluster hk``) holds only the zones
+    with a region homed there; asking for another zone is a 404 naming the cluster's zones, never an
+    empty report that looks like no activity."""
+    cluster: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _cache: dict[tuple[Any, ...], dict[CellKey, Mark]] = field(default_factory=dict, repr=False)
     _checked_at: float | None = field(default=None, repr=False)
+
+    def _scope(self, zone: str, region: str | None, district: str | None) -> Scope:
+        scope = check_scope(zone, region, district)
+        if zone not in self.held_zones:
+            where = f"cluster {self.cluster}" if self.cluster else "this database"
+            raise NotFound(
+                [("zone", f"zone {zone} is not held by {where}, which holds {', '.join(self.held_zones)} only")]
+            )
+        return scope
 
     def ensure_fresh(self) -> None:
         """Refresh the indicators if the facts moved since they were computed (one refresher at a time)."""
@@ -144,7 +158,7 @@ class ReportService:
         suppressed: bool = True,
     ) -> Report:
         """The report of ``zone`` for a period (``2026``, ``2026-Q1``, ``2026-03``), or a part of it."""
-        scope = check_scope(zone, region, district)
+        scope = self._scope(zone, region, district)
         period = check_period(period_text)
         self.ensure_fresh()
         values = indicator_store.read_values(self.engine, zone, period_kind=period.kind, period=period.value)
@@ -181,7 +195,7 @@ class ReportService:
         indicators: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Long-form indicator rows (suppression applied), filtered; zero values are not listed."""
-        check_scope(zone, region, district)
+        self._scope(zone, region, district)
         period = check_period(period_text) if period_text is not None else None
         names = check_indicators(indicators)
         self.ensure_fresh()

@@ -25,14 +25,15 @@ from hub.zones import ZONES
 from projections.tables import PROJECTION_TABLES, READ_MODELS
 
 
-def served_zones(given: Sequence[str] | None) -> tuple[str, ...]:
-    """Zones to project, sorted and unique; none given means every zone (:data:`hub.zones.ZONES`).
+def served_zones(given: Sequence[str] | None, held: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Zones to project, sorted and unique; none given means every zone the cluster holds (``held``,
+    :func:`hub.jurisdictions.held_zones`; every zone of :data:`hub.zones.ZONES` for a single cluster).
 
     A zone is any lower-case code (``gba``, ``mainland``, or a zone added
     later); its ``shared.<zone>.*`` topics must exist when the worker starts.
     """
     if not given:
-        return tuple(sorted(ZONES))
+        return tuple(sorted(ZONES if held is None else held))
     out: set[str] = set()
     for zone in given:
         name = zone.strip().lower()

@@ -50,6 +50,7 @@ from sqlalchemy import Engine
 from hub.credentials import as_principal
 from hub.dlq import DeadLetterProducer
 from hub.errors import BrokerError
+from hub.jurisdictions import held_zones
 from hub.kafka_admin import shared_topics
 from hub.kafka_auth import principal_of
 from hub.principals import projection_principal
@@ -103,7 +104,7 @@ class Prepared:
 def prepare(settings: HubSettings, options: WorkerOptions, *, registry: SchemaSource | None = None) -> Prepared:
     """Migrate the database, list the shared topics, build the decoder. Raises a one-line HubError."""
     projection = check_projection(options.projection)
-    zones = served_zones(options.zones)
+    zones = served_zones(options.zones, held_zones(settings))
     migrations.upgrade(settings.database_url)
     topics = shared_topics(settings, zones)
     if not topics:
@@ -231,7 +232,7 @@ def run(settings: HubSettings, options: WorkerOptions = WorkerOptions(), *, logl
     """Run the worker in the foreground until SIGINT/SIGTERM (blocking; raises SystemExit at the end).
 
     It logs in as its own principal (``projection.<zones>``) unless the settings name a user."""
-    settings = as_principal(settings, projection_principal(served_zones(options.zones)))
+    settings = as_principal(settings, projection_principal(served_zones(options.zones, held_zones(settings))))
     plan = prepare(settings, options)
     try:
         runner(settings, options, plan).run(loglevel=loglevel)

@@ -20,6 +20,7 @@ from hub.credentials import as_principal
 from hub.errors import BrokerError, PolicyError
 from hub.gateway import status as status_file
 from hub.gateway.status import group_id, served_regions
+from hub.jurisdictions import homed_regions
 from hub.principals import gateway_principal
 from hub.process import ManagedModule, ProcessFiles
 from hub.settings import HubSettings, as_environment
@@ -43,7 +44,7 @@ class GatewayStatus:
 
 
 def _process(settings: HubSettings, regions: Sequence[str] | None) -> tuple[tuple[str, ...], ManagedModule]:
-    served = served_regions(regions)
+    served = served_regions(regions, homed_regions(settings))
     files = status_file.paths(settings, group_id(served))
     return served, ManagedModule(
         "hub.gateway", files, "the gateway", "start consuming", error=BrokerError, stop_timeout_s=STOP_TIMEOUT_S

@@ -9,7 +9,7 @@ no faust.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,14 +24,26 @@ from hub.settings import HubSettings
 from hub.stream_runner import status as worker_status
 
 
-def served_regions(given: Sequence[str] | None) -> tuple[str, ...]:
-    """Regions to serve, upper-cased, in :data:`hub.orgunits.REGIONS` order; none given means all five."""
+def served_regions(given: Sequence[str] | None, home: Collection[str] | None = None) -> tuple[str, ...]:
+    """Regions to serve, upper-cased, in :data:`hub.orgunits.REGIONS` order.
+
+    ``home``: the regions the gateway's cluster homes (a cluster of the topology); a gateway never
+    serves a region homed elsewhere, whose raw events are not on its cluster. None given means all
+    of ``home`` (all five for the single-cluster hub).
+    """
+    homed = set(REGIONS) if home is None else {r.upper() for r in home}
     if not given:
-        return REGIONS
+        return tuple(r for r in REGIONS if r in homed)
     wanted = {r.strip().upper() for r in given}
     unknown = sorted(wanted - set(REGIONS))
     if unknown:
         raise ConfigError(f"--region: unknown region {', '.join(unknown)}; expected some of {', '.join(REGIONS)}")
+    elsewhere = sorted(wanted - homed)
+    if elsewhere:
+        raise ConfigError(
+            f"--region: {', '.join(elsewhere)} is not homed in this cluster (it homes {', '.join(sorted(homed))}): "
+            "its gateway runs in its own jurisdiction"
+        )
     return tuple(r for r in REGIONS if r in wanted)
 
 

@@ -43,6 +43,7 @@ from hub.errors import BrokerError, PolicyError
 from hub.gateway import status as status_file
 from hub.gateway.crossing import Border, Outcome, OutputRecord, RawRecord, output_schemas
 from hub.gateway.status import group_id, served_regions
+from hub.jurisdictions import homed_regions
 from hub.kafka_admin import raw_topics
 from hub.kafka_auth import principal_of
 from hub.kafka_clients import aiokafka_producer_config
@@ -89,7 +90,7 @@ def prepare(
     ``environ`` is where agreement keys are looked up first (the CLI passes the
     process environment); ``settings.secrets_file`` second.
     """
-    served = served_regions(regions)
+    served = served_regions(regions, homed_regions(settings))
     folder = agreements_dir(settings.agreements_dir)
     every = load_agreements(folder)
     missing = [r for r in served if r not in every]
@@ -227,7 +228,7 @@ def run(
     """Run the gateway in the foreground until SIGINT/SIGTERM (blocking; raises SystemExit at the end).
 
     It logs in as its own principal (``gateway.<regions>``) unless the settings name a user."""
-    settings = as_principal(settings, gateway_principal(served_regions(regions)))
+    settings = as_principal(settings, gateway_principal(served_regions(regions, homed_regions(settings))))
     plan = prepared if prepared is not None else prepare(settings, regions, environ)
     runner(settings, plan, tuning).run(loglevel=loglevel, library_loglevel=library_loglevel)
 

@@ -26,13 +26,15 @@ def rebuild(
 
     The live tables keep answering queries meanwhile, and a running worker may keep writing them.
     """
+    from hub.jurisdictions import held_zones
     from hub.sql import make_engine
     from projections.rebuild import Progress as RebuildProgress
     from projections.rebuild import rebuild as run_rebuild
     from projections.status import served_zones
 
-    settings = settings_of(ctx, login=projection_principal(served_zones(zone or None)))
-    zones = served_zones(zone) if zone else None
+    held = held_zones(settings_of(ctx))
+    settings = settings_of(ctx, login=projection_principal(served_zones(zone or None, held)))
+    zones = served_zones(zone, held) if zone else None
     engine = make_engine(settings.database_url)
     columns = (
         TextColumn("{task.description}"),
@@ -75,11 +77,12 @@ def wait(
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait before failing."),
 ) -> None:
     """Wait until the projection has applied everything its shared topics hold now (exit 1 on timeout)."""
+    from hub.jurisdictions import held_zones
     from hub.sql import make_engine
     from projections.lag import wait_caught_up
     from projections.status import served_zones
 
-    settings = settings_of(ctx, login=projection_principal(served_zones(zone or None)))
+    settings = settings_of(ctx, login=projection_principal(served_zones(zone or None, held_zones(settings_of(ctx)))))
     engine = make_engine(settings.database_url)
     try:
         with console.status(f"waiting for {name} to catch up…"):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import typer
 
 from hub.commandline import make_console, settings_of
+from hub.jurisdictions import held_zones
+from hub.zones import ZONES
 from projections.commands.db import read_model_engine
 
 console = make_console()
@@ -43,6 +45,8 @@ def report(
             engine,
             reporting_currency=settings.reporting_currency,
             policy=Policy(threshold=threshold),
+            held_zones=held_zones(settings) or ZONES,
+            cluster=settings.cluster,
         )
         built = service.report(zone, period, region=region, district=district, suppressed=not unsuppressed)
     finally:
