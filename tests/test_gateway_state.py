@@ -24,6 +24,13 @@ def test_an_unknown_region_names_the_valid_ones() -> None:
         served_regions(["GD", "TW"])
 
 
+def test_a_gateway_of_a_cluster_serves_what_it_homes_and_refuses_a_region_homed_elsewhere() -> None:
+    assert served_regions(None, {"GD", "JS", "FJ"}) == ("GD", "JS", "FJ")
+    assert served_regions(["gd"], {"GD", "JS", "FJ"}) == ("GD",)
+    with pytest.raises(ConfigError, match=r"HK is not homed in this cluster \(it homes FJ, GD, JS\)"):
+        served_regions(["GD", "HK"], {"GD", "JS", "FJ"})
+
+
 def test_the_group_id_does_not_depend_on_the_order_of_regions() -> None:
     assert group_id(["HK", "GD"]) == group_id(["GD", "HK"]) == "hub-gateway-gd-hk"
     assert group_id(served_regions(None)) == "hub-gateway-fj-gd-hk-js-mo"

@@ -21,7 +21,7 @@ from projections.fx import AppliedRate
 from projections.indicators import ALL, BY_NAME, INDICATORS, IndicatorValue, parts_of
 from projections.periods import parse_period
 from projections.report import Report, build_report
-from projections.report_queries import ReportService
+from projections.report_queries import NotFound, ReportService
 from projections.report_render import render, render_csv, report_document
 from projections.suppression import Policy
 from tests.indicator_stream import load
@@ -311,3 +311,10 @@ def test_no_published_output_of_the_demo_gives_a_withheld_figure_away(demo_db: E
 def test_a_period_without_facts_is_an_empty_report(demo_db: Engine) -> None:
     report = ReportService(demo_db, reporting_currency="CNY").report("gba", "2031-Q2")
     assert report.row(ALL).cells["visits"].value == 0
+
+
+def test_a_zone_the_jurisdictions_database_does_not_hold_is_not_found_not_an_empty_report(demo_db: Engine) -> None:
+    service = ReportService(demo_db, reporting_currency="CNY", held_zones=("gba",), cluster="hk")
+    assert service.report("gba", "2026").rows
+    with pytest.raises(NotFound, match="zone mainland is not held by cluster hk, which holds gba only"):
+        service.report("mainland", "2026")
