@@ -21,6 +21,7 @@ from hub.gateway import commands as gateway_commands
 from hub.ingest import commands as ingest_commands
 from hub.jurisdictions import cluster_settings, load_topology
 from hub.publishing import commands as publishing_commands
+from hub.replication import commands as replication_commands
 from hub.settings import load_settings
 from projections.commands import api, db, project, projections, report
 
@@ -57,6 +58,7 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(ingest_commands.app, name="ingest")
 app.add_typer(agreements.app, name="agreements")
 app.add_typer(gateway_commands.app, name="gateway")
+app.add_typer(replication_commands.app, name="replicate")
 app.add_typer(db.app, name="db")
 app.add_typer(project.app, name="project")
 app.add_typer(projections.app, name="projections")
