@@ -1,141 +1,164 @@
-"""The replicator of one flow, in process, between two real secured clusters with a registry each.
+"""The replicator of one flow, in process, between real secured clusters with a registry each.
 
-Source: a second broker of the session (its shared topics hold only these
-tests' records); target: the session's broker and registry. Each test copies
-under a source alias of its own, so the copies it reads are its own.
-Fixtures: ``tests/fixtures/replication.py``.
+The flow ``cn -> hk`` runs on the session's region stack as its own principal
+(``replicator.cn-hk``), so everything it does here its ACLs allow; tests that
+must write records a flow refuses do so on the session's single broker under
+aliases of their own. Fixtures: ``tests/fixtures/clusters.py``; helpers:
+``tests/fixtures/replication.py``.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections import Counter
 from typing import Any
 
 import pytest
+from kafka.admin import ConfigResource, ConfigResourceType
 
 from hub import naming, topology
-from hub.errors import ReplicationError
-from hub.kafka_admin import apply_topics
+from hub.errors import KafkaAuthError, ReplicationError
+from hub.kafka_admin import admin_client, apply_topics
 from hub.orgunits import org_units
 from hub.registry.client import RegistryClient
+from hub.replication import positions
 from hub.replication.engine import Replicator, Tuning
 from hub.replication.flow import FlowSpec
+from hub.replication.metrics import serve
 from hub.replication.progress import Progress
+from hub.replication.wiring import setup
+from hub.settings import HubSettings
 from hub.topology import TopicSpec
 from hub.transfers.record import decode, record_key
 from hub.transfers.signing import SigningKey
-from tests.fixtures.replication import (  # noqa: F401 - fixtures
-    Pair,
+from tests.fixtures.clusters import RegionStack
+from tests.fixtures.replication import (
     Side,
     event_ids,
     produce,
     read_committed,
-    replica_source,
-    replication_pair,
     send_raw,
+    single_broker_side,
+    stack_side,
 )
 
-KEY = SigningKey.generate()
 
-
-def replicator(pair: Pair, alias: str, topics: str, **tuning: object) -> Replicator:
-    flow = FlowSpec.of(alias, "hk", topics)
-    declared = {s.name: dict(s.config) for s in topology.expand(pair.source.admin, org_units())}
+def stack_flow(stack: RegionStack, topics: str | None, **tuning: Any) -> Replicator:
+    """The topology's flow cn -> hk (as replicator.cn-hk on both clusters), copying ``topics``."""
+    found = setup(stack.base, "cn", "hk", topics)
     return Replicator(
-        flow,
-        pair.source.admin,
-        pair.target.admin,
-        declared=declared,
-        aliases={"cn", "hk", "mo", alias},
-        signing_key=KEY,
-        tuning=Tuning(**tuning),  # type: ignore[arg-type]
+        found.flow,
+        found.source,
+        found.target,
+        declared=found.declared,
+        aliases=found.aliases,
+        signing_key=found.signing_key(),
+        tuning=Tuning(**tuning),
         stop=threading.Event(),
     )
 
 
-def copy_all(pair: Pair, alias: str, topics: str, **tuning: object) -> Progress:
-    return replicator(pair, alias, topics, **tuning).run(until_caught_up=True)
+def copy_all(stack: RegionStack, topics: str | None, **tuning: Any) -> Progress:
+    return stack_flow(stack, topics, **tuning).run(until_caught_up=True)
 
 
 def test_a_flow_copies_every_record_once_keeping_key_headers_timestamp_and_partition(
-    replication_pair: Pair,  # noqa: F811 - the fixture imported above
+    region_stack: RegionStack,
 ) -> None:
-    pair, topic = replication_pair, naming.shared_topic("gba", "CaseOpened")
+    cn, hk = stack_side(region_stack, "cn"), stack_side(region_stack, "hk")
+    topic = naming.shared_topic("gba", "CaseOpened")
     sent = produce(
-        pair.source,
+        cn,
         topic,
         30,
         partition=lambda i: i % 3,
         timestamp_ms=lambda i: 1_780_000_000_000 + i,
         headers=lambda i: (("trace", f"t-{i}".encode()), ("empty", b"")),
     )
-    done = copy_all(pair, "ra", r"shared\.gba\.case-opened", batch_records=7)
+    done = copy_all(region_stack, r"shared\.gba\.case-opened", batch_records=7)
     assert done.records >= 30 and done.transactions >= 5
-    copied = read_committed(pair.target.admin, [f"ra.{topic}"])
-    mine = {s.event_id: s for s in sent}
-    by_id = dict(zip(event_ids(copied, pair.target.registry_url), copied, strict=True))
-    assert set(mine) <= set(by_id)
-    for event_id, s in mine.items():
-        r = by_id[event_id]
+    copied = read_committed(hk.admin, [f"cn.{topic}"])
+    ids = event_ids(copied, hk.registry_url)
+    by_id = dict(zip(ids, copied, strict=True))
+    for s in sent:
+        r = by_id[s.event_id]
         assert (r.key, r.partition, r.timestamp, tuple(r.headers)) == (s.key, s.partition, s.timestamp_ms, s.headers)
-    assert not [i for i, n in Counter(event_ids(copied, pair.target.registry_url)).items() if n > 1]
+    assert [i for i, n in Counter(ids).items() if n > 1] == []
 
-    again = produce(pair.source, topic, 5)
-    done = copy_all(pair, "ra", r"shared\.gba\.case-opened")
+    again = produce(cn, topic, 5)
+    done = copy_all(region_stack, r"shared\.gba\.case-opened")
     assert done.records == 5, "a restarted flow resumes where it committed"
-    ids = Counter(event_ids(read_committed(pair.target.admin, [f"ra.{topic}"]), pair.target.registry_url))
-    assert all(ids[s.event_id] == 1 for s in [*sent, *again])
+    counts = Counter(event_ids(read_committed(hk.admin, [f"cn.{topic}"]), hk.registry_url))
+    assert {counts[s.event_id] for s in [*sent, *again]} == {1}
 
 
-def test_transfer_records_chain_on_both_clusters_and_match_the_copies(replication_pair: Pair) -> None:  # noqa: F811
-    pair, topic = replication_pair, naming.shared_topic("gba", "VisitMade")
-    produce(pair.source, topic, 12, event_type="VisitMade", partition=lambda i: i % 2)
-    copy_all(pair, "rb", r"shared\.gba\.visit-made", batch_records=5)
-    key = record_key("rb->hk")
-    on_target = [decode(r.value) for r in read_committed(pair.target.admin, [naming.TRANSFERS_TOPIC]) if r.key == key]
-    on_source = [decode(r.value) for r in read_committed(pair.source.admin, [naming.TRANSFERS_TOPIC]) if r.key == key]
+def test_the_copy_is_created_with_the_source_partitions_and_retention(region_stack: RegionStack) -> None:
+    topic = naming.shared_topic("gba", "ProjectFunded")
+    produce(stack_side(region_stack, "cn"), topic, 1, event_type="ProjectFunded")
+    copy_all(region_stack, r"shared\.gba\.project-funded")
+    admin = admin_client(region_stack.admin("hk"), 10)
+    try:
+        (meta,) = admin.describe_topics([f"cn.{topic}"])
+        configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, f"cn.{topic}")])
+    finally:
+        admin.close()
+    assert len(meta["partitions"]) == region_stack.clusters["cn"].shared_partitions
+    assert configs["topic"][f"cn.{topic}"]["retention.ms"]["value"] == "-1"
+
+
+def test_transfer_records_chain_on_both_clusters_and_name_where_the_copies_landed(region_stack: RegionStack) -> None:
+    cn, hk = stack_side(region_stack, "cn"), stack_side(region_stack, "hk")
+    topic = naming.shared_topic("gba", "VisitMade")
+    produce(cn, topic, 12, event_type="VisitMade", partition=lambda i: i % 2)
+    copy_all(region_stack, r"shared\.gba\.visit-made", batch_records=5)
+    key = record_key("cn->hk")
+    on_target = [decode(r.value) for r in read_committed(hk.admin, [naming.TRANSFERS_TOPIC]) if r.key == key]
+    on_source = [decode(r.value) for r in read_committed(cn.admin, [naming.TRANSFERS_TOPIC]) if r.key == key]
     assert [r.seq for r in on_target] == list(range(1, len(on_target) + 1))
     assert [r.digest for r in on_source] == [r.digest for r in on_target]
-    assert sum(r.transfer.count for r in on_target) == 12
-    for r in on_target:
-        assert r.transfer.target_topic == f"rb.{topic}" and r.transfer.source_topic == topic
-        assert r.key_id == KEY.key_id
-    copies = read_committed(pair.target.admin, [f"rb.{topic}"])
-    where = {(c.partition, c.offset) for c in copies}
-    for r in on_target:
-        assert (r.transfer.partition, r.transfer.target_first) in where
-        assert (r.transfer.partition, r.transfer.target_last) in where
+    mine = [r for r in on_target if r.transfer.source_topic == topic]
+    assert sum(r.transfer.count for r in mine) == 12
+    signer = setup(region_stack.base, "cn", "hk").signing_key()
+    assert {r.key_id for r in on_target} == {signer.key_id}, "signed with the source jurisdiction's key"
+    copies = {(c.partition, c.offset) for c in read_committed(hk.admin, [f"cn.{topic}"])}
+    for r in mine:
+        assert r.transfer.target_topic == f"cn.{topic}"
+        assert {
+            (r.transfer.partition, r.transfer.target_first),
+            (r.transfer.partition, r.transfer.target_last),
+        } <= copies
 
 
 def test_schema_ids_are_rewritten_and_a_standard_consumer_decodes_with_the_target_registry_alone(
-    replication_pair: Pair,  # noqa: F811 - the fixture imported above
+    region_stack: RegionStack,
 ) -> None:
     from confluent_kafka import DeserializingConsumer, TopicPartition
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroDeserializer
     from confluent_kafka.serialization import StringDeserializer
 
-    pair, topic = replication_pair, naming.shared_topic("gba", "DonationReceived")
-    sent = produce(pair.source, topic, 6, event_type="DonationReceived", place="MO")
+    cn, hk = stack_side(region_stack, "cn"), stack_side(region_stack, "hk")
+    topic = naming.shared_topic("gba", "DonationReceived")
+    sent = produce(cn, topic, 6, event_type="DonationReceived", place="MO")
     (source_id,) = {s.schema_id for s in sent}
-    with RegistryClient(pair.target.registry_url) as target_registry:
+    with RegistryClient(hk.registry_url) as target_registry:
         padded = 0
-        while padded <= source_id:  # the target's next id is past the source's: the same id would be wrong
+        while padded <= source_id:  # the target's next ids are past the source's: keeping the id would be wrong
             schema = {"type": "record", "name": f"Pad{uuid.uuid4().hex}", "fields": []}
             padded = target_registry.register(f"test-replication-pad-{uuid.uuid4().hex}-value", schema)
-        copy_all(pair, "rc", r"shared\.gba\.donation-received")
-        latest = target_registry.get_latest(naming.subject_for(f"rc.{topic}"))
-    with RegistryClient(pair.source.registry_url) as source_registry:
+        copy_all(region_stack, r"shared\.gba\.donation-received")
+        latest = target_registry.get_latest(naming.subject_for(f"cn.{topic}"))
+    with RegistryClient(cn.registry_url) as source_registry:
         assert latest.schema == source_registry.get_schema(source_id)
-    copied = read_committed(pair.target.admin, [f"rc.{topic}"])
-    assert {r.value[:5] for r in copied if r.value} == {b"\x00" + latest.id.to_bytes(4, "big")}
+    copied = read_committed(hk.admin, [f"cn.{topic}"])
     assert latest.id != source_id
-    bodies = sorted(bytes(r.value[5:]) for r in copied if r.value)
-    assert bodies == sorted(bytes(r.value[5:]) for r in read_committed(pair.source.admin, [topic]) if r.value)
+    assert {bytes(r.value[:5]) for r in copied} == {b"\x00" + latest.id.to_bytes(4, "big")}
+    bodies = sorted(bytes(r.value[5:]) for r in copied)
+    assert bodies == sorted(bytes(r.value[5:]) for r in read_committed(cn.admin, [topic]))
 
-    admin = pair.target.admin
+    admin = hk.admin
     consumer = DeserializingConsumer(
         {
             "bootstrap.servers": admin.bootstrap_servers,
@@ -147,12 +170,13 @@ def test_schema_ids_are_rewritten_and_a_standard_consumer_decodes_with_the_targe
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
             "key.deserializer": StringDeserializer("utf_8"),
-            "value.deserializer": AvroDeserializer(SchemaRegistryClient({"url": pair.target.registry_url})),
+            "value.deserializer": AvroDeserializer(SchemaRegistryClient({"url": hk.registry_url})),
         }
     )
     got: list[str] = []
     try:
-        consumer.assign([TopicPartition(f"rc.{topic}", p, 0) for p in range(3)])
+        partitions = region_stack.clusters["cn"].shared_partitions
+        consumer.assign([TopicPartition(f"cn.{topic}", p, 0) for p in range(partitions)])
         while len(got) < len(copied):
             msg = consumer.poll(10)
             assert msg is not None, f"decoded {len(got)} of {len(copied)}"
@@ -161,21 +185,80 @@ def test_schema_ids_are_rewritten_and_a_standard_consumer_decodes_with_the_targe
             got.append(value["event_id"])
     finally:
         consumer.close()
-    assert sorted(got) == sorted(s.event_id for s in sent)
+    assert {s.event_id for s in sent} <= set(got)
 
 
-def test_an_unframed_record_stops_the_flow_naming_where_it_is(replication_pair: Pair) -> None:  # noqa: F811
-    pair, topic = replication_pair, naming.shared_topic("gba", "CaseClosed")
-    produce(pair.source, topic, 2, event_type="CaseClosed", partition=lambda i: 1)
-    offset = send_raw(pair.source, topic, b"not avro", partition=1)
-    with pytest.raises(ReplicationError, match=rf"{topic} partition 1 offset {offset}: .*magic byte"):
-        copy_all(pair, "rd", r"shared\.gba\.case-closed")
-    assert read_committed(pair.target.admin, [f"rd.{topic}"]) == [], "nothing of the failed batch landed"
+@pytest.mark.parametrize("pattern", [r".*", r"raw\..*|shared\.gba\..*"])
+def test_a_pattern_that_matches_raw_topics_gets_the_brokers_refusal_and_nothing_raw_lands(
+    region_stack: RegionStack, pattern: str
+) -> None:
+    with pytest.raises(KafkaAuthError, match=r"denied User:replicator\.cn-hk DESCRIBE on topic raw\.") as caught:
+        copy_all(region_stack, pattern)
+    assert "\n" not in str(caught.value)
+    admin = admin_client(region_stack.admin("hk"), 10)
+    try:
+        landed = [t for t in admin.list_topics() if t.startswith("cn.") and not t.startswith("cn.shared.gba.")]
+    finally:
+        admin.close()
+    assert landed == []
 
 
-def test_a_target_topic_with_another_partition_count_is_refused(replication_pair: Pair) -> None:  # noqa: F811
-    pair, topic = replication_pair, naming.shared_topic("gba", "TrainingHeld")
-    produce(pair.source, topic, 1, event_type="TrainingHeld")
-    apply_topics(pair.target.admin, [TopicSpec(f"re.{topic}", 1, 1, dict(topology.FOREVER))])
-    with pytest.raises(ReplicationError, match=rf"re\.{topic} has 1 partitions on the target, its source 3"):
-        copy_all(pair, "re", r"shared\.gba\.training-held")
+def test_metrics_show_what_the_flow_copied_and_its_lag(region_stack: RegionStack) -> None:
+    import httpx
+
+    topic = naming.shared_topic("gba", "WorkerCertified")
+    produce(stack_side(region_stack, "cn"), topic, 4, event_type="WorkerCertified")
+    flow = stack_flow(region_stack, r"shared\.gba\.worker-certified")
+    server = serve(flow.progress)
+    try:
+        done = flow.run(until_caught_up=True)
+        text = httpx.get(server.url, timeout=10).text
+    finally:
+        server.close()
+    assert done.records >= 4
+    assert f'hub_replication_records_total{{flow="cn-hk"}} {float(done.records)}' in text
+    lags = [line for line in text.splitlines() if line.startswith("hub_replication_lag_records{") and topic in line]
+    assert len(lags) == region_stack.clusters["cn"].shared_partitions
+    assert {float(line.rsplit(" ", 1)[1]) for line in lags} == {0.0}
+
+
+# -- on the single-cluster session broker: records a flow must refuse ------------------------------------
+def single_flow(side: Side, alias: str, topics: str) -> Replicator:
+    flow = FlowSpec.of(alias, "hk", topics)
+    declared = {s.name: dict(s.config) for s in topology.expand(side.admin, org_units())}
+    return Replicator(
+        flow,
+        side.admin,
+        side.admin,
+        declared=declared,
+        aliases={"cn", "hk", "mo", alias},
+        signing_key=SigningKey.generate(),
+        stop=threading.Event(),
+    )
+
+
+def test_an_unframed_record_stops_the_flow_naming_where_it_is_and_nothing_of_its_batch_lands(
+    kafka: HubSettings, registry: str
+) -> None:
+    side = single_broker_side(kafka, registry)
+    topic = naming.shared_topic("gba", "CaseClosed")
+    produce(side, topic, 2, event_type="CaseClosed", partition=lambda i: 1)
+    send_raw(side, topic, b"not avro", partition=1)
+    with pytest.raises(ReplicationError) as caught:
+        single_flow(side, "rd", r"shared\.gba\.case-closed").run(until_caught_up=True)
+    # the session's shared topics also hold other tests' records: the flow stops at the first it must refuse
+    found = re.search(rf"{re.escape(topic)} partition (\d+) offset (\d+): ", str(caught.value))
+    assert found, str(caught.value)
+    partition, offset = int(found[1]), int(found[2])
+    reached = positions.fold(
+        "rd-hk", ((r.key, r.value) for r in read_committed(kafka, [naming.REPLICATION_OFFSETS_TOPIC]))
+    )
+    assert reached.positions.get((topic, partition), 0) <= offset, "nothing at or past the refused record committed"
+
+
+def test_a_target_topic_with_another_partition_count_is_refused(kafka: HubSettings, registry: str) -> None:
+    side = single_broker_side(kafka, registry)
+    topic = naming.shared_topic("gba", "TrainingHeld")
+    apply_topics(kafka, [TopicSpec(f"re.{topic}", 1, 1, dict(topology.FOREVER))])
+    with pytest.raises(ReplicationError, match=rf"re\.{re.escape(topic)} has 1 partitions on the target, its source 3"):
+        single_flow(side, "re", r"shared\.gba\.training-held").run(until_caught_up=True)

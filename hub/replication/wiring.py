@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hub import topology as layout
 from hub.credentials import as_principal
-from hub.jurisdictions import cluster_settings, load_topology
+from hub.jurisdictions import cluster_settings, load_topology, scope
 from hub.orgunits import org_units
 from hub.process import ProcessFiles
 from hub.replication.flow import FlowSpec
@@ -46,7 +46,8 @@ def setup(settings: HubSettings, source: str, target: str, topics: str | None = 
     flow = FlowSpec.of(source, target, topics or declared_flow.pattern, declared_flow.principal)
     source_settings = cluster_settings(settings, topology, source)
     target_settings = cluster_settings(settings, topology, target)
-    declared = {s.name: dict(s.config) for s in layout.expand(source_settings, org_units())}
+    own_layout = layout.expand(source_settings, org_units(), scope(topology, source))
+    declared = {s.name: dict(s.config) for s in own_layout}
     return FlowSetup(
         flow,
         as_principal(source_settings, flow.principal),
