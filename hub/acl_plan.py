@@ -15,7 +15,8 @@ exactly what the design contract gives it (``docs/security.md``):
   ``hub.dlq``; READ on the PREFIXED group ``partner.<id>.``;
 - ``registry``: READ, WRITE, DESCRIBE, CREATE, DESCRIBE_CONFIGS on LITERAL ``_schemas``;
 - ``replicator.<source>-<target>`` (a cluster of the topology only): on the source, READ, DESCRIBE on
-  PREFIXED ``shared.<zone>.`` per replicated zone (never a copy: nothing is replicated onwards) and READ,
+  PREFIXED ``shared.<zone>.`` per replicated zone (never a copy: nothing is replicated onwards), with
+  DESCRIBE_CONFIGS (a copy gets its source's retention), and READ,
   WRITE, DESCRIBE on LITERAL ``hub.transfers``; on the target, CREATE, WRITE, READ, DESCRIBE,
   DESCRIBE_CONFIGS on PREFIXED ``<source>.shared.<zone>.``, READ, WRITE, DESCRIBE on LITERAL
   ``hub.transfers`` and ``hub.replication.offsets``, and DENY ALL on PREFIXED ``<source>.raw.``; on
@@ -228,8 +229,8 @@ def _replicator(p: Principal) -> Iterator[AclEntry]:
         raise ValueError(f"replicator principal {p.name} needs its flow and side, got {p.flow!r}, {p.side!r}")
     source, _target = p.flow
     if p.side == "source":
-        for zone in p.zones:
-            yield from _topic_prefix(p, naming.shared_prefix(zone), *_READ)
+        for zone in p.zones:  # DESCRIBE_CONFIGS: a copy is created with its source topic's retention
+            yield from _topic_prefix(p, naming.shared_prefix(zone), *_READ, Operation.DESCRIBE_CONFIGS)
         yield from _topic(p, naming.TRANSFERS_TOPIC, *_LOG)
     else:
         for zone in p.zones:

@@ -83,15 +83,23 @@ class Credentials:
         return Credentials({k: v for k, v in self.passwords.items() if k != name})
 
 
-def read(settings: HubSettings) -> Credentials | None:
-    """The local credentials, or None when this data folder has no secured broker."""
-    path = credentials_path(settings)
+def refuse_readable(path: Path) -> bool:
+    """False if ``path`` does not exist; raises :class:`ConfigError` (with the ``chmod`` fix) if anyone but
+    its owner may read or write it; else True. For every secret the hub keeps in a file."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        return None
+        return False
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"{path} may be read by others (mode {stat.S_IMODE(mode):o}): run `chmod 600 {path}`")
+    return True
+
+
+def read(settings: HubSettings) -> Credentials | None:
+    """The local credentials, or None when this data folder has no secured broker."""
+    path = credentials_path(settings)
+    if not refuse_readable(path):
+        return None
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         users = doc["users"]
@@ -171,6 +179,7 @@ __all__ = [
     "masked",
     "new_password",
     "read",
+    "refuse_readable",
     "secrets_dir",
     "write",
 ]

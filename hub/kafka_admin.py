@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError, TopicAuthorizationFailedError
 
 from hub import naming
 from hub.errors import BrokerError, KafkaAuthError
-from hub.kafka_auth import refusal
+from hub.kafka_auth import principal_of, refusal
 from hub.kafka_clients import Cluster, describe, new_admin, new_consumer
 from hub.settings import HubSettings
 from hub.topology import Drift, TopicSpec, drift
@@ -112,11 +112,20 @@ def apply_topics(cluster: Cluster, specs: Iterable[TopicSpec], timeout_s: float 
                 timeout_ms=int(timeout_s * 1000),
                 raise_errors=False,
             )
-            failed = [
-                f"{t['name']}: {t.get('error_message') or t['error_code']}"
-                for t in result.get("topics", [])
-                if t.get("error_code") not in (0, TopicAlreadyExistsError.errno)
+            errors = [
+                t for t in result.get("topics", []) if t.get("error_code") not in (0, TopicAlreadyExistsError.errno)
             ]
+            denied = [t["name"] for t in errors if t.get("error_code") == TopicAuthorizationFailedError.errno]
+            if denied:  # a refusal is the caller's ACLs, never transient: one line, not retried
+                raise KafkaAuthError(
+                    f"Kafka at {cluster.bootstrap_servers} denied {principal_of(cluster)} CREATE on topic "
+                    f"{denied[0]}{f' (and {len(denied) - 1} more)' if len(denied) > 1 else ''}: no ACL allows it "
+                    "(see `hub kafka acls plan`)",
+                    principal=principal_of(cluster),
+                    resource=f"topic {denied[0]}",
+                    operation="CREATE",
+                )
+            failed = [f"{t['name']}: {t.get('error_message') or t['error_code']}" for t in errors]
             if failed:
                 raise BrokerError("could not create topics: " + "; ".join(failed[:5]))
             admin.wait_for_topics([s.name for s in chunk], timeout_ms=int(timeout_s * 1000))

@@ -1,7 +1,8 @@
 """The one group-less Kafka reader: partitions, offsets, record timestamps and replays by manual assignment.
 
 Used by the projection rebuild and lag measurement and by the partner
-subscriber. Guarantees:
+subscriber; :func:`read_ranges` and :func:`read_topic` are the one
+read-to-an-end loop (audit counts, the transfer log). Guarantees:
 
 - it joins no consumer group and commits nothing: whoever reads keeps its
   offsets (in its database or sink) and assigns from them;
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Final, Literal
 
@@ -201,3 +202,56 @@ class KafkaReader:
 
 
 __all__ = ["KafkaReader", "TopicPartitionKey"]
+
+
+def read_ranges(
+    settings: HubSettings,
+    windows: Mapping[TopicPartitionKey, tuple[int, int]],
+    *,
+    client_id: str,
+    timeout_s: float | None = None,
+) -> Iterator[ConsumerRecord]:
+    """The committed records of each partition in its window ``[start, stop)`` (read_committed).
+
+    Records come partition by partition in offset order. Raises :class:`BrokerError` when no
+    partition moves for ``timeout_s`` (default: the request timeout, at least 30 s); a refusal is a
+    :class:`~hub.errors.KafkaAuthError`.
+    """
+    wanted = {tp: window for tp, window in windows.items() if window[1] > window[0]}
+    if not wanted:
+        return
+    timeout = timeout_s if timeout_s is not None else max(settings.request_timeout_s, 30.0)
+    with KafkaReader(settings, client_id=client_id, read_committed=True) as reader:
+        reader.assign({tp: start for tp, (start, _) in wanted.items()})
+        remaining = set(wanted)
+        positions = {tp: wanted[tp][0] for tp in wanted}
+        moved_at = time.monotonic()
+        while remaining:
+            records = reader.poll()
+            yield from (r for r in records if r.offset < wanted[(r.topic, r.partition)][1])
+            for tp in list(remaining):
+                now = reader.position(tp)
+                if now != positions[tp]:
+                    positions[tp] = now
+                    moved_at = time.monotonic()
+                if now >= wanted[tp][1]:
+                    remaining.discard(tp)
+            if remaining and time.monotonic() - moved_at > timeout:
+                stuck = ", ".join(f"{t}[{p}]@{positions[(t, p)]}/{wanted[(t, p)][1]}" for t, p in sorted(remaining))
+                raise BrokerError(f"reading stalled at {stuck}")
+
+
+def read_topic(
+    settings: HubSettings, topic: str, *, client_id: str = "hub-reader", timeout_s: float | None = None
+) -> Iterator[ConsumerRecord]:
+    """Every committed record of ``topic``, all partitions, from the beginning to its end offsets now.
+
+    Raises :class:`BrokerError` if the topic does not exist, Kafka fails, or no partition moves for
+    ``timeout_s``.
+    """
+    with KafkaReader(settings, client_id=client_id, read_committed=True) as reader:
+        tps = reader.partitions([topic])
+        begins, ends = reader.beginning_offsets(tps), reader.end_offsets(tps)
+    yield from read_ranges(
+        settings, {tp: (begins[tp], ends[tp]) for tp in tps}, client_id=client_id, timeout_s=timeout_s
+    )

@@ -25,8 +25,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 from hub import naming
 from hub.dlq import decode_dead_letter
 from hub.gateway import launcher
-from hub.gateway.audit_counts import read_topic
 from hub.kafka_clients import connection_config
+from hub.kafka_reader import read_topic
 from hub.publishing.publisher import Ack, Publisher
 from hub.registry import launcher as registry_service
 from hub.registry.client import RegistryClient

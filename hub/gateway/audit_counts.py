@@ -8,39 +8,15 @@ crossing identity, so they survive restarts and ignore at-least-once copies.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-
-from kafka.consumer.fetcher import ConsumerRecord
 
 from hub import naming
 from hub.dlq import decode_dead_letter
-from hub.errors import BrokerError, SerializationError
-from hub.kafka_reader import KafkaReader
+from hub.errors import SerializationError
+from hub.kafka_reader import read_topic
 from hub.registry.client import RegistryClient
 from hub.serde import AvroDeserializer, SchemaSource
 from hub.settings import HubSettings
-
-
-def read_topic(settings: HubSettings, topic: str, *, timeout_s: float | None = None) -> Iterator[ConsumerRecord]:
-    """Every record of ``topic`` from the beginning to its end offsets now, read_committed, all partitions.
-
-    Raises :class:`BrokerError` if the topic does not exist, Kafka fails, or no partition moves for ``timeout_s``.
-    """
-    timeout = timeout_s if timeout_s is not None else max(settings.request_timeout_s, 30.0)
-    with KafkaReader(settings, client_id="hub-audit-counts", read_committed=True) as reader:
-        tps = reader.partitions([topic])
-        ends = reader.end_offsets(tps)
-        reader.assign(reader.beginning_offsets(tps))
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            records = reader.poll(timeout_s=timeout)
-            yield from (r for r in records if r.offset < ends[(r.topic, r.partition)])
-            done = {tp for tp in remaining if reader.position(tp) >= ends[tp]}
-            if not records and not done:
-                stuck = ", ".join(f"{p}@{reader.position((t, p))}/{ends[(t, p)]}" for t, p in sorted(remaining))
-                raise BrokerError(f"reading {topic} stalled at partitions {stuck}")
-            remaining -= done
 
 
 @dataclass
@@ -64,7 +40,7 @@ def audit_counts(settings: HubSettings, registry: SchemaSource | None = None) ->
     decoder = AvroDeserializer(source)
     seen: set[tuple[str, str, int, int]] = set()
     out = AuditCounts()
-    for record in read_topic(settings, naming.AUDIT_TOPIC):
+    for record in read_topic(settings, naming.AUDIT_TOPIC, client_id="hub-audit-counts"):
         try:
             doc = decoder(record.value)
         except SerializationError:
@@ -93,7 +69,7 @@ def dead_letter_counts(settings: HubSettings, consumer: str | None = "gateway") 
     """Dead letters in ``hub.dlq`` per stage (of one consumer, or all with None), one per source record."""
     seen: set[bytes] = set()
     out: Counter[str] = Counter()
-    for record in read_topic(settings, naming.DLQ_TOPIC):
+    for record in read_topic(settings, naming.DLQ_TOPIC, client_id="hub-audit-counts"):
         if record.key in seen:
             continue
         try:
@@ -107,4 +83,4 @@ def dead_letter_counts(settings: HubSettings, consumer: str | None = "gateway") 
     return out
 
 
-__all__ = ["AuditCounts", "audit_counts", "dead_letter_counts", "read_topic"]
+__all__ = ["AuditCounts", "audit_counts", "dead_letter_counts"]
