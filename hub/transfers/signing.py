@@ -4,7 +4,9 @@ Guarantees:
 
 - the private key lives in ``<data_dir>/secrets/transfer-signing.pem`` (PKCS#8 PEM,
   mode 600, in a folder of mode 700, under the git-ignored data folder); a key
-  file that group or others may read is refused, never used;
+  file that group or others may read is refused, never used (the
+  :class:`~hub.errors.ConfigError` of :func:`hub.credentials.refuse_readable`,
+  as for every secret the hub keeps in a file);
 - :func:`load_or_create` creates the key once and never overwrites it, and
   writes the public half beside the data folder's root
   (``<data_dir>/transfer-signing.pub.pem``, mode 644) for operators to
@@ -20,7 +22,6 @@ import base64
 import binascii
 import hashlib
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -29,7 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hub.credentials import secrets_dir_of
+from hub.credentials import refuse_readable, secrets_dir_of
 from hub.errors import TransferLogError
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def public_key_path(settings: HubSettings) -> Path:
 
 def load_or_create(path: Path) -> SigningKey:
     """The signing key in ``path``, created (with its public half beside the secrets folder) if missing."""
-    if path.exists():
+    if path.exists() or path.is_symlink():
         key = _load_private(path)
     else:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -163,9 +164,7 @@ def _public_path_of(key_path: Path) -> Path:
 
 
 def _load_private(path: Path) -> SigningKey:
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise TransferLogError(f"{path} may be read by others (mode {stat.S_IMODE(mode):o}): run `chmod 600 {path}`")
+    refuse_readable(path)
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
