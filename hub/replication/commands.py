@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -12,7 +13,7 @@ import typer
 from hub.commandline import make_console, settings_of, stopped_line
 from hub.process import StatusFile
 from hub.replication import launcher
-from hub.replication.engine import Replicator
+from hub.replication.engine import Replicator, Tuning
 from hub.replication.wiring import files, setup
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ console = make_console()
 
 _FROM = typer.Option(..., "--from", help="Source cluster of the topology (cn, hk, mo).")
 _TO = typer.Option(..., "--to", help="Target cluster of the topology.")
+_BATCH = typer.Option(Tuning.batch_records, "--batch-records", min=1, help="At most this many records per transaction.")
 _TOPICS = typer.Option(
     None, "--topics", help="Regex of the source topics to copy (full match); default: the flow's shared.<zone>.*."
 )
@@ -36,8 +38,15 @@ def run(
     topics: str | None = _TOPICS,
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve Prometheus /metrics on this port."),
     once: bool = typer.Option(False, "--once", help="Copy what the source holds now, then exit."),
+    batch_records: int = _BATCH,
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
 ) -> None:
     """Run the flow in the foreground until interrupted (SIGTERM or Ctrl-C finish the open transaction)."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    if logging.getLogger().level > logging.DEBUG:
+        # kafka-python logs every failed reconnect of an outage as an error; the flow says it once, waiting
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     found = setup(settings_of(ctx), source, target, topics)
     stop = threading.Event()
 
@@ -53,6 +62,7 @@ def run(
         declared=found.declared,
         aliases=found.aliases,
         signing_key=found.signing_key(),
+        tuning=Tuning(batch_records=batch_records),
         status=StatusFile(files(found.target, found.flow).status),
         stop=stop,
     )
@@ -62,15 +72,13 @@ def run(
 
         server = serve(replicator.progress, port=metrics_port)
         console.print(f"metrics at {server.url}")
-    console.print(f"flow {found.flow.name}: {found.flow.topics} from {source} to {target}", highlight=False)
+    console.print(f"flow {found.flow.name}: {found.flow.topics} from {source} to {target}", markup=False)
     try:
         done = replicator.run(until_caught_up=once)
     finally:
         if server is not None:
             server.close()
-    console.print(
-        f"flow {found.flow.name}: {done.records} records in {done.transactions} transactions", highlight=False
-    )
+    console.print(f"flow {found.flow.name}: {done.records} records in {done.transactions} transactions", markup=False)
 
 
 @app.command()
@@ -81,13 +89,20 @@ def start(
     topics: str | None = _TOPICS,
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve Prometheus /metrics on this port."),
     timeout: float = typer.Option(launcher.START_TIMEOUT_S, "--timeout", help="Seconds to wait until it copies."),
+    batch_records: int = _BATCH,
 ) -> None:
     """Start the flow in the background; return once it copies. A running one is left as is."""
     settings = settings_of(ctx)
     found = setup(settings, source, target, topics)
     with console.status(f"starting flow {found.flow.name}…"):
         result = launcher.start(
-            settings, found, environ=os.environ, topics=topics, metrics_port=metrics_port, timeout_s=timeout
+            settings,
+            found,
+            environ=os.environ,
+            topics=topics,
+            metrics_port=metrics_port,
+            batch_records=batch_records,
+            timeout_s=timeout,
         )
     verb = "started" if result.started else "already running"
     console.print(f"flow {result.flow} {verb} (pid {result.pid})")
@@ -113,10 +128,12 @@ def status(ctx: typer.Context, source: str = _FROM, target: str = _TO) -> None:
         f"flow {st.flow}: {doc.get('state', 'starting')} (pid {st.pid}); {doc.get('records', 0)} records in "
         f"{doc.get('transactions', 0)} transactions, {doc.get('records_per_s', 0)} records/s, "
         f"lag {doc.get('lag', '?')}, {doc.get('restarts', 0)} restarts",
-        highlight=False,
+        markup=False,
     )
     for p in doc.get("partitions", []):
         if p.get("lag"):
-            console.print(f"  {p['topic']}[{p['partition']}]: {p['lag']} behind (at {p['position']} of {p['end']})")
+            console.print(
+                f"  {p['topic']}[{p['partition']}]: {p['lag']} behind (at {p['position']} of {p['end']})", markup=False
+            )
     if doc.get("last_error"):
-        console.print(f"[yellow]last error:[/] {doc['last_error']}", highlight=False)
+        console.print(f"last error: {doc['last_error']}", markup=False)

@@ -70,8 +70,8 @@ class Tuning:
     """How long one poll waits for records."""
     status_every_s: float = 1.0
     """How often the lag is measured and the status file rewritten."""
-    timeout_s: float = 30.0
-    """Bound on any wait for a broker (a flush, a commit, reading a log)."""
+    timeout_s: float | None = None
+    """Bound on any wait for a broker or registry (a flush, a commit); None: each side's ``request_timeout_s``."""
     backoff: Backoff = field(default_factory=lambda: Backoff(first_s=0.5, max_s=5.0))
 
 
@@ -182,19 +182,25 @@ class _Session:
             log.info("flow %s: created %s on the target", flow.name, ", ".join(created))
         # fence first: the zombie's open transactions are aborted before anything is read
         self._out = TransactionalProducer(
-            owner.target, transactional_id=flow.transactional_id, client_id=flow.principal, timeout_s=t.timeout_s
+            owner.target,
+            transactional_id=flow.transactional_id,
+            client_id=flow.principal,
+            timeout_s=t.timeout_s or owner.target.request_timeout_s,
         )
         self._log = TransactionalProducer(
             owner.source,
             transactional_id=flow.source_log_transactional_id,
             client_id=flow.source_log_transactional_id,
-            timeout_s=t.timeout_s,
+            timeout_s=t.timeout_s or owner.source.request_timeout_s,
         )
         resume = target_side.resume(owner.target, flow)
         self.positions, self.head = dict(resume.positions), resume.head
         self._reconcile()
         self._translator = SchemaTranslator(
-            flow, owner.source.schema_registry_url, owner.target.schema_registry_url, timeout_s=t.timeout_s
+            flow,
+            owner.source.schema_registry_url,
+            owner.target.schema_registry_url,
+            timeout_s=t.timeout_s or owner.target.request_timeout_s,
         )
         self._reader = SourceReader(owner.source, flow, max_records=t.batch_records)
         start = self._reader.assign(topics, self.positions)

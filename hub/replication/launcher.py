@@ -57,6 +57,7 @@ def start(
     environ: Mapping[str, str],
     topics: str | None = None,
     metrics_port: int | None = None,
+    batch_records: int | None = None,
     timeout_s: float = START_TIMEOUT_S,
 ) -> StartResult:
     """Start the flow's replicator in the background; return once it copies. A running one is a no-op."""
@@ -66,6 +67,8 @@ def start(
         args += ["--topics", topics]
     if metrics_port is not None:
         args += ["--metrics-port", str(metrics_port)]
+    if batch_records is not None:
+        args += ["--batch-records", str(batch_records)]
 
     def copying(pid: int) -> dict[str, Any] | None:
         doc = read_status(proc.files.status)
