@@ -16,7 +16,7 @@ from consumers import commands as consumer_commands
 from demo import commands as demo_commands
 from demo import job as demo_job
 from hub.commandline import run_app
-from hub.commands import agreements, kafka, registry, schemas, stack, tokens, topics
+from hub.commands import agreements, audit, kafka, registry, schemas, stack, tokens, topics
 from hub.gateway import commands as gateway_commands
 from hub.ingest import commands as ingest_commands
 from hub.jurisdictions import cluster_settings, load_topology
@@ -59,6 +59,7 @@ app.add_typer(ingest_commands.app, name="ingest")
 app.add_typer(agreements.app, name="agreements")
 app.add_typer(gateway_commands.app, name="gateway")
 app.add_typer(replication_commands.app, name="replicate")
+app.add_typer(audit.app, name="audit")
 app.add_typer(db.app, name="db")
 app.add_typer(project.app, name="project")
 app.add_typer(projections.app, name="projections")

@@ -9,6 +9,7 @@ from hub.commandline import make_console, settings_of
 from hub.errors import BrokerError, HubError, KafkaAuthError
 from hub.kafka_admin import cluster_info
 from hub.principals import ADMIN
+from hub.settings import HubSettings
 
 console = make_console()
 
@@ -76,5 +77,32 @@ def status(
         console.print(f"[red]✗[/] read models at {settings.database_url}: {exc}", highlight=False, soft_wrap=True)
     finally:
         engine.dispose()
+    if settings.cluster:
+        _replication(settings)
     if not healthy:
         raise typer.Exit(1)
+
+
+def _replication(settings: HubSettings) -> None:
+    """The flows that copy into and out of this cluster: running or not, records, throughput and lag."""
+    from hub.jurisdictions import load_topology
+    from hub.replication import launcher as replicator
+    from hub.replication.wiring import setup
+
+    topology = load_topology(settings)
+    flows = [*topology.flows_into(settings.cluster), *topology.flows_from(settings.cluster)]
+    table = Table(
+        "flow", "replicator", "state", "records", "records/s", "lag", title=f"replication of {settings.cluster}"
+    )
+    for flow in flows:
+        found = replicator.status(setup(settings, flow.source, flow.target))
+        doc = found.status or {}
+        table.add_row(
+            f"{flow.source} → {flow.target}",
+            f"pid {found.pid}" if found.pid else "not running",
+            str(doc.get("state", "-")),
+            f"{doc.get('records', 0):,}" if doc else "-",
+            str(doc.get("records_per_s", "-")),
+            f"{doc.get('lag', 0):,}" if doc else "-",
+        )
+    console.print(table)
