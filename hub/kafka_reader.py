@@ -255,3 +255,36 @@ def read_topic(
     yield from read_ranges(
         settings, {tp: (begins[tp], ends[tp]) for tp in tps}, client_id=client_id, timeout_s=timeout_s
     )
+
+
+def data_ends(
+    settings: HubSettings,
+    tps: Iterable[TopicPartitionKey],
+    *,
+    client_id: str,
+    window: int = 16,
+    timeout_s: float | None = None,
+) -> dict[TopicPartitionKey, int]:
+    """For each partition, the offset after its last committed data record; partitions with none are left out.
+
+    A partition written in Kafka transactions ends with a commit marker, which takes an offset but is
+    never delivered, and may hold aborted records: its end offset is then past its last record, and a
+    reader that stored "last offset + 1" would look behind for ever. This reads back from the end in
+    growing windows (``window``, then 8 times more, ...) until it finds a committed record.
+    """
+    wanted = list(tps)
+    if not wanted:
+        return {}
+    with KafkaReader(settings, client_id=client_id, read_committed=True) as reader:
+        begins, ends = reader.beginning_offsets(wanted), reader.end_offsets(wanted)
+    todo = {tp: (begins.get(tp, 0), ends.get(tp, 0)) for tp in wanted if ends.get(tp, 0) > begins.get(tp, 0)}
+    found: dict[TopicPartitionKey, int] = {}
+    width = window
+    while todo:
+        windows = {tp: (max(begin, end - width), end) for tp, (begin, end) in todo.items()}
+        for record in read_ranges(settings, windows, client_id=client_id, timeout_s=timeout_s):
+            key = (record.topic, record.partition)
+            found[key] = max(found.get(key, 0), record.offset + 1)
+        todo = {tp: span for tp, span in todo.items() if tp not in found and windows[tp][0] > span[0]}
+        width *= 8
+    return found

@@ -2,8 +2,10 @@
 
 Per (topic, partition) of the projection's shared topics:
 
-- **offsets behind** = the partition's end offset − the ``next_offset`` the
-  projection stored (its beginning offset when it stored none yet);
+- **offsets behind** = the offset after the partition's last committed record
+  (its end offset, unless transaction markers or aborted records follow it:
+  the replicator's copies are written in transactions) − the ``next_offset``
+  the projection stored (its beginning offset when it stored none yet);
 - **seconds behind** (time lag) = now − the Kafka timestamp of the oldest
   record not applied yet, i.e. the record at ``next_offset``; 0 when caught up.
   If that record cannot be read in time, the bound now − ``last_record_ms``
@@ -30,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.errors import ProjectionError
 from hub.jurisdictions import held_zones
 from hub.kafka_admin import shared_topics
-from hub.kafka_reader import KafkaReader, TopicPartitionKey
+from hub.kafka_reader import KafkaReader, TopicPartitionKey, data_ends
 from hub.naming import parse_shared_topic
 from hub.settings import HubSettings
 from projections import store
@@ -124,6 +126,9 @@ def measure(
             for tp in tps  # a partition never applied starts at its oldest record
         }
         behind = {tp: max(0, ends.get(tp, 0) - nexts[tp]) for tp in tps}
+        # past the last committed record there may be only transaction markers or aborted records
+        data_end = data_ends(settings, [tp for tp in tps if behind[tp] > 0], client_id=f"hub-lag-{projection}")
+        behind = {tp: max(0, data_end.get(tp, 0) - nexts[tp]) if behind[tp] else 0 for tp in tps}
         stamps = reader.timestamps_at({tp: nexts[tp] for tp in tps if behind[tp] > 0}, timeout_s=timestamp_timeout_s)
     now = datetime.now(UTC)
     now_ms = int(now.timestamp() * 1000)
@@ -180,12 +185,12 @@ def wait_for_offsets(
 
 
 def end_targets(settings: HubSettings, topics: Iterable[str]) -> dict[TopicPartitionKey, int]:
-    """End offsets of every non-empty partition of ``topics`` now: what "caught up" means at this moment."""
+    """What "caught up" means now: per partition of ``topics`` holding committed records, the offset after
+    its last one (:func:`hub.kafka_reader.data_ends`: a transaction's marker is never applied, so a
+    partition written in transactions is caught up below its end offset)."""
     with KafkaReader(settings, client_id="hub-wait") as reader:
         tps = reader.partitions(topics)
-        ends = reader.end_offsets(tps)
-        beginnings = reader.beginning_offsets(tps)
-    return {tp: end for tp, end in ends.items() if end > beginnings.get(tp, 0)}
+    return data_ends(settings, tps, client_id="hub-wait")
 
 
 def wait_caught_up(

@@ -4,7 +4,9 @@ Every worker's app is configured alike (:func:`build_app`): at-least-once,
 in-memory tables, no web server, no topic declaration (``hub topics apply``
 creates the topics), offsets from the oldest record for a new group,
 acknowledged offsets committed every ``commit_interval_s`` or
-``batch_size`` events, and no waiting for empty streams at shutdown. Where
+``batch_size`` events, no waiting for empty streams at shutdown, and
+``read_committed`` consumers (a worker never sees an aborted or open
+transaction's records, such as a replicator's). Where
 to reach the cluster comes from :func:`hub.kafka_clients.faust_connection`
 only.
 
@@ -78,8 +80,29 @@ def build_app(
     return app
 
 
+READ_COMMITTED: Final = "read_committed"
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """faust's consumer thread, reading only committed records.
+
+    faust reads ``read_uncommitted`` unless it runs transactions itself, but a worker's input may be
+    written in Kafka transactions (the replicator's copies): an aborted transaction's records must
+    never reach it, nor may an open one's.
+    """
+
+    def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._isolation_level = READ_COMMITTED  # read by aiokafka when the consumer starts
+        return consumer
+
+
 class _Consumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer, positioned by the worker's :data:`Positioner` at the end of every assignment."""
+    """faust's aiokafka consumer, positioned by the worker's :data:`Positioner` at the end of every assignment,
+    reading committed records only (:class:`_ConsumerThread`)."""
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def perform_seek(self) -> None:
         transport = cast(_Transport, self.transport)

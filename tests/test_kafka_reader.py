@@ -1,0 +1,69 @@
+"""The group-less reader on topics written in Kafka transactions (real secured broker, admin).
+
+A committed transaction ends with a marker that takes an offset and is never delivered; an aborted one
+leaves records that a read_committed reader never sees. What "caught up" means must skip both.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from hub.kafka_admin import apply_topics
+from hub.kafka_clients import new_producer
+from hub.kafka_reader import KafkaReader, data_ends, read_ranges
+from hub.settings import HubSettings
+from hub.topology import TopicSpec
+
+
+def _transactional_topic(kafka: HubSettings) -> tuple[str, int]:
+    """A topic of one partition: 3 committed records, then 2 aborted; returns (topic, last committed offset)."""
+    topic = f"test.reader.{uuid.uuid4().hex[:8]}"
+    apply_topics(kafka, [TopicSpec(topic, 1, 1)])
+    producer = new_producer(kafka, client_id="test-reader", transactional_id=f"test-reader-{uuid.uuid4().hex[:8]}")
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        sent = [producer.send(topic, value=f"kept-{i}".encode()) for i in range(3)]
+        producer.commit_transaction()
+        last = sent[-1].get(timeout=30).offset
+        producer.begin_transaction()
+        for i in range(2):
+            producer.send(topic, value=f"aborted-{i}".encode())
+        producer.flush()
+        producer.abort_transaction()
+    finally:
+        producer.close(timeout=10)
+    return topic, last
+
+
+def test_the_data_end_of_a_transactional_partition_is_past_its_last_committed_record_not_its_end(
+    kafka: HubSettings,
+) -> None:
+    topic, last = _transactional_topic(kafka)
+    with KafkaReader(kafka, client_id="test-reader", read_committed=True) as reader:
+        end = reader.end_offsets([(topic, 0)])[(topic, 0)]
+    assert end > last + 1  # markers and aborted records follow the last committed record
+    assert data_ends(kafka, [(topic, 0)], client_id="test-reader", window=2) == {(topic, 0): last + 1}
+
+
+def test_read_ranges_returns_only_committed_records_and_ends_past_the_markers(kafka: HubSettings) -> None:
+    topic, _last = _transactional_topic(kafka)
+    with KafkaReader(kafka, client_id="test-reader", read_committed=True) as reader:
+        end = reader.end_offsets([(topic, 0)])[(topic, 0)]
+    values = [r.value for r in read_ranges(kafka, {(topic, 0): (0, end)}, client_id="test-reader")]
+    assert values == [b"kept-0", b"kept-1", b"kept-2"]
+
+
+def test_a_partition_without_committed_records_has_no_data_end(kafka: HubSettings) -> None:
+    topic = f"test.reader.{uuid.uuid4().hex[:8]}"
+    apply_topics(kafka, [TopicSpec(topic, 1, 1)])
+    producer = new_producer(kafka, client_id="test-reader", transactional_id=f"test-reader-{uuid.uuid4().hex[:8]}")
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        producer.send(topic, value=b"aborted")
+        producer.flush()
+        producer.abort_transaction()
+    finally:
+        producer.close(timeout=10)
+    assert data_ends(kafka, [(topic, 0)], client_id="test-reader", window=1) == {}
