@@ -45,6 +45,7 @@ bench: $(STAMP) kafka-jars postgres
 	$(BIN)/python benchmarks/bench_indicators.py
 
 clean:
+	-$(BIN)/hub stack down
 	-$(BIN)/hub kafka stop
 	rm -rf .hub
 
