@@ -133,3 +133,13 @@ def test_every_event_lands_exactly_once_through_three_sigkills_and_a_target_brok
     assert sum(r.transfer.count for r in mine) == sum(
         n for (t, _), n in Counter((r.topic, r.partition) for r in read_committed(admin, topics)).items()
     ), "every committed copy is in exactly one transfer record"
+    for cluster in ("hk", "cn"):  # the hub's own auditor finds both logs sound: signatures, chain, landed data
+        audit = subprocess.run(
+            [HUB, "--cluster", cluster, "audit", "verify"],
+            env={**os.environ, **region_stack.env()},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert audit.returncode == 0, f"{cluster}: {audit.stdout}{audit.stderr}"
