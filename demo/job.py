@@ -13,11 +13,13 @@ from rich.table import Table
 from hub import naming, topology
 from hub.commandline import make_console, settings_of
 from hub.credentials import as_principal, district_logins
+from hub.jurisdictions import homed_regions, scope_of
 from hub.kafka_admin import apply_topics, cluster_info
 from hub.orgunits import org_units
 from hub.principals import ADMIN
 from hub.settings import HubSettings
 from hub.stack import LocalStack
+from projections.report import Report
 
 console = make_console()
 
@@ -30,34 +32,55 @@ def demo(
     republish: bool = typer.Option(
         False, "--republish", help="Publish the demo data again even if an earlier run published it."
     ),
+    single_cluster: bool = typer.Option(
+        False, "--single-cluster", help="The quick path: one cluster for every jurisdiction, no replication."
+    ),
 ) -> None:
-    """Run the main job: Kafka, registry, demo data published by districts, and what landed where."""
+    """Run the main job: three jurisdictions' clusters, districts publishing at home, local crossings,
+    replication of shared.gba, and the reports of every jurisdiction (``--single-cluster``: one cluster)."""
     settings = settings_of(ctx)
     t0 = time.monotonic()
+    if single_cluster or settings.cluster:
+        _single(settings, seed, republish)
+    else:
+        from demo.regions import run_regions
+
+        run_regions(settings, seed, republish)
+    console.print(f"demo finished in {time.monotonic() - t0:.1f}s")
+
+
+def _single(settings: HubSettings, seed: int, republish: bool) -> None:
     with LocalStack(settings, console) as stack:
         stack.ensure_kafka()
         admin = as_principal(settings, ADMIN)  # the local logins exist once the broker has started
         _apply_topics(admin)
         stack.ensure_registry()
-        data = _demo_data(settings, seed)
-        marker = data.with_suffix(".published")  # holds the cluster id it was published to
-        cluster = str(cluster_info(admin).get("cluster_id"))
-        if marker.is_file() and marker.read_text().strip() == cluster and not republish:
-            console.print(
-                f"[green]✓[/] demo data already published by an earlier run ({marker.name}); "
-                "--republish sends it again (same event_ids: no new facts downstream)"
-            )
-        else:
-            _publish(settings, data)
-            marker.write_text(cluster + "\n")
-        settings = _with_demo_keys(settings)
-        _cross(settings, stack)
-        _project(settings, stack)
-        _reports(settings)
-    console.print(f"demo finished in {time.monotonic() - t0:.1f}s")
+        data = demo_data_file(settings, seed)
+        publish_once(settings, data, republish)
+        settings = with_demo_keys(settings)
+        start_gateway(settings, stack)
+        wait_crossed(settings)
+        start_projection(settings, stack)
+        wait_projected(settings)
+        print_reports(settings, ("gba", "mainland"))
 
 
-def _with_demo_keys(settings: HubSettings) -> HubSettings:
+def publish_once(settings: HubSettings, data: Path, republish: bool, *, label: str = "") -> None:
+    """Publish ``data`` unless an earlier run published it to this very cluster (its id in a marker file)."""
+    admin = as_principal(settings, ADMIN)
+    marker = data.with_suffix(".published")  # holds the cluster id it was published to
+    cluster = str(cluster_info(admin).get("cluster_id"))
+    if marker.is_file() and marker.read_text().strip() == cluster and not republish:
+        console.print(
+            f"[green]✓[/] {label}demo data already published by an earlier run ({marker.name}); "
+            "--republish sends it again (same event_ids: no new facts downstream)"
+        )
+        return
+    _publish(settings, data)
+    marker.write_text(cluster + "\n")
+
+
+def with_demo_keys(settings: HubSettings) -> HubSettings:
     """Agreement keys for the demo: the user's if set, else generated once into <data_dir>/secrets.env."""
     from hub.agreements.keys import demo_secrets_path, write_demo_secrets
     from hub.agreements.loading import agreements_dir, load_agreements
@@ -72,24 +95,32 @@ def _with_demo_keys(settings: HubSettings) -> HubSettings:
     return settings.model_copy(update={"secrets_file": path})
 
 
-def _cross(settings: HubSettings, stack: LocalStack) -> None:
-    """Run the gateway until every raw event has crossed; print the crossings per zone."""
+def start_gateway(settings: HubSettings, stack: LocalStack) -> None:
+    """Start the gateway of the settings' cluster (every region it homes) unless one runs."""
     from hub.gateway import launcher
+
+    where = f" of {settings.cluster}" if settings.cluster else ""
+    with console.status(f"starting the gateway{where}…"):
+        started = launcher.start(settings, environ=os.environ)
+    if started.started:
+        console.print(f"[green]✓[/] gateway{where} started (pid {started.pid}, group {started.group_id})")
+        stack.add_cleanup(f"gateway{where}", lambda: launcher.stop(settings))
+    else:
+        console.print(f"[green]✓[/] gateway{where} already running (pid {started.pid}); it will be left running")
+
+
+def wait_crossed(settings: HubSettings) -> None:
+    """Wait until the cluster's gateway has crossed every raw event; print the crossings per zone."""
     from hub.gateway.audit_counts import audit_counts, dead_letter_counts
     from hub.gateway.status import group_id, served_regions
 
-    with console.status("starting the gateway…"):
-        started = launcher.start(settings, environ=os.environ)
-    if started.started:
-        console.print(f"[green]✓[/] gateway started (pid {started.pid}, group {started.group_id})")
-        stack.add_cleanup("gateway", lambda: launcher.stop(settings))
-    else:
-        console.print(f"[green]✓[/] gateway already running (pid {started.pid}); it will be left running")
-    raw = [s.name for s in topology.expand(settings, org_units()) if s.kind == "raw"]
+    scope = scope_of(settings)
+    raw = [s.name for s in topology.expand(settings, org_units(), scope) if s.kind == "raw"]
     admin = as_principal(settings, ADMIN)
-    _wait_for_group(admin, group_id(served_regions(None)), raw, "crossing")
+    where = f" in {settings.cluster}" if settings.cluster else ""
+    _wait_for_group(admin, group_id(served_regions(None, homed_regions(settings))), raw, f"crossing{where}")
     counts = audit_counts(admin)
-    table = Table("zone", "events crossed", title="crossings recorded in hub.audit (copies counted once)")
+    table = Table("zone", "events crossed", title=f"crossings recorded in hub.audit{where} (copies counted once)")
     for zone, n in sorted(counts.per_zone.items()):
         table.add_row(f"shared.{zone}.*", f"{n:,}")
     console.print(table)
@@ -97,31 +128,42 @@ def _cross(settings: HubSettings, stack: LocalStack) -> None:
     console.print(f"distinct crossings {counts.crossings:,} ({regions}); at-least-once copies {counts.copies:,}")
     dead = dead_letter_counts(admin)
     if dead:
-        console.print(f"[yellow]dead letters from the gateway:[/] {dict(dead)}")
+        console.print(f"[yellow]dead letters from the gateway{where}:[/] {dict(dead)}")
 
 
-def _project(settings: HubSettings, stack: LocalStack) -> None:
-    """Run the projection worker until the read models hold every shared event."""
+def start_projection(settings: HubSettings, stack: LocalStack) -> None:
+    """Start the projection worker of the settings' cluster (the zones it holds, with their copies)."""
+    from projections import launcher as worker
+
+    where = f" of {settings.cluster}" if settings.cluster else ""
+    with console.status(f"starting the projection worker{where}…"):
+        started = worker.start(settings)
+    if started.started:
+        console.print(f"[green]✓[/] projection worker{where} started (pid {started.pid}, group {started.group_id})")
+        stack.add_cleanup(f"projection worker{where}", lambda: worker.stop(settings))
+    else:
+        console.print(f"[green]✓[/] projection worker{where} already running (pid {started.pid}); left running")
+
+
+def wait_projected(settings: HubSettings) -> None:
+    """Show progress until the read models hold every shared record the cluster holds now."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from hub.sql import make_engine
     from projections import lag
-    from projections import launcher as worker
 
-    with console.status("starting the projection worker…"):
-        started = worker.start(settings)
-    if started.started:
-        console.print(f"[green]✓[/] projection worker started (pid {started.pid}, group {started.group_id})")
-        stack.add_cleanup("projection worker", lambda: worker.stop(settings))
-    else:
-        console.print(f"[green]✓[/] projection worker already running (pid {started.pid}); it will be left running")
+    where = f" in {settings.cluster}" if settings.cluster else ""
     engine = make_engine(settings.database_url)
     try:
         admin = as_principal(settings, ADMIN)
         first = lag.measure(admin, engine)
         total = max(first.offsets_behind, 1)
         progress = Progress(
-            TextColumn("[bold]projecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+            TextColumn(f"[bold]projecting{where}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
         )
         t0 = time.monotonic()
         with progress:
@@ -134,29 +176,36 @@ def _project(settings: HubSettings, stack: LocalStack) -> None:
                 current = lag.measure(admin, engine)
                 progress.update(task, completed=first.offsets_behind - current.offsets_behind)
         rate = total / max(time.monotonic() - t0, 1e-6)
-        console.print(f"[green]✓[/] read models caught up: {first.offsets_behind:,} shared records ({rate:,.0f}/s)")
+        console.print(
+            f"[green]✓[/] read models{where} caught up: {first.offsets_behind:,} shared records ({rate:,.0f}/s)"
+        )
     finally:
         engine.dispose()
 
 
-def _reports(settings: HubSettings) -> None:
-    """Print the gba and mainland year reports and check them against the source reports' figures."""
-    from demo.seed_check import check_report
+def build_report(settings: HubSettings, zone: str) -> Report:
+    """The zone's 2026 report from the settings' read models (suppressed, as published)."""
     from hub.sql import make_engine
     from projections.report_queries import ReportService
-    from projections.report_render import render
 
     engine = make_engine(settings.database_url)
     try:
-        service = ReportService(engine, reporting_currency=settings.reporting_currency)
-        checks = []
-        for zone in ("gba", "mainland"):
-            report = service.report(zone, "2026")
-            console.rule(f"{zone} report, 2026 (suppressed: counts of people below 5 show as <5)")
-            console.print(render(report, "table", 160), end="", highlight=False, markup=False, soft_wrap=True)
-            checks += [(zone, c) for c in check_report(report, zone)]
+        return ReportService(engine, reporting_currency=settings.reporting_currency).report(zone, "2026")
     finally:
         engine.dispose()
+
+
+def print_reports(settings: HubSettings, zones: tuple[str, ...], *, label: str = "") -> None:
+    """Print the year reports of ``zones`` and check them against the source reports' figures."""
+    from demo.seed_check import check_report
+    from projections.report_render import render
+
+    checks = []
+    for zone in zones:
+        report = build_report(settings, zone)
+        console.rule(f"{zone} report{label}, 2026 (suppressed: counts of people below 5 show as <5)")
+        console.print(render(report, "table", 160), end="", highlight=False, markup=False, soft_wrap=True)
+        checks += [(zone, c) for c in check_report(report, zone)]
     table = Table("zone", "district", "source figure", "value", "indicator", "projection", "report shows", "")
     for zone, c in checks:
         table.add_row(
@@ -205,7 +254,7 @@ def _wait_for_group(settings: HubSettings, group: str, topics: list[str], what: 
 
 
 def _apply_topics(settings: HubSettings) -> None:
-    specs = topology.expand(settings, org_units())
+    specs = topology.expand(settings, org_units(), scope_of(settings))
     with console.status(f"applying {len(specs)} topics…"):
         report = apply_topics(settings, specs)
     console.print(
@@ -214,7 +263,7 @@ def _apply_topics(settings: HubSettings) -> None:
     )
 
 
-def _demo_data(settings: HubSettings, seed: int) -> Path:
+def demo_data_file(settings: HubSettings, seed: int) -> Path:
     """Generate the demo stream once per seed; later runs reuse the file."""
     from demo.commands import demo_data
     from demo.writers import sidecar_name
