@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from hub import naming, topology
+from hub import kafka_acls, naming, topology
+from hub.acl_plan import Operation
 from hub.errors import KafkaAuthError, ReplicationError
 from hub.kafka_admin import admin_client, apply_topics
 from hub.orgunits import org_units
@@ -220,6 +221,40 @@ def test_metrics_show_what_the_flow_copied_and_its_lag(region_stack: RegionStack
     lags = [line for line in text.splitlines() if line.startswith("hub_replication_lag_records{") and topic in line]
     assert len(lags) == region_stack.clusters["cn"].shared_partitions
     assert {float(line.rsplit(" ", 1)[1]) for line in lags} == {0.0}
+
+
+def test_a_source_log_left_short_by_a_failure_after_the_commit_catches_up_at_the_next_start(
+    region_stack: RegionStack,
+) -> None:
+    cn, hk = stack_side(region_stack, "cn"), stack_side(region_stack, "hk")
+    topic = naming.shared_topic("gba", "CaseOpened")
+    copy_all(region_stack, None)  # whatever earlier tests left: both logs equal from here on
+    produce(cn, topic, 9, partition=lambda i: i % 3)
+    granted = kafka_acls.current(cn.admin)
+    write = [
+        e
+        for e in granted
+        if e.principal == "User:replicator.cn-hk"
+        and e.name == naming.TRANSFERS_TOPIC
+        and e.operation == Operation.WRITE
+    ]
+    assert len(write) == 1
+    kafka_acls.apply(cn.admin, [e for e in granted if e not in write])
+    try:  # the target commits, then appending to the source's log is refused
+        refused = r"denied User:replicator\.cn-hk WRITE on topic hub\.transfers: no ACL allows it"
+        with pytest.raises(KafkaAuthError, match=refused):
+            copy_all(region_stack, r"shared\.gba\.case-opened")
+    finally:
+        kafka_acls.apply(cn.admin, granted)
+    key = record_key("cn->hk")
+
+    def log(side: Side) -> list[str]:
+        return [decode(r.value).digest for r in read_committed(side.admin, [naming.TRANSFERS_TOPIC]) if r.key == key]
+
+    short, full = log(cn), log(hk)
+    assert len(short) < len(full) and full[: len(short)] == short
+    copy_all(region_stack, r"shared\.gba\.case-opened")
+    assert log(cn) == log(hk) == full, "the next start appended exactly what the source lacked"
 
 
 # -- on the single-cluster session broker: records a flow must refuse ------------------------------------

@@ -27,11 +27,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from kafka import KafkaProducer
-from kafka.errors import InvalidProducerEpochError, KafkaError, KafkaTimeoutError, ProducerFencedError
+from kafka.errors import (
+    InvalidProducerEpochError,
+    KafkaError,
+    KafkaTimeoutError,
+    ProducerFencedError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailedError,
+)
 from kafka.producer.future import FutureRecordMetadata
 
 from hub.errors import BrokerError, HubError, ReplicationError
-from hub.kafka_auth import refusal
+from hub.kafka_auth import is_refusal, refusal
 from hub.kafka_clients import new_producer
 from hub.settings import HubSettings
 
@@ -64,25 +71,30 @@ class TransactionalProducer:
             raise
 
     # -- errors ----------------------------------------------------------------------------------
-    def _failed(self, exc: BaseException, doing: str) -> HubError:
+    def _failed(self, exc: BaseException, doing: str, resource: str | None = None) -> HubError:
         if isinstance(exc, ProducerFencedError | InvalidProducerEpochError):
             return ReplicationError(
                 f"another producer with transactional id {self.transactional_id} took over at "
                 f"{self.settings.bootstrap_servers} while this one tried to {doing}: a second replicator of "
                 "the flow runs (or this one was taken for dead); this one stops"
             )
-        denied = refusal(exc, self.settings, resource=f"transactional id {self.transactional_id}", operation="WRITE")
-        if denied is not None:
-            return denied
+        if is_refusal(exc):
+            own_id = isinstance(exc, TransactionalIdAuthorizationFailedError) or isinstance(
+                exc.__cause__, TransactionalIdAuthorizationFailedError
+            )
+            where = f"transactional id {self.transactional_id}" if own_id else resource or _denied_topics(exc)
+            denied = refusal(exc, self.settings, resource=where, operation="WRITE")
+            if denied is not None:
+                return denied
         return BrokerError(
             f"producer {self.transactional_id} at {self.settings.bootstrap_servers} could not {doing}: {exc}"
         )
 
-    def _call(self, step: Callable[[], T], doing: str) -> T:
+    def _call(self, step: Callable[[], T], doing: str, resource: str | None = None) -> T:
         try:
             return step()
         except (KafkaError, ConnectionError, TimeoutError) as exc:
-            raise self._failed(exc, doing) from exc
+            raise self._failed(exc, doing, resource) from exc
 
     # -- a transaction ---------------------------------------------------------------------------
     def begin(self) -> None:
@@ -103,6 +115,7 @@ class TransactionalProducer:
                 topic, value=value, key=key, headers=list(headers), partition=partition, timestamp_ms=timestamp_ms
             ),
             f"send to {topic}",
+            f"topic {topic}",
         )
 
     def offsets(self, futures: Sequence[FutureRecordMetadata]) -> list[int]:
@@ -133,6 +146,16 @@ class TransactionalProducer:
     def close(self, timeout_s: float | None = None) -> None:
         with contextlib.suppress(KafkaError, OSError):
             self._producer.close(timeout=self.timeout_s if timeout_s is None else timeout_s)
+
+
+def _denied_topics(exc: BaseException) -> str | None:
+    """``topic a, b`` of a TopicAuthorizationFailedError raised with the set of topics (kafka-python's way)."""
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, TopicAuthorizationFailedError) and current.args and isinstance(current.args[0], set):
+            return "topic " + ", ".join(sorted(str(t) for t in current.args[0]))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 __all__ = ["TransactionalProducer"]
