@@ -20,13 +20,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from hub.errors import HubError
+from hub.metrics_server import MetricsServer, serve
 from projections.lag import ProjectionLag
 
 log = logging.getLogger("hub.projections")
@@ -128,33 +127,6 @@ class LagCollector:
             seconds.add_metric(labels, p.seconds_behind)
         yield offsets
         yield seconds
-
-
-@dataclass
-class MetricsServer:
-    """A running ``/metrics`` endpoint (a daemon thread)."""
-
-    server: WSGIServer
-    thread: threading.Thread
-    host: str
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_port)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/metrics"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def serve(registry: CollectorRegistry, *, host: str = "127.0.0.1", port: int = 0) -> MetricsServer:
-    """Serve ``registry`` on ``http://host:port/metrics`` (port 0: any free port) in a daemon thread."""
-    server, thread = start_http_server(port, addr=host, registry=registry)
-    return MetricsServer(server, thread, host)
 
 
 __all__ = ["LagCollector", "MetricsServer", "ProjectionMetrics", "serve"]

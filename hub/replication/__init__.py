@@ -11,6 +11,6 @@ Pure: :mod:`~hub.replication.flow`, :mod:`~hub.replication.positions`,
 :mod:`~hub.replication.schema_ids`, :mod:`~hub.replication.batch`,
 :mod:`~hub.replication.progress`. Adapters: :mod:`~hub.replication.registries`
 (the two registries), :mod:`~hub.replication.source` and
-:mod:`~hub.replication.target` (kafka-python), :mod:`~hub.replication.logs`
-(reading a log to its end). :mod:`~hub.replication.engine` composes them.
+:mod:`~hub.replication.target` and :mod:`~hub.replication.transactions`
+(kafka-python). :mod:`~hub.replication.engine` composes them.
 """

@@ -12,21 +12,20 @@ Read on each scrape from the flow's :class:`~hub.replication.progress.Progress`
 - ``hub_replication_up{flow}``: 1 while the flow copies or is caught up, 0
   while it waits out an outage or starts.
 
-Served like the projection worker's (``prometheus_client.start_http_server``
-on a registry of its own, in a daemon thread).
+Served by :func:`hub.metrics_server.serve`, as the projection worker's, on a
+registry of its own.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from hub import metrics_server
+from hub.metrics_server import MetricsServer
 from hub.replication.progress import Progress
 
 
@@ -65,33 +64,11 @@ class FlowCollector:
         yield lag
 
 
-@dataclass
-class MetricsServer:
-    """A running ``/metrics`` endpoint (a daemon thread)."""
-
-    server: WSGIServer
-    thread: threading.Thread
-    host: str
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_port)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/metrics"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def serve(progress: Progress, *, host: str = "127.0.0.1", port: int = 0) -> MetricsServer:
     """Serve the flow's metrics on ``http://host:port/metrics`` (port 0: any free port)."""
     registry = CollectorRegistry()
     registry.register(FlowCollector(progress))  # type: ignore[arg-type]
-    server, thread = start_http_server(port, addr=host, registry=registry)
-    return MetricsServer(server, thread, host)
+    return metrics_server.serve(registry, host=host, port=port)
 
 
 __all__ = ["FlowCollector", "MetricsServer", "serve"]

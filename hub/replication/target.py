@@ -9,9 +9,10 @@ Guarantees:
 - the topics the flow keeps its state in (``hub.replication.offsets``,
   ``hub.transfers``) must be declared on the cluster and exist: the flow never
   creates them (their settings are the layout's), and says which is missing;
-- what the flow resumes from is read with ``read_committed`` only
-  (:mod:`hub.replication.logs`): positions and chain head from the offsets
-  topic, the flow's transfer records from a ``hub.transfers`` log.
+- what the flow resumes from is read whole with ``read_committed`` only
+  (:func:`hub.kafka_reader.read_topic`): an aborted or still-open transaction
+  (a zombie's) is never taken for state; positions and chain head come from
+  the offsets topic, the flow's transfer records from a ``hub.transfers`` log.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from collections.abc import Collection
 from hub import naming
 from hub.errors import ReplicationError
 from hub.kafka_admin import apply_topics
+from hub.kafka_reader import read_topic
 from hub.replication.flow import FlowSpec
-from hub.replication.logs import read_to_end
 from hub.replication.positions import Resume, fold
 from hub.replication.source import SourceTopic, describe_topics
 from hub.settings import HubSettings
@@ -64,14 +65,14 @@ def require(settings: HubSettings, names: Collection[str], *, side: str) -> None
 
 def resume(settings: HubSettings, flow: FlowSpec) -> Resume:
     """The flow's committed positions and chain head, from ``hub.replication.offsets`` on the target."""
-    found = read_to_end(settings, naming.REPLICATION_OFFSETS_TOPIC, client_id=f"{flow.principal}.resume")
+    found = read_topic(settings, naming.REPLICATION_OFFSETS_TOPIC, client_id=f"{flow.principal}.resume")
     return fold(flow.name, ((r.key, r.value) for r in found))
 
 
 def chain_records(settings: HubSettings, flow: FlowSpec, *, side: str) -> list[TransferRecord]:
     """The flow's committed records in ``hub.transfers`` on one side, by seq (other flows' are ignored)."""
     key = record_key(flow.chain)
-    found = read_to_end(settings, naming.TRANSFERS_TOPIC, client_id=f"{flow.principal}.{side}-log")
+    found = read_topic(settings, naming.TRANSFERS_TOPIC, client_id=f"{flow.principal}.{side}-log")
     records = sorted((decode(r.value) for r in found if r.key == key), key=lambda r: r.seq)
     for expected, record in enumerate(records, start=1):
         if record.seq != expected:
