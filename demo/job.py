@@ -175,10 +175,14 @@ def wait_projected(settings: HubSettings) -> None:
                 time.sleep(1.0)
                 current = lag.measure(admin, engine)
                 progress.update(task, completed=first.offsets_behind - current.offsets_behind)
-        rate = total / max(time.monotonic() - t0, 1e-6)
-        console.print(
-            f"[green]✓[/] read models{where} caught up: {first.offsets_behind:,} shared records ({rate:,.0f}/s)"
-        )
+        if first.offsets_behind == 0:
+            console.print(f"[green]✓[/] read models{where} caught up (nothing was behind)")
+        else:
+            rate = total / max(time.monotonic() - t0, 1e-6)
+            console.print(
+                f"[green]✓[/] read models{where} caught up: {first.offsets_behind:,} shared records applied "
+                f"while waiting ({rate:,.0f}/s)"
+            )
     finally:
         engine.dispose()
 
