@@ -25,7 +25,6 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from hub.errors import HubError
-from hub.metrics_server import MetricsServer, serve
 from projections.lag import ProjectionLag
 
 log = logging.getLogger("hub.projections")
@@ -129,4 +128,4 @@ class LagCollector:
         yield seconds
 
 
-__all__ = ["LagCollector", "MetricsServer", "ProjectionMetrics", "serve"]
+__all__ = ["LagCollector", "ProjectionMetrics"]

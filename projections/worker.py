@@ -53,6 +53,7 @@ from hub.errors import BrokerError
 from hub.jurisdictions import held_zones
 from hub.kafka_admin import shared_topics
 from hub.kafka_auth import principal_of
+from hub.metrics_server import MetricsServer, serve
 from hub.principals import projection_principal
 from hub.registry.client import RegistryClient
 from hub.retry import log_waits, retry_async
@@ -66,7 +67,7 @@ from projections import migrations, store
 from projections import status as status_file
 from projections.fx import load_rates
 from projections.lag import measure
-from projections.metrics import LagCollector, MetricsServer, ProjectionMetrics, serve
+from projections.metrics import LagCollector, ProjectionMetrics
 from projections.pipeline import Decoder, Pipeline
 from projections.rules import ProjectionContext
 from projections.status import Stats, Status, check_projection, group_id, served_zones
