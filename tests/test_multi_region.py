@@ -260,3 +260,11 @@ def test_a_partner_reads_the_copies_on_its_own_cluster_and_is_refused_raw(world:
         pytest.raises(KafkaAuthError, match=r"denied User:partner\.hk READ on topic raw\.hk\."),
     ):
         reader.end_offsets([(raw, 0)])
+
+
+def test_hub_status_of_a_cluster_shows_its_flows_with_what_they_copied_and_their_lag(world: World) -> None:
+    out = _hub(world.stack, {"COLUMNS": "200"}, "--cluster", "hk", "status")
+    for flow in world.stack.topology.flows:
+        if "hk" in (flow.source, flow.target):
+            line = next((ln for ln in out.splitlines() if f"{flow.source} → {flow.target}" in ln), "")
+            assert "pid" in line and "12" in line, out  # running, 12 gba events of each source copied
