@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from hub import naming
-from hub.replication.engine import Replicator, Tuning
+from hub.replication.engine import Tuning
 from hub.replication.wiring import setup
 from hub.transfers.log import verify_cluster
 from tests.fixtures.clusters import RegionStack
@@ -23,16 +23,7 @@ HUB = str(Path(sys.executable).with_name("hub"))
 
 def _replicate(stack: RegionStack, pattern: str) -> None:
     found = setup(stack.base, "cn", "hk", pattern)
-    Replicator(
-        found.flow,
-        found.source,
-        found.target,
-        declared=found.declared,
-        aliases=found.aliases,
-        signing_key=found.signing_key(),
-        tuning=Tuning(batch_records=4),
-        stop=threading.Event(),
-    ).run(until_caught_up=True)
+    found.replicator(tuning=Tuning(batch_records=4), stop=threading.Event()).run(until_caught_up=True)
 
 
 def test_the_replicators_transfer_log_verifies_on_both_clusters(region_stack: RegionStack, tmp_path: Path) -> None:

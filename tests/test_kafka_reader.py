@@ -15,24 +15,34 @@ from hub.settings import HubSettings
 from hub.topology import TopicSpec
 
 
-def _transactional_topic(kafka: HubSettings) -> tuple[str, int]:
-    """A topic of one partition: 3 committed records, then 2 aborted; returns (topic, last committed offset)."""
+def _written(kafka: HubSettings, committed: list[bytes], aborted: list[bytes]) -> tuple[str, int | None]:
+    """A new topic of one partition: ``committed`` in a committed transaction, then ``aborted`` in an aborted
+    one; returns the topic and the offset of the last committed record (None if none)."""
     topic = f"test.reader.{uuid.uuid4().hex[:8]}"
     apply_topics(kafka, [TopicSpec(topic, 1, 1)])
     producer = new_producer(kafka, client_id="test-reader", transactional_id=f"test-reader-{uuid.uuid4().hex[:8]}")
+    last = None
     try:
         producer.init_transactions()
+        if committed:
+            producer.begin_transaction()
+            sent = [producer.send(topic, value=v) for v in committed]
+            producer.commit_transaction()
+            last = sent[-1].get(timeout=30).offset
         producer.begin_transaction()
-        sent = [producer.send(topic, value=f"kept-{i}".encode()) for i in range(3)]
-        producer.commit_transaction()
-        last = sent[-1].get(timeout=30).offset
-        producer.begin_transaction()
-        for i in range(2):
-            producer.send(topic, value=f"aborted-{i}".encode())
+        for value in aborted:
+            producer.send(topic, value=value)
         producer.flush()
         producer.abort_transaction()
     finally:
         producer.close(timeout=10)
+    return topic, last
+
+
+def _transactional_topic(kafka: HubSettings) -> tuple[str, int]:
+    """3 committed records, then 2 aborted; returns (topic, last committed offset)."""
+    topic, last = _written(kafka, [b"kept-0", b"kept-1", b"kept-2"], [b"aborted-0", b"aborted-1"])
+    assert last is not None
     return topic, last
 
 
@@ -55,15 +65,5 @@ def test_read_ranges_returns_only_committed_records_and_ends_past_the_markers(ka
 
 
 def test_a_partition_without_committed_records_has_no_data_end(kafka: HubSettings) -> None:
-    topic = f"test.reader.{uuid.uuid4().hex[:8]}"
-    apply_topics(kafka, [TopicSpec(topic, 1, 1)])
-    producer = new_producer(kafka, client_id="test-reader", transactional_id=f"test-reader-{uuid.uuid4().hex[:8]}")
-    try:
-        producer.init_transactions()
-        producer.begin_transaction()
-        producer.send(topic, value=b"aborted")
-        producer.flush()
-        producer.abort_transaction()
-    finally:
-        producer.close(timeout=10)
+    topic, _none = _written(kafka, [], [b"aborted"])
     assert data_ends(kafka, [(topic, 0)], client_id="test-reader", window=1) == {}

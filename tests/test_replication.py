@@ -49,13 +49,7 @@ from tests.fixtures.replication import (
 def stack_flow(stack: RegionStack, topics: str | None, **tuning: Any) -> Replicator:
     """The topology's flow cn -> hk (as replicator.cn-hk on both clusters), copying ``topics``."""
     found = setup(stack.base, "cn", "hk", topics)
-    return Replicator(
-        found.flow,
-        found.source,
-        found.target,
-        declared=found.declared,
-        aliases=found.aliases,
-        signing_key=found.signing_key(),
+    return found.replicator(
         tuning=Tuning(**tuning),
         stop=threading.Event(),
     )

@@ -13,7 +13,7 @@ import typer
 from hub.commandline import make_console, settings_of, stopped_line
 from hub.process import StatusFile
 from hub.replication import launcher
-from hub.replication.engine import Replicator, Tuning
+from hub.replication.engine import Tuning
 from hub.replication.wiring import files, setup
 
 app = typer.Typer(
@@ -55,16 +55,8 @@ def run(
 
     signal.signal(signal.SIGTERM, stopping)
     signal.signal(signal.SIGINT, stopping)
-    replicator = Replicator(
-        found.flow,
-        found.source,
-        found.target,
-        declared=found.declared,
-        aliases=found.aliases,
-        signing_key=found.signing_key(),
-        tuning=Tuning(batch_records=batch_records),
-        status=StatusFile(files(found.target, found.flow).status),
-        stop=stop,
+    replicator = found.replicator(
+        tuning=Tuning(batch_records=batch_records), status=StatusFile(files(found.target, found.flow).status), stop=stop
     )
     server = None
     if metrics_port is not None:

@@ -10,6 +10,7 @@ topology, the agreements and the signing key (creating it once); opens nothing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,7 +18,8 @@ from hub import topology as layout
 from hub.credentials import as_principal
 from hub.jurisdictions import cluster_settings, load_topology, scope
 from hub.orgunits import org_units
-from hub.process import ProcessFiles
+from hub.process import ProcessFiles, StatusFile
+from hub.replication.engine import Replicator, Tuning
 from hub.replication.flow import FlowSpec
 from hub.settings import HubSettings
 from hub.transfers.signing import SigningKey, load_or_create, signing_key_path
@@ -37,6 +39,22 @@ class FlowSetup:
     def signing_key(self) -> SigningKey:
         """The source jurisdiction's transfer-signing key (created once, mode 600)."""
         return load_or_create(signing_key_path(self.source))
+
+    def replicator(
+        self, *, tuning: Tuning | None = None, status: StatusFile | None = None, stop: threading.Event | None = None
+    ) -> Replicator:
+        """The flow's engine, signing with the source's key (``status``: where it reports, if anywhere)."""
+        return Replicator(
+            self.flow,
+            self.source,
+            self.target,
+            declared=self.declared,
+            aliases=self.aliases,
+            signing_key=self.signing_key(),
+            tuning=tuning or Tuning(),
+            status=status,
+            stop=stop,
+        )
 
 
 def setup(settings: HubSettings, source: str, target: str, topics: str | None = None) -> FlowSetup:
