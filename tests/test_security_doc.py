@@ -132,6 +132,9 @@ def _command_of(argv: list[str]) -> Any:
     """The ``hub`` (sub)command ``argv`` runs; fails on a word that is no command of a group, or an unknown option."""
     command: Any = typer.main.get_command(app)
     words = argv[1:]
+    root = {opt for param in command.params for opt in param.opts}
+    while len(words) >= 2 and words[0] in root:  # the root's own options (`hub --cluster NAME ...`)
+        words = words[2:]
     while _is_group(command) and words and not words[0].startswith("-"):
         sub = command.commands.get(words[0])
         assert sub is not None, f"docs/security.md shows `{' '.join(argv)}`: {words[0]!r} is not a command"
