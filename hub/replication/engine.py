@@ -313,11 +313,15 @@ class _Session:
             record, head = append(head, transfer, self.owner.key)
             chained.append(record)
         key = record_key(self.flow.chain)
-        for record in chained:
-            out.send(naming.TRANSFERS_TOPIC, encode(record), key=key)
+        recorded = [out.send(naming.TRANSFERS_TOPIC, encode(record), key=key) for record in chained]
         reached = batches.positions_after(records)
-        for k, v in stored.records(self.flow.name, reached, head):
+        recorded += [
             out.send(naming.REPLICATION_OFFSETS_TOPIC, v, key=k)
+            for k, v in stored.records(self.flow.name, reached, head)
+        ]
+        # every record of the transaction acknowledged before the commit is asked for: a send that failed
+        # (its partition perhaps never added to the transaction) must abort it, never commit the copies alone
+        out.offsets(recorded)
         out.commit()
         self._in_transaction = False
         self.positions.update(reached)
