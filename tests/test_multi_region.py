@@ -204,11 +204,12 @@ def test_a_byte_scan_of_every_topic_on_hk_and_mo_finds_none_of_cns_canary_pii(wo
 
 
 def test_every_gba_event_lands_on_every_other_gba_cluster_exactly_once(world: World) -> None:
+    ours = {d["event_id"] for docs in world.published.values() for d in docs}
     for flow in world.stack.topology.flows:
-        copied = copied_ids(world, flow.target, flow.source)
+        copied = copied_ids(world, flow.target, flow.source)  # other tests of the stack copy their own events too
         want = world.ids("gba", home=flow.source)
-        assert set(copied) == want, flow.name
-        assert max(copied.values()) == 1, f"{flow.name}: {copied.most_common(1)}"
+        assert set(copied) & ours == want, flow.name  # all of the source's gba events, none of its mainland ones
+        assert {i: copied[i] for i in want} == dict.fromkeys(want, 1), f"{flow.name}: copied more than once"
 
 
 def test_the_gba_report_is_the_same_in_every_jurisdiction_and_mainland_exists_only_in_cn(world: World) -> None:
