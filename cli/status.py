@@ -78,7 +78,7 @@ def status(
     finally:
         engine.dispose()
     if settings.cluster:
-        _replication(settings)
+        _replication(settings_of(ctx))  # not logged in: each flow logs in to its own two clusters
     if not healthy:
         raise typer.Exit(1)
 

@@ -284,8 +284,9 @@ def stack_root(settings: HubSettings) -> Path:
 def cluster_settings(base: HubSettings, topology: Topology, name: str) -> HubSettings:
     """The settings of cluster ``name``: its data folder, ports, bootstrap servers, registry and database.
 
-    Everything else (agreements, secrets, timeouts, an explicit login) is ``base``'s. Settings that
-    are already ``name``'s come back unchanged.
+    Everything else (agreements, secrets, timeouts, an explicit login) is ``base``'s, so pass settings
+    that are not logged in yet (log in after, :func:`hub.credentials.as_principal`): another cluster's
+    local password would not open this one. Settings that are already ``name``'s come back unchanged.
     """
     j = topology.get(name)
     if base.cluster == name:
