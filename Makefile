@@ -43,6 +43,7 @@ bench: $(STAMP) kafka-jars postgres
 	$(BIN)/python benchmarks/bench_gateway.py
 	$(BIN)/python benchmarks/bench_projection.py
 	$(BIN)/python benchmarks/bench_indicators.py
+	$(BIN)/python benchmarks/bench_replication.py
 
 clean:
 	-$(BIN)/hub stack down
