@@ -23,9 +23,9 @@ from typing import Final
 
 from hub import naming
 from hub.errors import ConfigError, ReplicationError
+from hub.principals import replicator_principal
 from hub.transfers.record import flow_of
 
-PRINCIPAL_PREFIX: Final = "replicator."
 SOURCE_LOG_SUFFIX: Final = ".source-log"
 
 
@@ -54,7 +54,7 @@ class FlowSpec:
     @classmethod
     def of(cls, source: str, target: str, topics: str, principal: str | None = None) -> FlowSpec:
         """A flow whose principal is ``replicator.<source>-<target>`` unless given."""
-        return cls(source, target, topics, principal or f"{PRINCIPAL_PREFIX}{source}-{target}")
+        return cls(source, target, topics, principal or replicator_principal(source, target))
 
     @property
     def name(self) -> str:
@@ -110,4 +110,4 @@ def replicable(flow: FlowSpec, topic: str, aliases: Iterable[str]) -> None:
         ) from None
 
 
-__all__ = ["PRINCIPAL_PREFIX", "SOURCE_LOG_SUFFIX", "FlowSpec", "candidates", "replicable"]
+__all__ = ["SOURCE_LOG_SUFFIX", "FlowSpec", "candidates", "replicable"]
