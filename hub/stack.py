@@ -90,18 +90,23 @@ def _up(name: str, settings: HubSettings) -> ClusterUp:
     from hub.registry import launcher
 
     kafka = local_kafka.start(settings)
-    admin = as_principal(settings, ADMIN)
-    scope = scope_of(settings)
-    report = apply_topics(admin, topology.expand(settings, org_units(), scope), timeout_s=60)
-    registry = launcher.start(settings)
+    try:
+        admin = as_principal(settings, ADMIN)
+        report = apply_topics(admin, topology.expand(settings, org_units(), scope_of(settings)), timeout_s=60)
+        registry = launcher.start(settings)
+    except BaseException:
+        if kafka.started:  # stop what this call started; the caller reports the failure
+            local_kafka.stop(settings)
+        raise
     return ClusterUp(name, kafka, registry.url, registry.started, len(report.created))
 
 
 def start_clusters(clusters: Mapping[str, HubSettings], console: Console) -> dict[str, ClusterUp]:
     """Start every cluster's broker, topics and schema registry, the clusters in parallel.
 
-    A cluster already running is left as is. If one cannot start, the others still finish starting
-    and the first failure is raised afterwards (naming its cluster), so nothing is left half-done.
+    A cluster already running is left as is. If one cannot start, the others still finish starting,
+    then what this call started is stopped again and the first failure is raised (naming its
+    cluster): nothing is left half-done.
     """
     if clusters:
         local_kafka.resolve_classpath(next(iter(clusters.values())))  # once: the stack shares the jars
@@ -124,6 +129,13 @@ def start_clusters(clusters: Mapping[str, HubSettings], console: Console) -> dic
                     f"{up.topics_created} topics created"
                 )
     if failures:
+        from hub.registry import launcher
+
+        for name, up in done.items():
+            if up.registry_started:
+                launcher.stop(clusters[name])
+            if up.kafka.started:
+                local_kafka.stop(clusters[name])
         failed, error = failures[0]
         raise BrokerError(f"cluster {failed} did not start: {error}") from error
     return {name: done[name] for name in clusters}
