@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from kafka import KafkaAdminClient, TopicPartition
+from kafka import errors as kafka_errors
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError, TopicAlreadyExistsError, TopicAuthorizationFailedError
 
@@ -132,10 +133,10 @@ def apply_topics(cluster: Cluster, specs: Iterable[TopicSpec], timeout_s: float 
         report.created = [s.name for s in missing]
         present = [s for s in specs if s.name in existing]
         if present:
-            parts = _partition_counts(admin, [s.name for s in present])
+            parts = _partition_counts(admin, cluster, [s.name for s in present])
             configs = _topic_configs(admin, [s.name for s in present])
             for spec in present:
-                found = drift(spec, parts.get(spec.name, 0), configs.get(spec.name, {}))
+                found = drift(spec, parts.get(spec.name) or 0, configs.get(spec.name, {}))
                 if found:
                     report.drifted.extend(found)
                 else:
@@ -147,11 +148,57 @@ def apply_topics(cluster: Cluster, specs: Iterable[TopicSpec], timeout_s: float 
         admin.close()
 
 
-def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for meta in admin.describe_topics(names):
-        out[meta.get("name") or meta["topic"]] = len(meta["partitions"])
+def _partition_counts(admin: KafkaAdminClient, cluster: Cluster, names: list[str]) -> dict[str, int | None]:
+    out: dict[str, int | None] = {}
+    for meta in admin.describe_topics(sorted(names)):
+        name = str(meta.get("name") or meta.get("topic"))
+        error = kafka_errors.for_code(int(meta.get("error_code") or 0))
+        if error is kafka_errors.NoError:
+            out[name] = len(meta["partitions"])
+        elif error is kafka_errors.UnknownTopicOrPartitionError:
+            out[name] = None
+        else:
+            failure = error()
+            denied = refusal(failure, cluster, resource=f"topic {name}", operation="DESCRIBE")
+            if denied is not None:
+                raise denied from failure
+            raise BrokerError(f"cannot describe topic {name} at {cluster.bootstrap_servers}: {error.__name__}")
     return out
+
+
+def partition_counts(cluster: Cluster, names: Collection[str]) -> dict[str, int | None]:
+    """Partitions of each named topic; None for a topic the cluster does not hold.
+
+    Every name is described by name, so a topic the principal may not describe raises the broker's
+    refusal as one :class:`KafkaAuthError` line instead of looking absent.
+    """
+    if not names:
+        return {}
+    admin = admin_client(cluster, cluster.request_timeout_s)
+    try:
+        return _partition_counts(admin, cluster, list(names))
+    except KafkaError as exc:
+        raise refusal(exc, cluster, operation="DESCRIBE") or BrokerError(
+            f"cannot describe topics at {cluster.bootstrap_servers}: {exc}"
+        ) from exc
+    finally:
+        admin.close()
+
+
+def topic_configs(cluster: Cluster, names: Collection[str]) -> dict[str, dict[str, str]]:
+    """Each named topic's settings as the broker reports them (kafka-python leaves out, silently, a topic
+    whose configs the principal may not describe)."""
+    if not names:
+        return {}
+    admin = admin_client(cluster, cluster.request_timeout_s)
+    try:
+        return _topic_configs(admin, list(names))
+    except KafkaError as exc:
+        raise refusal(exc, cluster, operation="DESCRIBE_CONFIGS") or BrokerError(
+            f"cannot describe topic configs at {cluster.bootstrap_servers}: {exc}"
+        ) from exc
+    finally:
+        admin.close()
 
 
 def _topic_configs(admin: KafkaAdminClient, names: list[str]) -> dict[str, dict[str, str]]:

@@ -23,12 +23,10 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from kafka import errors as kafka_errors
-from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError
 
 from hub.errors import BrokerError, ReplicationError
-from hub.kafka_admin import admin_client
+from hub.kafka_admin import admin_client, partition_counts, topic_configs
 from hub.kafka_auth import refusal
 from hub.kafka_reader import KafkaReader
 from hub.replication.batch import SourceRecord
@@ -48,57 +46,6 @@ class SourceTopic:
     name: str
     partitions: int
     config: dict[str, str] = field(default_factory=dict)
-
-
-def describe_topics(settings: HubSettings, names: Collection[str]) -> dict[str, int | None]:
-    """Partition count of each of ``names`` by name (None: the broker holds no such topic).
-
-    A topic the principal may not describe raises the broker's refusal as :class:`KafkaAuthError`.
-    """
-    if not names:
-        return {}
-    admin = admin_client(settings, settings.request_timeout_s)
-    try:
-        found = admin.describe_topics(sorted(names))
-    except KafkaError as exc:
-        raise refusal(exc, settings, operation="DESCRIBE") or BrokerError(
-            f"cannot describe topics at {settings.bootstrap_servers}: {exc}"
-        ) from exc
-    finally:
-        admin.close()
-    out: dict[str, int | None] = {}
-    for meta in found:
-        name = str(meta.get("name") or meta.get("topic"))
-        error = kafka_errors.for_code(int(meta.get("error_code") or 0))
-        if error is kafka_errors.NoError:
-            out[name] = len(meta["partitions"])
-        elif error is kafka_errors.UnknownTopicOrPartitionError:
-            out[name] = None
-        else:
-            failure = error()
-            denied = refusal(failure, settings, resource=f"topic {name}", operation="DESCRIBE")
-            if denied is not None:
-                raise denied from failure
-            raise BrokerError(f"cannot describe topic {name} at {settings.bootstrap_servers}: {error.__name__}")
-    return out
-
-
-def _configs(settings: HubSettings, names: list[str]) -> dict[str, dict[str, str]]:
-    """The topics' own settings among :data:`COPIED_CONFIG` (those not left to the broker's defaults)."""
-    admin = admin_client(settings, settings.request_timeout_s)
-    try:
-        result = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
-    except KafkaError as exc:
-        raise refusal(exc, settings, operation="DESCRIBE_CONFIGS") or BrokerError(
-            f"cannot describe topic configs at {settings.bootstrap_servers}: {exc}"
-        ) from exc
-    finally:
-        admin.close()
-    topics = result.get("topic", {}) if isinstance(result, dict) else {}
-    return {
-        name: {k: str(v["value"]) for k, v in entries.items() if k in COPIED_CONFIG and v.get("value") is not None}
-        for name, entries in topics.items()
-    }
 
 
 def resolve(
@@ -122,7 +69,7 @@ def resolve(
     finally:
         admin.close()
     names = candidates(flow, declared, listed)
-    counts = describe_topics(settings, names)
+    counts = partition_counts(settings, names)
     present = {n: c for n in names if (c := counts.get(n)) is not None}
     absent = sorted(set(names) - set(present))
     if absent:
@@ -134,11 +81,11 @@ def resolve(
             f"flow {flow.name}: no topic at {settings.bootstrap_servers} matches {flow.topics!r} "
             "(on the source cluster: `hub topics apply`)"
         )
-    own = _configs(settings, list(present))
+    own = topic_configs(settings, list(present))  # a topic left out there keeps its declared settings
     out = []
     for name, count in present.items():
-        base = {k: v for k, v in declared.get(name, {}).items() if k in COPIED_CONFIG}
-        out.append(SourceTopic(name, count, {**base, **own.get(name, {})}))
+        copied = {**declared.get(name, {}), **own.get(name, {})}
+        out.append(SourceTopic(name, count, {k: str(v) for k, v in copied.items() if k in COPIED_CONFIG}))
     return out
 
 
@@ -198,4 +145,4 @@ class SourceReader:
         self._reader.close()
 
 
-__all__ = ["COPIED_CONFIG", "SourceReader", "SourceTopic", "describe_topics", "resolve"]
+__all__ = ["COPIED_CONFIG", "SourceReader", "SourceTopic", "resolve"]

@@ -22,11 +22,11 @@ from collections.abc import Collection
 
 from hub import naming
 from hub.errors import ReplicationError
-from hub.kafka_admin import apply_topics
+from hub.kafka_admin import apply_topics, partition_counts
 from hub.kafka_reader import read_topic
 from hub.replication.flow import FlowSpec
 from hub.replication.positions import Resume, fold
-from hub.replication.source import SourceTopic, describe_topics
+from hub.replication.source import SourceTopic
 from hub.settings import HubSettings
 from hub.topology import TopicSpec
 from hub.transfers.record import TransferRecord, decode, record_key
@@ -55,7 +55,7 @@ def ensure_copies(settings: HubSettings, flow: FlowSpec, topics: Collection[Sour
 
 def require(settings: HubSettings, names: Collection[str], *, side: str) -> None:
     """Raise :class:`ReplicationError` naming each of ``names`` that the cluster does not hold."""
-    missing = [n for n, count in describe_topics(settings, names).items() if count is None]
+    missing = [n for n, count in partition_counts(settings, names).items() if count is None]
     if missing:
         raise ReplicationError(
             f"the {side} cluster at {settings.bootstrap_servers} has no topic {', '.join(sorted(missing))}: "
