@@ -25,6 +25,7 @@ Only :func:`load_topology` reads files; everything else is values in, values out
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -347,19 +348,34 @@ def held_zones(settings: HubSettings) -> tuple[str, ...] | None:
 
 
 def load_topology(settings: HubSettings) -> Topology:
-    """Read ``settings.topology_file`` (or the shipped one) with the org units and the agreements."""
-    from hub.agreements.loading import agreements_dir, load_agreements
-    from hub.orgunits import org_units
+    """Read ``settings.topology_file`` (or the shipped one) with the org units and the agreements.
+
+    Read once per process while the files stay unchanged (their modification times are the cache
+    key): components ask for their cluster's zones and regions on every poll.
+    """
+    from hub.agreements.loading import agreement_files, agreements_dir
 
     path = settings.topology_file or default_topology_file()
+    folder = agreements_dir(settings.agreements_dir)
+    try:
+        stamp = (path.stat().st_mtime_ns, *(f.stat().st_mtime_ns for f in agreement_files(folder)))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the topology {path}: {exc.strerror}") from exc
+    return _loaded(path, folder, stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _loaded(path: Path, folder: Path, stamp: tuple[int, ...]) -> Topology:
+    from hub.agreements.loading import load_agreements
+    from hub.orgunits import org_units
+
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read the topology {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"the topology {path} is not YAML: {exc}") from exc
-    agreements = load_agreements(agreements_dir(settings.agreements_dir))
-    return parse_topology(doc, org_units(), agreements.values())
+    return parse_topology(doc, org_units(), load_agreements(folder).values())
 
 
 __all__ = [

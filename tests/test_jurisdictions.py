@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -182,3 +183,23 @@ def test_each_cluster_holds_only_its_own_raw_topics_and_the_copies_its_flows_wri
         assert copies == {f.source for f in topo.flows_into(name)}
         assert (name != "cn") == (not any("mainland" in n for n in names))
         assert naming.TRANSFERS_TOPIC in names and naming.REPLICATION_OFFSETS_TOPIC in names
+
+
+def test_the_topology_is_read_again_when_its_file_changes(tmp_path: Path, doc: dict[str, Any]) -> None:
+    path = tmp_path / "topology.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    settings = load_settings(env_file=None, data_dir=tmp_path, topology_file=path)
+    first = load_topology(settings)
+    assert load_topology(settings) is first  # unchanged files: read once
+    changed = copy.deepcopy(doc)
+    changed["jurisdictions"]["hk"]["local"]["kafka_port"] = 9999
+    path.write_text(yaml.safe_dump(changed), encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert load_topology(settings).get("hk").local.kafka_port == 9999
+
+
+def test_a_missing_topology_file_is_one_line(tmp_path: Path) -> None:
+    settings = load_settings(env_file=None, data_dir=tmp_path, topology_file=tmp_path / "nowhere.yaml")
+    with pytest.raises(ConfigError, match=r"cannot read the topology .*nowhere\.yaml"):
+        load_topology(settings)
