@@ -65,7 +65,9 @@ def topics_matching(settings: HubSettings, patterns: Iterable[str]) -> list[str]
     try:
         names = admin.list_topics()
     except KafkaError as exc:
-        raise BrokerError(f"cannot list topics at {settings.bootstrap_servers}: {exc}") from exc
+        raise refusal(exc, settings, operation="DESCRIBE") or BrokerError(
+            f"cannot list topics at {settings.bootstrap_servers}: {exc}"
+        ) from exc
     finally:
         admin.close()
     return sorted(n for n in names if any(p.fullmatch(n) for p in compiled))

@@ -23,11 +23,8 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from kafka.errors import KafkaError
-
-from hub.errors import BrokerError, ReplicationError
-from hub.kafka_admin import admin_client, partition_counts, topic_configs
-from hub.kafka_auth import refusal
+from hub.errors import ReplicationError
+from hub.kafka_admin import partition_counts, topic_configs, topics_matching
 from hub.kafka_reader import KafkaReader
 from hub.replication.batch import SourceRecord
 from hub.replication.flow import FlowSpec, candidates, replicable
@@ -59,16 +56,7 @@ def resolve(
     ``declared`` maps each topic the source cluster's layout declares to its declared settings (the
     fallback when the broker does not tell a topic's own).
     """
-    admin = admin_client(settings, settings.request_timeout_s)
-    try:
-        listed = admin.list_topics()
-    except KafkaError as exc:
-        raise refusal(exc, settings, operation="DESCRIBE") or BrokerError(
-            f"cannot list topics at {settings.bootstrap_servers}: {exc}"
-        ) from exc
-    finally:
-        admin.close()
-    names = candidates(flow, declared, listed)
+    names = candidates(flow, declared, topics_matching(settings, [flow.topics]))
     counts = partition_counts(settings, names)
     present = {n: c for n in names if (c := counts.get(n)) is not None}
     absent = sorted(set(names) - set(present))
