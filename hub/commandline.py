@@ -48,6 +48,23 @@ def settings_of(ctx: typer.Context, *, login: str | None = None, cluster: str | 
     return obj if login is None else as_principal(obj, login)
 
 
+def instance_option() -> Any:
+    """The ``--instance N`` option of a worker command (``HUB_WORKER_INSTANCE``)."""
+    return typer.Option(
+        None,
+        "--instance",
+        min=0,
+        max=63,
+        help="Which instance of a scaled-out worker (default: HUB_WORKER_INSTANCE, else 0); instances share "
+        "the consumer group and its partitions.",
+    )
+
+
+def with_instance(settings: HubSettings, instance: int | None) -> HubSettings:
+    """``settings`` for worker instance ``instance`` (None: as they are)."""
+    return settings if instance is None else settings.model_copy(update={"worker_instance": instance})
+
+
 def stopped_line(what: str, outcome: bool | None) -> str:
     """What a ``stop`` command says: ``outcome`` is None (nothing ran), True (stopped) or False (killed)."""
     if outcome is None:

@@ -176,6 +176,11 @@ class ProcessFiles:
         return self.root / "status.json"
 
 
+def instance_folder(group: str, instance: int) -> str:
+    """Folder name of one instance of a worker: its group for instance 0, ``<group>.<n>`` for the others."""
+    return group if instance == 0 else f"{group}.{instance}"
+
+
 @dataclass(frozen=True)
 class ManagedModule:
     """``python -m <module> ARGS`` as a managed background process with the files ``files``.

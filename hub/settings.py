@@ -81,6 +81,13 @@ class HubSettings(BaseSettings):
     topology_file: Path | None = Field(
         None, description="The jurisdictions and their clusters; defaults to the shipped one."
     )
+    worker_instance: int = Field(
+        0,
+        ge=0,
+        le=63,
+        description="Which instance of a scaled-out worker this process is (set by --instance); the instances of "
+        "one worker share its consumer group and partitions, each with files of its own.",
+    )
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> HubSettings:

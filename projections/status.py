@@ -18,7 +18,7 @@ from typing import Any
 
 from hub import naming, principals
 from hub.errors import ConfigError
-from hub.process import ProcessFiles
+from hub.process import ProcessFiles, instance_folder
 from hub.settings import HubSettings
 from hub.stream_runner import status as worker_status
 from hub.zones import ZONES
@@ -58,8 +58,12 @@ def group_id(projection: str, zones: Sequence[str]) -> str:
 
 
 def paths(settings: HubSettings, group: str) -> ProcessFiles:
-    """Files of one worker (one projection and zone set) under ``<data_dir>/projections/<group id>``."""
-    return ProcessFiles(settings.data_dir.resolve() / "projections" / group, "worker")
+    """Files of one worker (one projection and zone set) under ``<data_dir>/projections/<group id>``.
+
+    Instance ``n > 0`` of a scaled-out worker (``settings.worker_instance``) keeps its own under
+    ``<group id>.<n>``: the instances share the consumer group and the database, never a status file."""
+    folder = instance_folder(group, settings.worker_instance)
+    return ProcessFiles(settings.data_dir.resolve() / "projections" / folder, "worker")
 
 
 @dataclass

@@ -7,7 +7,7 @@ import os
 import typer
 from rich.table import Table
 
-from hub.commandline import make_console, settings_of, stopped_line
+from hub.commandline import instance_option, make_console, settings_of, stopped_line, with_instance
 from hub.gateway import launcher
 from hub.orgunits import REGIONS
 from hub.stream_runner.status import state_line
@@ -21,6 +21,7 @@ _REGION_HELP = f"Region to serve (repeatable): {', '.join(REGIONS)}. Default: al
 @app.command()
 def run(
     ctx: typer.Context,
+    instance: int | None = instance_option(),
     region: list[str] = typer.Option([], "--region", "-r", help=_REGION_HELP),
     log_level: str = typer.Option(
         "info", "--log-level", help="crit, error, warn, info or debug (debug: a line per batch)."
@@ -30,17 +31,24 @@ def run(
     """Run the gateway in the foreground until interrupted."""
     from hub.gateway.worker import run as run_gateway  # faust is slow to import; only this command needs it
 
-    run_gateway(settings_of(ctx), region or None, os.environ, loglevel=log_level, library_loglevel=library_log_level)
+    run_gateway(
+        with_instance(settings_of(ctx), instance),
+        region or None,
+        os.environ,
+        loglevel=log_level,
+        library_loglevel=library_log_level,
+    )
 
 
 @app.command()
 def start(
     ctx: typer.Context,
+    instance: int | None = instance_option(),
     region: list[str] = typer.Option([], "--region", "-r", help=_REGION_HELP),
     timeout: float = typer.Option(launcher.START_TIMEOUT_S, "--timeout", help="Seconds to wait until it consumes."),
 ) -> None:
     """Start the gateway in the background; return once it consumes. A running one is left as is."""
-    settings = settings_of(ctx)
+    settings = with_instance(settings_of(ctx), instance)
     with console.status("starting the gateway…"):
         result = launcher.start(settings, region or None, environ=os.environ, timeout_s=timeout)
     verb = "started" if result.started else "already running"
@@ -48,16 +56,24 @@ def start(
 
 
 @app.command()
-def stop(ctx: typer.Context, region: list[str] = typer.Option([], "--region", "-r", help=_REGION_HELP)) -> None:
+def stop(
+    ctx: typer.Context,
+    region: list[str] = typer.Option([], "--region", "-r", help=_REGION_HELP),
+    instance: int | None = instance_option(),
+) -> None:
     """Stop the gateway started from this data directory (SIGTERM, then SIGKILL)."""
-    outcome = launcher.stop(settings_of(ctx), region or None)
+    outcome = launcher.stop(with_instance(settings_of(ctx), instance), region or None)
     console.print(stopped_line("gateway", outcome))
 
 
 @app.command()
-def status(ctx: typer.Context, region: list[str] = typer.Option([], "--region", "-r", help=_REGION_HELP)) -> None:
+def status(
+    ctx: typer.Context,
+    region: list[str] = typer.Option([], "--region", "-r", help=_REGION_HELP),
+    instance: int | None = instance_option(),
+) -> None:
     """Say whether the gateway runs and what it has done since it started; exit 1 if it does not run."""
-    st = launcher.status(settings_of(ctx), region or None)
+    st = launcher.status(with_instance(settings_of(ctx), instance), region or None)
     console.print(state_line("gateway", st.group_id, st.pid, st.status), highlight=False)
     if st.pid is None:
         raise typer.Exit(1)

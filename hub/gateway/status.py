@@ -19,7 +19,7 @@ from hub import principals
 from hub.errors import ConfigError
 from hub.gateway.crossing import Crossed, Outcome, Refused
 from hub.orgunits import REGIONS
-from hub.process import ProcessFiles
+from hub.process import ProcessFiles, instance_folder
 from hub.settings import HubSettings
 from hub.stream_runner import status as worker_status
 
@@ -53,8 +53,12 @@ def group_id(regions: Sequence[str]) -> str:
 
 
 def paths(settings: HubSettings, group_id: str) -> ProcessFiles:
-    """Files of one gateway (one served-region set) under ``<data_dir>/gateway/<group id>``."""
-    return ProcessFiles(settings.data_dir.resolve() / "gateway" / group_id, "gateway")
+    """Files of one gateway (one served-region set) under ``<data_dir>/gateway/<group id>``.
+
+    Instance ``n > 0`` of a scaled-out gateway (``settings.worker_instance``) keeps its own under
+    ``<group id>.<n>``: the instances share the consumer group, never a status file."""
+    folder = instance_folder(group_id, settings.worker_instance)
+    return ProcessFiles(settings.data_dir.resolve() / "gateway" / folder, "gateway")
 
 
 @dataclass

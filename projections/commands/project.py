@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.commandline import make_console, settings_of, stopped_line
+from hub.commandline import instance_option, make_console, settings_of, stopped_line, with_instance
 from hub.stream_runner.status import state_line
 from hub.zones import ZONES
 
@@ -18,6 +18,7 @@ _PROJECTION = "read_models"
 @app.command()
 def run(
     ctx: typer.Context,
+    instance: int | None = instance_option(),
     zone: list[str] = typer.Option([], "--zone", "-z", help=_ZONE_HELP),
     projection: str = typer.Option(_PROJECTION, "--projection", help="Projection to maintain."),
     metrics_port: int | None = typer.Option(
@@ -41,12 +42,13 @@ def run(
         metrics_host=metrics_host,
         tuning=Tuning(batch_size=batch_size, session_timeout_s=session_timeout),
     )
-    run_worker(settings_of(ctx), options, loglevel=log_level)
+    run_worker(with_instance(settings_of(ctx), instance), options, loglevel=log_level)
 
 
 @app.command()
 def start(
     ctx: typer.Context,
+    instance: int | None = instance_option(),
     zone: list[str] = typer.Option([], "--zone", "-z", help=_ZONE_HELP),
     projection: str = typer.Option(_PROJECTION, "--projection", help="Projection to maintain."),
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="Serve /metrics on this port (0: any)."),
@@ -57,7 +59,11 @@ def start(
 
     with console.status("starting the projection worker…"):
         result = launcher.start(
-            settings_of(ctx), zone or None, projection=projection, metrics_port=metrics_port, timeout_s=timeout
+            with_instance(settings_of(ctx), instance),
+            zone or None,
+            projection=projection,
+            metrics_port=metrics_port,
+            timeout_s=timeout,
         )
     verb = "started" if result.started else "already running"
     metrics = f"; metrics at {result.metrics_url}" if result.metrics_url else ""
@@ -67,26 +73,28 @@ def start(
 @app.command()
 def stop(
     ctx: typer.Context,
+    instance: int | None = instance_option(),
     zone: list[str] = typer.Option([], "--zone", "-z", help=_ZONE_HELP),
     projection: str = typer.Option(_PROJECTION, "--projection", help="Projection to maintain."),
 ) -> None:
     """Stop the worker started from this data directory (SIGTERM, then SIGKILL)."""
     from projections import launcher
 
-    outcome = launcher.stop(settings_of(ctx), zone or None, projection=projection)
+    outcome = launcher.stop(with_instance(settings_of(ctx), instance), zone or None, projection=projection)
     console.print(stopped_line("projection worker", outcome))
 
 
 @app.command()
 def status(
     ctx: typer.Context,
+    instance: int | None = instance_option(),
     zone: list[str] = typer.Option([], "--zone", "-z", help=_ZONE_HELP),
     projection: str = typer.Option(_PROJECTION, "--projection", help="Projection to maintain."),
 ) -> None:
     """Say whether the worker runs and what it has done since it started; exit 1 if it does not run."""
     from projections import launcher
 
-    st = launcher.status(settings_of(ctx), zone or None, projection=projection)
+    st = launcher.status(with_instance(settings_of(ctx), instance), zone or None, projection=projection)
     console.print(state_line("projection worker", st.group_id, st.pid, st.status), highlight=False)
     if st.pid is None:
         raise typer.Exit(1)
