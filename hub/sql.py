@@ -7,16 +7,24 @@ A thin adapter, shared by ``projections/`` and ``consumers/``:
   refused with an error naming the setting);
 - :func:`make_engine` opens SQLite in WAL mode (readers never block the
   writer), with a busy timeout, foreign keys on, and explicit ``BEGIN`` so
-  that transactions and savepoints behave as on PostgreSQL;
+  that transactions and savepoints behave as on PostgreSQL; PostgreSQL with
+  ``plan_cache_mode=force_custom_plan``, so that a statement whose parameter
+  is a whole batch (an array of keys or of values) is planned for that batch
+  and the tables' current size, never with a generic plan made once while
+  the tables were nearly empty (a fresh worker's, a rebuild's shadow tables);
 - :func:`write_transaction` begins with ``BEGIN IMMEDIATE`` on SQLite so that
   two writers queue instead of failing mid-way;
 - :class:`UtcDateTime` is the one column type of an instant: aware UTC
-  datetimes in, aware UTC datetimes out, on every dialect.
+  datetimes in, aware UTC datetimes out, on every dialect;
+- :class:`GrowthStatistics` keeps PostgreSQL's planner statistics of tables
+  that a process fills quickly (autovacuum analyzes them only once a minute).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,12 +32,16 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, DateTime, Dialect, Engine, TypeDecorator, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from hub.errors import ConfigError
 
+log = logging.getLogger("hub.sql")
+
 BUSY_TIMEOUT_MS: Final = 30_000
+#: PostgreSQL plans every statement with its parameters (see the module docstring).
+PLAN_CACHE_MODE: Final = "force_custom_plan"
 _BEGIN_OPTION: Final = "hub_sqlite_begin"
 
 
@@ -93,7 +105,10 @@ def make_engine(
     """
     url = normalise_url(database_url, setting=setting, forms=forms, needs_file=needs_file)
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        server = [connect_args.get("options"), f"-c plan_cache_mode={PLAN_CACHE_MODE}"]
+        connect_args["options"] = " ".join(filter(None, server))
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
     database = url.database or ""
     in_memory = _in_memory(url)
     if not in_memory:
@@ -187,3 +202,61 @@ class UtcDateTime(TypeDecorator[datetime]):
         if not isinstance(value, datetime):
             raise ValueError(f"the database returned {value!r} for an instant column")
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class GrowthStatistics:
+    """ANALYZE a PostgreSQL table each time a process has written as many rows as the table had when last analyzed.
+
+    The planner chooses between the indexes of a table from its statistics.
+    A table filled from empty (a fresh database, a rebuild's shadow tables)
+    has none until autovacuum's next round (every minute, and only past 10 %
+    growth), and without them PostgreSQL may probe a batch's keys through the
+    wrong index (tens of milliseconds per batch instead of one). Doubling
+    thresholds (at least ``minimum`` rows) keep the work logarithmic in the
+    rows written: a table that already holds millions is left to autovacuum.
+    ANALYZE runs after the caller's commit, in its own transaction; row
+    writers and readers never wait for it (a rebuild's swap, which locks the
+    tables exclusively, waits until it ends), and a failure is only logged.
+    SQLite is left alone (its planner needs no statistics for these lookups).
+    """
+
+    def __init__(self, minimum: int = 1000) -> None:
+        self.minimum = minimum
+        self._lock = threading.Lock()
+        self._written: dict[tuple[str, str], int] = {}
+        self._threshold: dict[tuple[str, str], int] = {}
+
+    def wrote(self, engine: Engine, rows: Mapping[str, int]) -> None:
+        """``rows`` were written (committed) per table name; analyze the tables that passed their threshold."""
+        if is_sqlite(engine):
+            return
+        due: list[str] = []
+        with self._lock:
+            for table, n in rows.items():
+                ident = (str(engine.url), table)
+                written = self._written.get(ident, 0) + n
+                if ident not in self._threshold:
+                    self._threshold[ident] = max(self.minimum, _estimated_rows(engine, table))
+                if written >= self._threshold[ident]:
+                    due.append(table)
+                    self._threshold[ident] = max(self.minimum, self._threshold[ident] + written)
+                    written = 0
+                self._written[ident] = written
+        for table in due:
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f'ANALYZE "{table}"')
+            except SQLAlchemyError as exc:
+                log.warning("ANALYZE %s failed (left to autovacuum): %s", table, str(exc).splitlines()[0])
+
+
+def _estimated_rows(engine: Engine, table: str) -> int:
+    """The planner's row estimate of ``table`` (0 when never analyzed or unknown)."""
+    try:
+        with engine.connect() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%(name)s)", {"name": f'"{table}"'}
+            ).scalar()
+    except SQLAlchemyError:
+        return 0
+    return max(0, int(found or 0))

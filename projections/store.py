@@ -12,7 +12,9 @@ tracking writer (:class:`hub.tracking.TrackingWriter`, offsets in
    columns the batch touched, with the pure rules of :mod:`projections.rules`;
 3. writes the offsets reached, and commits.
 
-A crash anywhere before the commit leaves rows and offsets as they were. A
+A crash anywhere before the commit leaves rows and offsets as they were.
+After the commit, on PostgreSQL, tables the process filled quickly get their
+planner statistics refreshed (:class:`hub.sql.GrowthStatistics`). A
 record the database refuses is reported (:class:`RecordsRejected`, nothing
 committed) so that the caller dead-letters it and applies the batch again
 with its changes emptied. An outage is :class:`StoreUnavailable` (retry the
@@ -24,23 +26,28 @@ Shadow tables, for a rebuild without downtime, are in
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.errors import ProjectionError
+from hub.sql import GrowthStatistics, is_sqlite
 from hub.tracking import RecordsRejected, Rejected, TrackingWriter
 from projections.row_changes import apply_changes, table_of
-from projections.rules import RowChange
+from projections.rules import RowChange, Upsert
 from projections.shadow import ShadowBehind, create_shadow, drop_shadow, swap_shadow
 from projections.store_errors import STORE_FAILURES, StoreUnavailable, translate
 from projections.tables import PROJECTION_OFFSETS, projection_offsets, tables_for
 
 TopicPartition = tuple[str, int]
+
+#: Planner statistics of the tables this process fills (PostgreSQL; see :class:`hub.sql.GrowthStatistics`).
+STATISTICS: Final = GrowthStatistics()
 
 
 # -- values in and out ------------------------------------------------------------------------------
@@ -111,6 +118,10 @@ def apply_batch(engine: Engine, projection: str, records: Sequence[SourceRecord]
         has_rows=lambda r: bool(r.changes),
         timestamp=lambda r: r.timestamp_ms,
     )
+    if not is_sqlite(engine):
+        STATISTICS.wrote(
+            engine, Counter(tables[c.table].name for r in done.records for c in r.changes if isinstance(c, Upsert))
+        )
     return BatchSummary(applied=len(done.records), skipped=done.skipped, changed=done.rows, offsets=done.offsets)
 
 
