@@ -1,12 +1,16 @@
-"""Throughput of one gateway worker crossing a backlog, against two baselines measured in the same run.
+"""Throughput of one gateway worker crossing a backlog, against baselines measured in the same run.
 
-    .venv/bin/python benchmarks/bench_gateway.py [--events 20000] [--seed 7]
+    .venv/bin/python benchmarks/bench_gateway.py [--quick] [--events 20000] [--seed 7] [--json PATH]
 
 Starts its own broker and schema registry (``benchmarks/_stack.py``: temp dir,
 free ports), publishes N raw demo events (``demo.stream``, round-robin over
 the districts of all five regions), reads them back once, then moves the same
-raw records three ways:
+raw records four ways:
 
+- **decode + encode** (baseline of the crossing): fastavro alone on the same
+  records, in this process: each raw body decoded with its raw schema, and each
+  event's shared record (as the crossing made it) encoded with its shared
+  schema; just the Avro cost of a crossing, nothing of the hub's;
 - **crossing**: ``Border.cross_batch`` in this process on the raw records held
   in memory, in batches of the gateway's size (decode, validate, apply the
   agreement, encode; no Kafka);
@@ -17,8 +21,11 @@ raw records three ways:
 - **gateway**: ``python -m hub.gateway`` (one faust worker, started by its launcher as
   ``hub gateway start`` does), timed
   from the moment it consumes until ``hub.audit`` and ``hub.dlq`` together hold
-  one record per published event (polled every 0.2 s).
+  one record per published event (polled every 0.2 s); its peak resident set
+  (``VmHWM``) is read while it runs.
 
+``--quick`` crosses 5,000 events instead of 20,000. Targets (issue 13): the
+crossing at least 0.25 of decode + encode, the gateway at least 0.4 of the copier.
 Ratios are against the baselines of the same run, because the machine is noisy.
 Not a test: nothing is asserted, the figures depend on the machine.
 """
@@ -40,24 +47,32 @@ from kafka import KafkaConsumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._stack import local_stack, machine
+from benchmarks._report import Report, peak_rss_mib
+from benchmarks._stack import local_stack
 from demo import stream as demo_data
 from hub import naming
 from hub.agreements import default_agreements_dir, load_agreements
 from hub.agreements.keys import write_demo_secrets
 from hub.gateway import launcher
-from hub.gateway.crossing import Border, Outcome, RawRecord, Refused
+from hub.gateway.crossing import Border, Crossed, Outcome, RawRecord, Refused
 from hub.gateway.worker import prepare
 from hub.kafka_admin import apply_topics
 from hub.kafka_clients import aiokafka_connection, aiokafka_producer_config, connection_config
 from hub.publishing.publisher import Ack, Publisher
 from hub.registry.client import RegistryClient
+from hub.schemas import parsed_schema
+from hub.serde import decode_body, encode_body
 from hub.settings import HubSettings
 from hub.stream_runner.tuning import Tuning
 from hub.topology import TopicSpec
 
 SCRATCH_TOPIC = "bench.gateway.copy"
 STALL_S = 120.0
+QUICK_EVENTS = 5000
+DECODE_ENCODE = "fastavro decode + encode, in process"
+CROSSING = "crossing in process, `Border.cross_batch`"
+COPIER = "pass-through copier, aiokafka"
+GATEWAY = "gateway, one worker (`python -m hub.gateway`)"
 
 
 def sample(n: int, seed: int) -> list[dict[str, object]]:
@@ -102,6 +117,27 @@ def cross_in_process(border: Border, records: list[RawRecord], batch: int) -> tu
     for i in range(0, len(records), batch):
         outcomes.extend(border.cross_batch(records[i : i + batch]))
     return len(records) / (time.perf_counter() - started), outcomes
+
+
+def decode_encode(records: list[RawRecord], outcomes: list[Outcome]) -> float:
+    """Baseline of the crossing: events/s of fastavro decoding every raw body and encoding its shared record.
+
+    The raw body is decoded with the raw schema of its topic's event type (the
+    writer's), the shared record (decoded beforehand from the crossing's output,
+    untimed) encoded with the shared schema: the Avro work a crossing cannot avoid.
+    """
+    work = []
+    for src, outcome in zip(records, outcomes, strict=True):
+        if not isinstance(outcome, Crossed) or not outcome.shared or src.value is None:
+            continue
+        shared_schema = parsed_schema("shared", outcome.event_type)
+        shared = decode_body(memoryview(outcome.shared[0].value)[5:], shared_schema)
+        work.append((memoryview(src.value)[5:], parsed_schema("raw", outcome.event_type), shared_schema, shared))
+    started = time.perf_counter()
+    for body, raw_schema, shared_schema, shared in work:
+        decode_body(body, raw_schema)
+        encode_body(shared_schema, shared)
+    return len(work) / (time.perf_counter() - started)
 
 
 async def _take(consumer: AIOKafkaConsumer, size: int, within_s: float) -> list[Any]:
@@ -158,8 +194,9 @@ async def copy_raw(settings: HubSettings, topics: tuple[str, ...], expected: int
         await producer.stop()
 
 
-def run_gateway(settings: HubSettings, expected: int) -> tuple[float, dict[str, Any]]:
-    """events/s of one managed gateway until ``hub.audit`` + ``hub.dlq`` hold ``expected`` records; its stats."""
+def run_gateway(settings: HubSettings, expected: int) -> tuple[float, dict[str, Any], float | None]:
+    """events/s of one managed gateway until ``hub.audit`` + ``hub.dlq`` hold ``expected`` records; its stats
+    and its peak resident set in MiB (None if it could not be read)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     watcher = KafkaConsumer(**connection_config(settings))
     try:
@@ -169,13 +206,15 @@ def run_gateway(settings: HubSettings, expected: int) -> tuple[float, dict[str, 
             for p in sorted(watcher.partitions_for_topic(t) or ())
         ]
         started = time.perf_counter()
-        launcher.start(settings, environ=environ, timeout_s=120, loglevel="warn")
+        pid = launcher.start(settings, environ=environ, timeout_s=120, loglevel="warn").pid
         ready = time.perf_counter()
+        peak: float | None = None
         print(f"gateway consuming after {ready - started:.1f}s")
         total, last_total, last_change = 0, -1, time.monotonic()
         while total < expected:
             time.sleep(0.2)
             total = int(sum(watcher.end_offsets(outputs).values()))
+            peak = peak_rss_mib(pid) or peak
             if total != last_total:
                 last_total, last_change = total, time.monotonic()
             elif time.monotonic() - last_change > STALL_S:
@@ -189,7 +228,8 @@ def run_gateway(settings: HubSettings, expected: int) -> tuple[float, dict[str, 
             if stats.get("events", 0) >= expected:
                 break
             time.sleep(0.3)
-        return expected / elapsed, stats
+        peak = peak_rss_mib(pid) or peak
+        return expected / elapsed, stats, peak
     finally:
         watcher.close()
         launcher.stop(settings)
@@ -197,13 +237,17 @@ def run_gateway(settings: HubSettings, expected: int) -> tuple[float, dict[str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=20000, help="raw events to publish and cross")
+    parser.add_argument("--events", type=int, default=None, help="raw events to publish and cross (default 20000)")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_EVENTS} events unless --events says otherwise")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (benchmarks/_report.py)")
     args = parser.parse_args()
+    events = args.events if args.events is not None else (QUICK_EVENTS if args.quick else 20000)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the copier logs transient group-join retries
     tuning = Tuning()
+    report = Report("gateway")
 
-    docs = sample(args.events, args.seed)
+    docs = sample(events, args.seed)
     with local_stack("hub-bench-gateway-", kafka_heap="768m") as base:
         secrets = base.data_dir / "secrets.env"
         write_demo_secrets(secrets, load_agreements(default_agreements_dir()).values())
@@ -225,33 +269,32 @@ def main() -> None:
         plan = prepare(settings, None, environ)  # what the gateway resolves at start: its Border and raw topics
         topics = plan.topics
         records = read_raw(settings, topics)
+        cross_in_process(plan.border, records[: tuning.batch_size], tuning.batch_size)  # warm the caches
         crossing, outcomes = cross_in_process(plan.border, records, tuning.batch_size)
+        baseline = decode_encode(records, outcomes)
         copier = asyncio.run(copy_raw(settings, topics, len(records), tuning))
-        gateway, stats = run_gateway(settings, len(records))
+        gateway, stats, peak = run_gateway(settings, len(records))
 
     n = len(records)
     outputs = sum(len(o.outputs) for o in outcomes)
     refused = sum(isinstance(o, Refused) for o in outcomes)
-    print(machine())
-    print(
-        f"records: {n} raw events on {len(topics)} raw topics; the crossing writes {outputs} records "
+    report.add(DECODE_ENCODE, baseline, "events/s", note="raw body decoded with its raw schema, shared record encoded")
+    report.add(CROSSING, crossing, "events/s", baseline=DECODE_ENCODE, target=0.25)
+    report.add(COPIER, copier, "events/s")
+    report.add(GATEWAY, gateway, "events/s", baseline=COPIER, target=0.4)
+    if peak is not None:
+        report.add("gateway peak RSS", peak, "MiB", higher_is_better=False)
+    report.notes.append(
+        f"{n} raw events on {len(topics)} raw topics; the crossing writes {outputs} records "
         f"({outputs / n:.2f} per event: shared per zone + audit; {refused} dead letters); "
         f"batches of {tuning.batch_size} within {tuning.batch_within_s}s"
     )
     if stats:
-        print(
+        report.notes.append(
             f"gateway busy: {stats.get('cross_seconds', 0):.1f}s crossing, {stats.get('deliver_seconds', 0):.1f}s "
             f"delivering, of {n / gateway:.1f}s elapsed ({stats.get('batches', 0)} batches)"
         )
-    print("| path | events/s | vs crossing | vs copier |")
-    print("| --- | ---: | ---: | ---: |")
-    rows = (
-        ("in-process crossing, `Border.cross_batch` (baseline a)", crossing),
-        ("pass-through copier, aiokafka (baseline b)", copier),
-        ("gateway, one worker (`hub gateway run`)", gateway),
-    )
-    for name, rate in rows:
-        print(f"| {name} | {rate:,.0f} | {rate / crossing:.2f} | {rate / copier:.2f} |")
+    report.emit(args.json)
 
 
 if __name__ == "__main__":
