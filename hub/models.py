@@ -119,6 +119,8 @@ _LENGTHS: Final[Mapping[StringKind, tuple[int, int]]] = MappingProxyType(
     }
 )
 
+_CENT: Final = Decimal(1).scaleb(-MONEY_SCALE)
+_MONEY_LIMIT: Final = Decimal(10) ** MONEY_INTEGER_DIGITS
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?P<offset>Z|[+-]\d{2}:\d{2})?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -175,7 +177,8 @@ def parse_timestamp(value: object) -> datetime:
         raise _timestamp_out_of_range() from exc
     if not EARLIEST_TIMESTAMP <= utc < LATEST_TIMESTAMP:
         raise _timestamp_out_of_range()
-    return utc.replace(microsecond=utc.microsecond - utc.microsecond % 1000)
+    sub_ms = utc.microsecond % 1000
+    return utc.replace(microsecond=utc.microsecond - sub_ms) if sub_ms else utc
 
 
 def _timestamp_out_of_range() -> PydanticCustomError:
@@ -221,10 +224,15 @@ def parse_amount(value: object) -> Decimal:
         raise _rule("amount_type", f'must be a decimal string like "1250.00", not {json_type(value)}')
     if amount <= 0:
         raise _rule("amount_positive", f"must be greater than 0, got {value}")
-    quantized = amount.quantize(Decimal(1).scaleb(-MONEY_SCALE))
+    try:
+        quantized = amount.quantize(_CENT)
+    except ArithmeticError:  # more digits than the decimal context holds: far beyond the 16 allowed
+        raise _rule(
+            "amount_precision", f"must have at most {MONEY_INTEGER_DIGITS} integer digits, got {value}"
+        ) from None
     if quantized != amount:
         raise _rule("amount_scale", f"must have at most {MONEY_SCALE} decimal places, got {value}")
-    if quantized >= Decimal(10) ** MONEY_INTEGER_DIGITS:
+    if quantized >= _MONEY_LIMIT:
         raise _rule("amount_precision", f"must have at most {MONEY_INTEGER_DIGITS} integer digits, got {value}")
     return quantized
 

@@ -101,6 +101,7 @@ def schema_text(form: Form, event_type: str) -> str:
     return json.dumps(_loaded(form, event_type), separators=(",", ":"), ensure_ascii=False)
 
 
+@cache
 def record_fields(form: Form, event_type: str) -> tuple[str, ...]:
-    """Field names of a record, in schema order."""
+    """Field names of a record, in schema order (cached)."""
     return tuple(f["name"] for f in _loaded(form, event_type)["fields"])
