@@ -92,12 +92,19 @@ class AvroSerializer:
 
 
 class AvroDeserializer:
-    """Decode Confluent-framed Avro, resolving writer schemas by id (cached)."""
+    """Decode Confluent-framed Avro, resolving writer schemas by id (cached).
+
+    A writer schema that is the reader schema itself (the same JSON document: the usual case, a
+    producer of the current schema) is decoded without schema resolution, which gives the same
+    record: fastavro would compare the two schemas on every record to find that out.
+    """
 
     def __init__(self, registry: SchemaSource, reader_schema: str | dict[str, Any] | None = None) -> None:
         self._registry = registry
         self._reader = parse(reader_schema) if reader_schema is not None else None
+        self._reader_doc = None if reader_schema is None else _schema_doc(reader_schema)
         self._writers: dict[int, Any] = {}
+        self._readers: dict[int, Any] = {}  # schema id -> the reader schema to resolve to, None: no resolution
 
     def writer(self, schema_id: int) -> Any:
         parsed = self._writers.get(schema_id)
@@ -109,12 +116,23 @@ class AvroDeserializer:
                     raise  # the registry is unreachable or failing: an outage to wait out, not a bad record
                 raise SerializationError(f"writer schema id {schema_id} is unknown to the registry: {exc}") from exc
             parsed = parse(text)
+            same = self._reader_doc is not None and _schema_doc(text) == self._reader_doc
+            self._readers[schema_id] = None if same else self._reader
             self._writers[schema_id] = parsed
         return parsed
 
     def decode(self, data: bytes) -> tuple[int, Record]:
         schema_id, body = unframe(data)
-        return schema_id, decode_body(body, self.writer(schema_id), self._reader)
+        writer = self.writer(schema_id)
+        return schema_id, decode_body(body, writer, self._readers[schema_id])
 
     def __call__(self, data: bytes) -> Record:
         return self.decode(data)[1]
+
+
+def _schema_doc(schema: str | dict[str, Any]) -> Any:
+    """The JSON document of a schema, to compare two schemas (None if it is not JSON)."""
+    try:
+        return json.loads(schema) if isinstance(schema, str) else schema
+    except ValueError:
+        return None
