@@ -96,35 +96,35 @@ def apply(
         on = local_date(occurred_at)
     except ValidationError as exc:
         raise PolicyError(f"field occurred_at: {exc.errors[0][1]}") from exc
-    missing = [r.source for r in plan.rules if r.action != "drop" and r.source not in raw_record]
+    missing = [name for name in plan.required if name not in raw_record]
     if missing:
         raise PolicyError(f"field {missing[0]}: missing from the raw {event_type} record")
-    rules = plan.by_source
+    steps = plan.steps
     shared: dict[str, Any] = {}
     kept: list[str] = []
     dropped: list[str] = []
     pseudonymised: list[str] = []
     generalised: list[str] = []
     for name, value in raw_record.items():
-        found = rules.get(name)
-        if found is None or found.action == "drop":
+        step = steps.get(name)
+        if step is None:  # no rule, or a drop rule
             dropped.append(name)
             continue
-        assert found.target is not None
-        if found.action == "keep":
-            shared[found.target] = value
-            kept.append(found.label)
-        elif found.action == "keep_if":
-            assert found.condition is not None
-            allowed = found.condition.holds(raw_record)
-            shared[found.target] = value if allowed else None
-            (kept if allowed else dropped).append(found.label)
-        elif found.action == "pseudonymise":
-            shared[found.target] = _pseudonymise(pseudonym_fn, key, found, district.code, value)
-            pseudonymised.append(found.label)
+        action, target, rule = step
+        if action == "keep":
+            shared[target] = value
+            kept.append(rule.label)
+        elif action == "pseudonymise":
+            shared[target] = _pseudonymise(pseudonym_fn, key, rule, district.code, value)
+            pseudonymised.append(rule.label)
+        elif action == "keep_if":
+            assert rule.condition is not None
+            allowed = rule.condition.holds(raw_record)
+            shared[target] = value if allowed else None
+            (kept if allowed else dropped).append(rule.label)
         else:
-            shared[found.target] = GENERALISERS[found.rule or ""].fn(value, on)
-            generalised.append(found.label)
+            shared[target] = GENERALISERS[rule.rule or ""].fn(value, on)
+            generalised.append(rule.label)
     for name, default in plan.defaults.items():
         shared.setdefault(name, default)
     # Invariant: exactly the shared schema's fields, in its order.

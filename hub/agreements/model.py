@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from types import MappingProxyType
 from typing import Any, Literal
 
 from hub.errors import PolicyError
@@ -50,9 +52,9 @@ class FieldRule:
     rule: str | None = None
     condition: Condition | None = None
 
-    @property
+    @cached_property
     def label(self) -> str:
-        """Audit form: ``field`` or ``field->target``."""
+        """Audit form: ``field`` or ``field->target`` (computed once)."""
         return self.source if self.target in (None, self.source) else f"{self.source}->{self.target}"
 
 
@@ -69,9 +71,26 @@ class EventPlan:
     unnamed: tuple[str, ...]
     """Raw schema fields no rule names: dropped by default."""
 
-    @property
+    @cached_property
     def by_source(self) -> Mapping[str, FieldRule]:
-        return {r.source: r for r in self.rules}
+        """Raw field -> its rule (computed once; the plan is immutable)."""
+        return MappingProxyType({r.source: r for r in self.rules})
+
+    @cached_property
+    def steps(self) -> Mapping[str, tuple[Action, str, FieldRule]]:
+        """Raw field -> (action, shared target, rule) of every rule but ``drop`` (computed once)."""
+        steps: dict[str, tuple[Action, str, FieldRule]] = {}
+        for r in self.rules:
+            if r.action != "drop":
+                if r.target is None:
+                    raise PolicyError(f"{self.event_type}: the {r.action} rule of {r.source} names no shared field")
+                steps[r.source] = (r.action, r.target, r)
+        return MappingProxyType(steps)
+
+    @cached_property
+    def required(self) -> tuple[str, ...]:
+        """Raw fields a rule reads (every rule but ``drop``): a record lacking one cannot cross."""
+        return tuple(r.source for r in self.rules if r.action != "drop")
 
 
 @dataclass(frozen=True, eq=False)

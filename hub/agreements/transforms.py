@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -38,8 +39,24 @@ def pseudonym(key: bytes, kind: str, district: str, value: str) -> str:
     same case id gives the same ``case_ref`` in every event type; ids are
     district-scoped, hence the district.
     """
-    message = b"".join(_length_prefixed(p.encode("utf-8")) for p in (kind, district, value))
-    return hmac.new(key, _length_prefixed(PSEUDONYM_DOMAIN) + message, hashlib.sha256).hexdigest()
+    mac = _keyed(key, kind, district).copy()
+    mac.update(_length_prefixed(value.encode("utf-8")))
+    return mac.hexdigest()
+
+
+@lru_cache(maxsize=4096)
+def _keyed(key: bytes, kind: str, district: str) -> hmac.HMAC:
+    """The HMAC of ``key`` fed with the message's fixed first parts (domain, kind, district).
+
+    Each pseudonym copies it and adds its value: HMAC is a stream, so the digest is that of the whole
+    message, and the key schedule and the common prefix are computed once per (key, kind, district),
+    not per value. The cached object is never updated itself, only copied.
+    """
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    mac.update(
+        b"".join(_length_prefixed(p) for p in (PSEUDONYM_DOMAIN, kind.encode("utf-8"), district.encode("utf-8")))
+    )
+    return mac
 
 
 def age_band(birth_year: int | None, on: date) -> str:
