@@ -1,13 +1,16 @@
 """Pure naming functions for topics and registry subjects.
 
 Every name the hub puts on the wire is produced here, so a deployment that
-needs other conventions swaps these functions and nothing else.
+needs other conventions swaps these functions and nothing else. The functions a
+worker calls per record (slugs, shared topics, subjects, raw topic parsing) keep
+their answers in a bounded cache: they are pure, and their results immutable.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 AUDIT_TOPIC: Final = "hub.audit"
@@ -23,6 +26,7 @@ _CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
+@lru_cache(maxsize=4096)
 def event_slug(event_type: str) -> str:
     """``CaseOpened`` -> ``case-opened``."""
     if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", event_type):
@@ -30,6 +34,7 @@ def event_slug(event_type: str) -> str:
     return _CAMEL_BOUNDARY.sub("-", event_type).lower()
 
 
+@lru_cache(maxsize=4096)
 def event_type_of(slug: str) -> str:
     """``case-opened`` -> ``CaseOpened`` (inverse of :func:`event_slug`)."""
     if not _CODE.fullmatch(slug):
@@ -59,6 +64,7 @@ def raw_pattern(region: str) -> str:
     return rf"^raw\.{re.escape(region.lower())}\.[a-z0-9-]+\.[a-z0-9-]+$"
 
 
+@lru_cache(maxsize=4096)
 def shared_topic(zone: str, event_type: str) -> str:
     """De-identified topic of one zone: ``shared.gba.case-opened``."""
     return f"shared.{_code(zone, 'zone')}.{event_slug(event_type)}"
@@ -95,6 +101,7 @@ def split_remote(topic: str, aliases: frozenset[str] | set[str]) -> tuple[str | 
     return None, topic
 
 
+@lru_cache(maxsize=4096)
 def subject_for(topic: str, *, is_key: bool = False) -> str:
     """Registry subject under TopicNameStrategy: ``<topic>-value``."""
     return f"{topic}-{'key' if is_key else 'value'}"
@@ -113,6 +120,7 @@ class SharedCoordinates:
     event_type: str
 
 
+@lru_cache(maxsize=4096)
 def parse_raw_topic(topic: str) -> RawCoordinates:
     parts = topic.split(".")
     if len(parts) != 4 or parts[0] != "raw":

@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Final, Protocol
 
 from hub import naming
@@ -26,11 +26,11 @@ from hub.agreements.audit import SourceCoordinates, audit_schema, build_audit
 from hub.agreements.crossing import Crossing, apply
 from hub.agreements.model import Agreement
 from hub.dlq import DeadLetter
-from hub.errors import PolicyError, SchemaRegistryError, SerializationError, ValidationError
+from hub.errors import ConfigError, PolicyError, SchemaRegistryError, SerializationError, ValidationError
 from hub.orgunits import OrgUnits
-from hub.schemas import load_schema, parsed_schema, schema_text
+from hub.schemas import field_specs, parsed_schema, schema_text
 from hub.serde import Record, encode_body, parse
-from hub.validation import to_json_form, validate_event
+from hub.validation import validate_record
 from hub.wire import frame
 
 CONSUMER: Final = "gateway"
@@ -152,6 +152,57 @@ def _audit_parsed() -> Any:
     return parse(_audit_text())
 
 
+#: The audit fields whose values are the same for every crossing with the same outcome (targets, agreement,
+#: field lists): the last ones of the schema; the fields before them (event, times, source) differ per record.
+_AUDIT_OUTCOME_FIELDS: Final = (
+    "targets",
+    "agreement_id",
+    "agreement_version",
+    "kept",
+    "dropped",
+    "pseudonymised",
+    "generalised",
+)
+
+
+@cache
+def _audit_halves() -> tuple[Any, Any]:
+    """The audit schema cut in two records: the fields before :data:`_AUDIT_OUTCOME_FIELDS`, and those.
+
+    An Avro record's body is its fields' bodies one after the other, so the first half's body
+    followed by the second half's is byte for byte the body of the whole record.
+    """
+    doc = audit_schema()
+    fields = doc["fields"]
+    cut = len(fields) - len(_AUDIT_OUTCOME_FIELDS)
+    if tuple(f["name"] for f in fields[cut:]) != _AUDIT_OUTCOME_FIELDS:
+        raise ConfigError(f"the audit schema no longer ends with the fields {', '.join(_AUDIT_OUTCOME_FIELDS)}")
+    head = parse({**doc, "name": f"{doc['name']}Head", "fields": fields[:cut]})
+    tail = parse({**doc, "name": f"{doc['name']}Outcome", "fields": fields[cut:]})
+    return head, tail
+
+
+def _audit_body(record: dict[str, Any]) -> bytes:
+    """``encode_body(audit schema, record)``, the outcome half encoded once per distinct outcome (cached)."""
+    outcome = (
+        tuple(record["targets"]),
+        record["agreement_id"],
+        record["agreement_version"],
+        tuple(record["kept"]),
+        tuple(record["dropped"]),
+        tuple(record["pseudonymised"]),
+        tuple(record["generalised"]),
+    )
+    return encode_body(_audit_halves()[0], record) + _audit_outcome(outcome)
+
+
+@lru_cache(maxsize=4096)
+def _audit_outcome(values: tuple[Any, ...]) -> bytes:
+    """Body of the outcome half of an audit record (:data:`_AUDIT_OUTCOME_FIELDS`, lists given as tuples)."""
+    record = {n: list(v) if isinstance(v, tuple) else v for n, v in zip(_AUDIT_OUTCOME_FIELDS, values, strict=True)}
+    return encode_body(_audit_halves()[1], record)
+
+
 @cache
 def _text_fields(event_type: str) -> frozenset[str]:
     """Raw fields holding free text or identifiers: string, nullable string or array of string (not enums)."""
@@ -165,7 +216,7 @@ def _text_fields(event_type: str) -> frozenset[str]:
             return is_text(avro.get("items"))
         return isinstance(avro, dict) and avro.get("type") == "string"
 
-    return frozenset(f["name"] for f in load_schema("raw", event_type)["fields"] if is_text(f["type"]))
+    return frozenset(f["name"] for f in field_specs("raw", event_type) if is_text(f["type"]))
 
 
 def _guarded(value: str) -> bool:
@@ -190,21 +241,47 @@ def disclosure(raw_record: Mapping[str, Any], crossing: Crossing) -> tuple[str, 
     carries the raw case number into the shared zone. (The shared key is a kept
     field or a pseudonym, so it is covered.) Returns ``(shared field, protected raw field)``.
     """
-    text = _text_fields(crossing.event_type)
-    protected: list[tuple[str, str]] = []
-    for label in (*crossing.dropped, *crossing.pseudonymised, *crossing.generalised):
-        source = label.split("->", 1)[0]
-        if source in text:
-            protected.extend((source, v) for v in _strings(raw_record.get(source)) if _guarded(v))
+    sources, targets = _disclosure_fields(
+        crossing.event_type, crossing.dropped, crossing.pseudonymised, crossing.generalised, crossing.kept
+    )
+    protected = [(source, v) for source in sources for v in _strings(raw_record.get(source)) if _guarded(v)]
     if not protected:
         return None
-    kept = [label.split("->", 1)[-1] for label in crossing.kept]
-    for target, value in ((t, crossing.shared_record.get(t)) for t in kept if t not in _CHECKED_CODES):
-        for shown in _strings(value):
+    shared = crossing.shared_record
+    for target in targets:
+        for shown in _strings(shared.get(target)):
             for source, secret in protected:
                 if secret in shown:
                     return target, source
     return None
+
+
+@lru_cache(maxsize=4096)
+def _disclosure_fields(
+    event_type: str,
+    dropped: tuple[str, ...],
+    pseudonymised: tuple[str, ...],
+    generalised: tuple[str, ...],
+    kept: tuple[str, ...],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The raw text fields a crossing protects and the shared fields it keeps that are scanned.
+
+    Cached per distinct outcome of the rules (few per event type: ``keep_if`` varies them).
+    """
+    text = _text_fields(event_type)
+    sources = [_source_of(label) for labels in (dropped, pseudonymised, generalised) for label in labels]
+    targets = [_target_of(label) for label in kept]
+    return tuple(s for s in sources if s in text), tuple(t for t in targets if t not in _CHECKED_CODES)
+
+
+def _source_of(label: str) -> str:
+    """``source`` of an audit label ``source`` or ``source->target``."""
+    return label.split("->", 1)[0]
+
+
+def _target_of(label: str) -> str:
+    """``target`` of an audit label ``target`` or ``source->target``."""
+    return label.split("->", 1)[-1]
 
 
 # -- the border ----------------------------------------------------------------------------------
@@ -237,19 +314,26 @@ class Border:
         self._units = units
         self._clock = clock
         self._consumer = consumer
+        # per topic, computed once: a raw topic's route, an output topic's schema id
+        self._routes: dict[str, tuple[naming.RawCoordinates, Agreement]] = {}
+        self._topic_ids: dict[str, int] = {}
 
     @property
     def regions(self) -> tuple[str, ...]:
         return tuple(self._agreements)
 
     def cross_batch(self, records: Iterable[RawRecord]) -> list[Outcome]:
-        """:meth:`cross` each record, in order."""
-        return [self.cross(r) for r in records]
+        """:meth:`cross` each record, in order; the audit records of one batch share one ``crossed_at``."""
+        now = self._clock()
+        return [self.cross(r, now) for r in records]
 
-    def cross(self, src: RawRecord) -> Outcome:
-        """Cross one raw record; never raises for a bad record (only :class:`SchemaRegistryError`)."""
+    def cross(self, src: RawRecord, now: datetime | None = None) -> Outcome:
+        """Cross one raw record; never raises for a bad record (only :class:`SchemaRegistryError`).
+
+        ``now`` is the audit record's ``crossed_at`` (default: the clock's now).
+        """
         try:
-            return self._cross(src)
+            return self._cross(src, self._clock() if now is None else now)
         except _Refusal as refusal:
             return self._refuse(src, refusal.stage, refusal.reason, refusal.event_id)
         except SchemaRegistryError:
@@ -258,7 +342,7 @@ class Border:
             return self._refuse(src, "apply", f"unexpected {type(exc).__name__}: {exc}", None)
 
     # -- steps ------------------------------------------------------------------------------------
-    def _cross(self, src: RawRecord) -> Crossed:
+    def _cross(self, src: RawRecord, now: datetime) -> Crossed:
         coords, agreement = self._route(src)
         schema_id, record = self._decode(src, coords.event_type)
         raw_id = record.get("event_id")
@@ -277,9 +361,15 @@ class Border:
                 f"v{agreement.version} does not let cross; the event is withheld",
                 event_id,
             )
-        return self._encode(src, coords.region, crossing)
+        return self._encode(src, coords.region, crossing, now)
 
     def _route(self, src: RawRecord) -> tuple[naming.RawCoordinates, Agreement]:
+        route = self._routes.get(src.topic)
+        if route is None:
+            route = self._routes[src.topic] = self._new_route(src)  # bounded: the consumed topics
+        return route
+
+    def _new_route(self, src: RawRecord) -> tuple[naming.RawCoordinates, Agreement]:
         try:
             coords = naming.parse_raw_topic(src.topic)
         except ValueError as exc:
@@ -308,7 +398,8 @@ class Border:
         event_id: str | None,
     ) -> dict[str, Any]:
         try:
-            validated = validate_event(to_json_form(coords.event_type, record))
+            # the decoded record itself, not its JSON form: the same rules (validate_record says why)
+            validated = validate_record(coords.event_type, record)
         except ValidationError as exc:
             raise _Refusal("validate", f"{coords.event_type} (schema id {schema_id}): {exc}", event_id) from exc
         except SerializationError as exc:
@@ -322,28 +413,32 @@ class Border:
             )
         return validated.record
 
-    def _encode(self, src: RawRecord, region: str, crossing: Crossing) -> Crossed:
+    def _encode(self, src: RawRecord, region: str, crossing: Crossing, now: datetime) -> Crossed:
         try:
             key = crossing.key.encode("utf-8")
             body = encode_body(parsed_schema("shared", crossing.event_type), crossing.shared_record)
             topics = crossing.topics
             shared = tuple(OutputRecord(t, key, frame(self._id(t), body)) for t in topics)
-            audit_record = build_audit(crossing, src.coordinates, topics, self._clock())
+            audit_record = build_audit(crossing, src.coordinates, topics, now)
             audit = OutputRecord(
                 naming.AUDIT_TOPIC,
                 crossing.event_id.encode("utf-8"),
-                frame(self._id(naming.AUDIT_TOPIC), encode_body(_audit_parsed(), audit_record)),
+                frame(self._id(naming.AUDIT_TOPIC), _audit_body(audit_record)),
             )
         except SerializationError as exc:
             raise _Refusal("encode", str(exc), crossing.event_id) from exc
         return Crossed(src, crossing.event_id, crossing.event_type, region, crossing.zones, shared, audit)
 
     def _id(self, topic: str) -> int:
+        found = self._topic_ids.get(topic)
+        if found is not None:
+            return found
         subject = naming.subject_for(topic)
         try:
-            return self._ids[subject]
+            found = self._topic_ids[topic] = self._ids[subject]
         except KeyError:
             raise SerializationError(f"no schema id registered at start for subject {subject}") from None
+        return found
 
     def _refuse(self, src: RawRecord, stage: str, reason: str, event_id: str | None) -> Refused:
         return Refused(src, DeadLetter.of(src, consumer=self._consumer, stage=stage, reason=reason, event_id=event_id))
