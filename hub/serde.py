@@ -71,13 +71,17 @@ def _explain(parsed: Any, record: Record, exc: Exception) -> str:
 
 
 class AvroSerializer:
-    """Encode records of one writer schema for a topic (TopicNameStrategy subjects)."""
+    """Encode records of one writer schema for a topic (TopicNameStrategy subjects).
+
+    The schema is parsed once and each subject's id registered once (the framed 5-byte header is kept per
+    subject); per record only the Avro body is written, straight after the header, in one buffer."""
 
     def __init__(self, registry: SchemaSource, schema: str | dict[str, Any]) -> None:
         self._registry = registry
         self._schema_text = schema if isinstance(schema, str) else json.dumps(schema, separators=(",", ":"))
         self._parsed = parse(self._schema_text)
         self._ids: dict[str, int] = {}
+        self._headers: dict[str, bytes] = {}
 
     def schema_id(self, subject: str) -> int:
         sid = self._ids.get(subject)
@@ -88,7 +92,16 @@ class AvroSerializer:
         return sid
 
     def __call__(self, record: Record, subject: str) -> bytes:
-        return frame(self.schema_id(subject), encode_body(self._parsed, record))
+        header = self._headers.get(subject)
+        if header is None:
+            header = self._headers[subject] = frame(self.schema_id(subject), b"")
+        buf = io.BytesIO()
+        buf.write(header)
+        try:
+            fastavro.schemaless_writer(buf, self._parsed, record)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise SerializationError(_explain(self._parsed, record, exc)) from exc
+        return buf.getvalue()
 
 
 class AvroDeserializer:

@@ -104,11 +104,13 @@ def check_content_type(header: str | None) -> None:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r} in one JSON object")
-        out[key] = value
+    out = dict(pairs)  # at C speed; only an object with a repeated key is walked again, to name the key
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r} in one JSON object")
+            seen.add(key)
     return out
 
 

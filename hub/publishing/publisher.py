@@ -1,7 +1,10 @@
 """The district SDK: validate, serialize and publish events to raw topics.
 
-``Publisher`` wraps an idempotent kafka-python producer (acks=all), built by
-:func:`hub.kafka_clients.new_producer` like every producer of the hub. Every
+``Publisher`` wraps an idempotent producer (acks=all), built by
+:func:`hub.kafka_clients.new_producer` like every producer of the hub: kafka-python by
+default, or (``client="confluent"``) librdkafka through confluent-kafka, from
+the same settings and login (:func:`hub.kafka_clients.new_confluent_producer`),
+whose errors reach this module as the same kafka-python exceptions. Every
 event is validated at the edge before anything is sent; the topic is
 ``raw.<region>.<district>.<event>`` and the key is the aggregate id.
 
@@ -11,6 +14,10 @@ settings), the publisher opens one producer per district, each logged in as
 that district's principal, so that the broker's ACLs - not this code - keep
 every event inside its own district's topics. A refusal by the broker is a
 :class:`~hub.errors.PublishError` naming the principal, the topic and WRITE.
+
+Cost: a topic's name, subject, serializer and producer are found once per
+(region, district, type), not per event; ``publish_many`` sends a whole batch,
+then flushes once and reads each acknowledgement without a further wait.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from hub import naming
 from hub.errors import HubError, PublishError, SchemaRegistryError, SerializationError, ValidationError
 from hub.kafka_auth import refusal
-from hub.kafka_clients import new_producer
+from hub.kafka_clients import ProducerClient, new_confluent_producer, new_producer
 from hub.schemas import schema_text
 from hub.serde import AvroSerializer, SchemaSource
 from hub.settings import HubSettings
@@ -60,6 +67,19 @@ class Rejected:
 
 
 Result = Ack | Rejected
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """Where the events of one (region, district, type) go: built once per publisher, not per event."""
+
+    topic: str
+    subject: str
+    serializer: AvroSerializer
+    producer: tuple[str, str] | None
+    """Key of the producer that sends them (:meth:`Publisher._key`)."""
+
+
 Logins = Callable[[str, str], HubSettings]
 """(region, district) -> the settings that log in as that district's principal."""
 
@@ -78,11 +98,14 @@ class Publisher:
         *,
         timeout_s: float | None = None,
         logins: Logins | None = None,
+        client: ProducerClient = "kafka-python",
     ) -> None:
         self._settings = settings
+        self._client = client
         self._timeout_s = timeout_s if timeout_s is not None else settings.request_timeout_s
         self._registry = registry
         self._serializers: dict[str, AvroSerializer] = {}
+        self._routes: dict[tuple[str, str, str], _Route] = {}
         self._logins = logins
         self._producers: dict[tuple[str, str] | None, tuple[HubSettings, Any]] = {}
         if logins is None:
@@ -97,68 +120,92 @@ class Publisher:
         if found is None:
             settings = self._settings if key is None or self._logins is None else self._logins(*key)
             try:
-                found = (settings, new_producer(settings, client_id="hub-publisher", timeout_s=self._timeout_s))
+                if self._client == "confluent":
+                    producer: Any = new_confluent_producer(
+                        settings, client_id="hub-publisher", timeout_s=self._timeout_s
+                    )
+                else:
+                    producer = new_producer(settings, client_id="hub-publisher", timeout_s=self._timeout_s)
             except HubError as exc:  # BrokerError, KafkaAuthError, a missing local login
                 raise PublishError(str(exc)) from exc
+            except ImportError as exc:
+                raise PublishError(f"the librdkafka producer needs confluent-kafka installed: {exc}") from exc
+            found = (settings, producer)
             self._producers[key] = found
         return found
 
     # -- encoding ---------------------------------------------------------
-    def _serializer(self, event_type: str) -> AvroSerializer:
-        ser = self._serializers.get(event_type)
-        if ser is None:
-            ser = AvroSerializer(self._registry, schema_text("raw", event_type))
-            self._serializers[event_type] = ser
-        return ser
+    def _route(self, event: ValidatedEvent) -> _Route:
+        """Topic, subject, serializer and producer of ``event``'s (region, district, type), built once each."""
+        coordinates = (event.region, event.district, event.event_type)
+        route = self._routes.get(coordinates)
+        if route is None:
+            topic = naming.raw_topic(*coordinates)
+            serializer = self._serializers.get(event.event_type)
+            if serializer is None:
+                serializer = AvroSerializer(self._registry, schema_text("raw", event.event_type))
+                self._serializers[event.event_type] = serializer
+            route = _Route(topic, naming.subject_for(topic), serializer, self._key(event))
+            self._routes[coordinates] = route
+        return route
 
     def encode(self, event: ValidatedEvent) -> tuple[str, bytes, bytes]:
         """Topic, key and framed value of a validated event."""
-        topic = naming.raw_topic(event.region, event.district, event.event_type)
-        value = self._serializer(event.event_type)(event.record, naming.subject_for(topic))
-        return topic, event.key.encode("utf-8"), value
+        route = self._route(event)
+        return route.topic, event.key.encode("utf-8"), route.serializer(event.record, route.subject)
 
     # -- publishing -------------------------------------------------------
     def publish(self, event: Mapping[str, Any] | ValidatedEvent, *, timeout_s: float | None = None) -> Ack:
         """Validate and publish one event; wait for the broker's acknowledgement."""
         validated = event if isinstance(event, ValidatedEvent) else validate_event(event)
-        topic, key, value = self.encode(validated)
-        future = self._send(validated, topic, key, value)
+        route = self._route(validated)
+        future = self._send_to(route, validated.key.encode("utf-8"), route.serializer(validated.record, route.subject))
         return self._await(validated, future, timeout_s if timeout_s is not None else self._timeout_s)
 
     def publish_many(self, events: Iterable[Mapping[str, Any] | ValidatedEvent]) -> list[Result]:
-        """Publish a batch; one result per input, in order. Invalid events are reported, not sent."""
-        pending: list[tuple[int, ValidatedEvent, Any]] = []
+        """Publish a batch; one result per input, in order. Invalid events are reported, not sent.
+
+        Every event is validated, encoded and handed to its producer first; then the producers are flushed
+        once and each event's acknowledgement read (one wait for the batch, not one per event)."""
         results: list[Result | None] = []
+        pending: list[tuple[int, ValidatedEvent, Any]] = []
         # once a producer cannot send (broker unreachable, login refused), fail the rest of *its* events fast
         broken: dict[tuple[str, str] | None, PublishError] = {}
         for index, event in enumerate(events):
-            results.append(None)
             try:
                 validated = event if isinstance(event, ValidatedEvent) else validate_event(event)
-                topic, key, value = self.encode(validated)
+                route = self._route(validated)
+                value = route.serializer(validated.record, route.subject)
             except ValidationError as exc:
-                results[index] = Rejected(index, _event_id(event), exc.errors, "validation")
+                results.append(Rejected(index, _event_id(event), exc.errors, "validation"))
                 continue
             except SerializationError as exc:
-                results[index] = Rejected(index, _event_id(event), [("event", str(exc))], "serialization")
+                results.append(Rejected(index, _event_id(event), [("event", str(exc))], "serialization"))
                 continue
             except SchemaRegistryError as exc:
-                results[index] = Rejected(index, _event_id(event), [("schema", str(exc))], "registry")
+                results.append(Rejected(index, _event_id(event), [("schema", str(exc))], "registry"))
                 continue
-            failed = broken.get(self._key(validated))
+            failed = broken.get(route.producer)
             if failed is not None:
-                results[index] = Rejected(index, validated.event_id, [("event", str(failed))], "publish")
+                results.append(Rejected(index, validated.event_id, [("event", str(failed))], "publish"))
                 continue
             try:
-                pending.append((index, validated, self._send(validated, topic, key, value)))
+                future = self._send_to(route, validated.key.encode("utf-8"), value)
             except PublishError as exc:
-                broken[self._key(validated)] = exc
-                results[index] = Rejected(index, validated.event_id, [("event", str(exc))], "publish")
+                broken[route.producer] = exc
+                results.append(Rejected(index, validated.event_id, [("event", str(exc))], "publish"))
+                continue
+            results.append(None)  # its Ack (or Rejected) once the producers are flushed
+            pending.append((index, validated, future))
         if pending:
             with contextlib.suppress(PublishError):  # each pending future below reports its own outcome
                 self.flush()
         deadline = time.monotonic() + self._timeout_s
         for index, validated, future in pending:
+            if future.is_done and future.succeeded():  # the usual case after the flush: no wait, no timer
+                meta = future.value
+                results[index] = Ack(validated.event_id, validated.event_type, meta.topic, meta.partition, meta.offset)
+                continue
             try:
                 results[index] = self._await(validated, future, max(0.1, deadline - time.monotonic()))
             except PublishError as exc:
@@ -188,8 +235,9 @@ class Publisher:
         self.close()
 
     # -- internals --------------------------------------------------------
-    def _send(self, event: ValidatedEvent, topic: str, key: bytes, value: bytes) -> Any:
-        settings, producer = self._producer_for(self._key(event))
+    def _send_to(self, route: _Route, key: bytes, value: bytes) -> Any:
+        settings, producer = self._producer_for(route.producer)
+        topic = route.topic
         try:
             return producer.send(topic, key=key, value=value)
         except KafkaError as exc:
