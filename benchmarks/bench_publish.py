@@ -1,13 +1,20 @@
-"""Publish rate: SDK and HTTP ingest against a raw kafka-python baseline, in one run.
+"""Publish rate: SDK and HTTP ingest against raw kafka-python and confluent-kafka baselines, in one run.
 
-    .venv/bin/python benchmarks/bench_publish.py [--events 20000] [--batch 500]
+    .venv/bin/python benchmarks/bench_publish.py [--quick] [--events 20000] [--batch 500] [--json PATH]
 
 Starts its own broker and registry (temp dir, free ports). The same Nanshan
-demo events go through three paths; ratios are against the baseline measured
+demo events go through these paths; ratios are against the baselines measured
 in the same run, because the machine is noisy:
-- baseline: kafka-python producer (same settings) sending pre-encoded bytes;
-- SDK: ``Publisher.publish_many`` from JSON-form dicts (validate + encode + send);
-- HTTP: ``POST /v1/events`` batches to ``hub ingest serve`` (a separate process).
+- baseline: kafka-python producer (the hub's producer settings) sending pre-encoded bytes;
+- baseline: confluent-kafka (librdkafka) producer sending the same bytes, acks=all, idempotent,
+  the same SASL/SCRAM login (:func:`hub.kafka_clients.confluent_config`);
+- SDK: ``Publisher.publish_many`` from JSON-form dicts (validate + encode + send), batches of ``--batch``;
+- HTTP: ``POST /v1/events`` batches to ``hub ingest serve`` (a separate process), one client.
+SDK and HTTP run twice: with the default kafka-python producer, and with the
+librdkafka one (``Publisher(client="confluent")``, ``hub ingest serve --kafka-client confluent``).
+
+``--quick`` sends 5,000 events instead of 20,000. Every delivery is checked
+(an unacknowledged record fails the run), so a figure is never of lost records.
 """
 
 from __future__ import annotations
@@ -16,105 +23,183 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._report import Report
 from benchmarks._stack import free_port, local_stack
 from demo import stream as demo_data
 from hub import tokens
-from hub.kafka_clients import new_producer
-from hub.publishing.publisher import Publisher
+from hub.kafka_clients import ProducerClient, confluent_config, new_producer
+from hub.publishing.publisher import Ack, Publisher
 from hub.registry.client import RegistryClient
+from hub.settings import HubSettings
 from hub.validation import validate_event
+
+KAFKA_PYTHON = "kafka-python, pre-encoded"
+CONFLUENT = "confluent-kafka, pre-encoded"
+
+
+def _one_per_topic(encoded: list[tuple[str, bytes, bytes]]) -> list[tuple[str, bytes, bytes]]:
+    """The first record of each topic: a warm-up, as the SDK and HTTP paths get one."""
+    return list({topic: (topic, key, value) for topic, key, value in reversed(encoded)}.values())
+
+
+def raw_kafka_python(settings: HubSettings, encoded: list[tuple[str, bytes, bytes]]) -> float:
+    """events/s of the hub's kafka-python producer sending pre-encoded records (every one acknowledged)."""
+    producer = new_producer(settings, client_id="hub-bench-baseline", timeout_s=30.0)
+    try:
+        for topic, key, value in _one_per_topic(encoded):  # metadata and connections before the clock starts
+            producer.send(topic, key=key, value=value)
+        producer.flush()
+        t = time.perf_counter()
+        futures = [producer.send(topic, key=key, value=value) for topic, key, value in encoded]
+        producer.flush()
+        elapsed = time.perf_counter() - t
+        failed = [f for f in futures if not f.succeeded()]
+        assert not failed, f"kafka-python: {len(failed)} records not acknowledged: {failed[0].exception}"
+    finally:
+        producer.close()
+    return len(encoded) / elapsed
+
+
+def raw_confluent(settings: HubSettings, encoded: list[tuple[str, bytes, bytes]]) -> float:
+    """events/s of a librdkafka producer (acks=all, idempotent, same login) sending the same records."""
+    from confluent_kafka import Producer  # a dev dependency, only the baseline needs it
+
+    producer = Producer(confluent_config(settings, client_id="hub-bench-confluent", timeout_s=30.0))
+    errors: list[Any] = []
+
+    def delivered(err: Any, _msg: Any) -> None:
+        if err is not None:
+            errors.append(err)
+
+    for topic, key, value in _one_per_topic(encoded):  # connect, log in, metadata before the clock starts
+        producer.produce(topic, value=value, key=key, on_delivery=delivered)
+    producer.flush(30)
+    t = time.perf_counter()
+    for topic, key, value in encoded:
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, on_delivery=delivered)
+                break
+            except BufferError:  # local queue full: serve delivery reports, then retry
+                producer.poll(0.01)
+        producer.poll(0)
+    remaining = producer.flush(30)
+    elapsed = time.perf_counter() - t
+    assert remaining == 0 and not errors, f"confluent-kafka: {remaining} undelivered, errors {errors[:1]}"
+    return len(encoded) / elapsed
+
+
+def sdk(
+    settings: HubSettings,
+    registry: RegistryClient,
+    docs: list[dict[str, Any]],
+    batch: int,
+    client: ProducerClient = "kafka-python",
+) -> float:
+    """events/s of ``Publisher.publish_many`` from JSON-form dicts, ``batch`` at a time."""
+    with Publisher(settings, registry, client=client) as pub:
+        pub.publish_many(docs[:batch])  # warm-up: connect, register subjects (these events are sent twice)
+        t = time.perf_counter()
+        for i in range(0, len(docs), batch):
+            results = pub.publish_many(docs[i : i + batch])
+            bad = [r for r in results if not isinstance(r, Ack)]
+            assert not bad, bad[0]
+        return len(docs) / (time.perf_counter() - t)
+
+
+def http(
+    settings: HubSettings, docs: list[dict[str, Any]], batch: int, client: ProducerClient = "kafka-python"
+) -> float:
+    """events/s of ``POST /v1/events`` batches to ``hub ingest serve`` in its own process."""
+    token, entry = tokens.issue("publisher", district="shenzhen-nanshan", name="bench")
+    tokens_file = settings.data_dir / "tokens.json"
+    tokens.add_token(tokens_file, entry)
+    port = free_port()
+    # no login given: the server logs in as each district's principal from the stack's local logins
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
+        HUB_SCHEMA_REGISTRY_URL=settings.schema_registry_url,
+        HUB_DATA_DIR=str(settings.data_dir),
+    )
+    hub = str(Path(sys.executable).with_name("hub"))
+    server = subprocess.Popen(
+        [
+            *(hub, "ingest", "serve", "--port", str(port), "--tokens-file", str(tokens_file)),
+            *("--log-level", "warning", "--requests-per-second", "100000", "--burst", "100000"),
+            *("--kafka-client", client),
+        ],
+        env=env,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+            for _ in range(150):
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            bodies = [json.dumps(docs[i : i + batch]).encode() for i in range(0, len(docs), batch)]
+            warm = client.post("/v1/events", content=bodies[0])  # connect, register subjects
+            assert warm.status_code == 202, warm.text[:300]
+            t = time.perf_counter()
+            for body in bodies:
+                resp = client.post("/v1/events", content=body)
+                assert resp.status_code == 202, resp.text[:300]
+            return len(docs) / (time.perf_counter() - t)
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--events", type=int, default=None, help="events per path (default 20000; --quick 5000)")
+    parser.add_argument("--quick", action="store_true", help="fewer events (5000), for a smoke run")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--skip-http", action="store_true", help="leave out the HTTP ingest path")
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the report as JSON here")
     args = parser.parse_args()
+    wanted = args.events or (5000 if args.quick else 20000)
 
-    docs = list(
-        itertools.islice((d for d in demo_data.generate(7) if d["district"] == "shenzhen-nanshan"), args.events)
-    )
+    report = Report("publish")
+    nanshan = (d for d in demo_data.generate(7) if d["district"] == "shenzhen-nanshan")
+    docs = list(itertools.islice(nanshan, wanted))
     n = len(docs)
     with local_stack("hub-bench-publish-") as settings:
         registry = RegistryClient(settings.schema_registry_url)
         with Publisher(settings, registry) as pub:
             encoded = [pub.encode(validate_event(d)) for d in docs]  # also registers every subject once
-
-        producer = new_producer(settings, client_id="hub-bench-baseline", timeout_s=30.0)
-        t = time.perf_counter()
-        for topic, key, value in encoded:
-            producer.send(topic, key=key, value=value)
-        producer.flush()
-        baseline = n / (time.perf_counter() - t)
-        producer.close()
-
-        with Publisher(settings, registry) as pub:
-            t = time.perf_counter()
-            for i in range(0, n, args.batch):
-                results = pub.publish_many(docs[i : i + args.batch])
-                assert all(hasattr(r, "offset") for r in results)
-            sdk = n / (time.perf_counter() - t)
-
-        token, entry = tokens.issue("publisher", district="shenzhen-nanshan", name="bench")
-        tokens_file = settings.data_dir / "tokens.json"
-        tokens.add_token(tokens_file, entry)
-        port = free_port()
-        # no login given: the server logs in as the `ingest` principal from the stack's local logins
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-        env.update(
-            HUB_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
-            HUB_SCHEMA_REGISTRY_URL=settings.schema_registry_url,
-            HUB_DATA_DIR=str(settings.data_dir),
+        report.notes.append(
+            f"{n} Nanshan demo events ({sum(len(v) for _, _, v in encoded) / n:.0f} bytes framed Avro on average), "
+            f"SDK and HTTP in batches of {args.batch}; acks=all, idempotent, SASL_PLAINTEXT SCRAM on loopback"
         )
-        hub = str(Path(sys.executable).with_name("hub"))
-        server = subprocess.Popen(
-            [
-                *(hub, "ingest", "serve", "--port", str(port), "--tokens-file", str(tokens_file)),
-                *("--log-level", "warning", "--requests-per-second", "100000", "--burst", "100000"),
-            ],
-            env=env,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
-                for _ in range(100):
-                    try:
-                        client.get("/healthz")
-                        break
-                    except httpx.TransportError:
-                        time.sleep(0.2)
-                bodies = [json.dumps(docs[i : i + args.batch]).encode() for i in range(0, n, args.batch)]
-                client.post("/v1/events", content=bodies[0], headers={"Content-Type": "application/json"})  # warm-up
-                t = time.perf_counter()
-                for body in bodies:
-                    resp = client.post("/v1/events", content=body, headers={"Content-Type": "application/json"})
-                    assert resp.status_code == 202, resp.text[:300]
-                http = n / (time.perf_counter() - t)
-        finally:
-            server.terminate()
-            server.wait(30)
-
-    print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"events: {n} Nanshan demo events, batches of {args.batch}")
-    print("| path | events/s | vs baseline |")
-    print("| --- | ---: | ---: |")
-    rows = (
-        ("kafka-python, pre-encoded (baseline)", baseline),
-        ("SDK publish_many", sdk),
-        ("HTTP POST /v1/events", http),
-    )
-    for name, rate in rows:
-        print(f"| {name} | {rate:,.0f} | {rate / baseline:.2f} |")
+        kp = raw_kafka_python(settings, encoded)
+        ck = raw_confluent(settings, encoded)
+        report.add(KAFKA_PYTHON, kp, "events/s")
+        report.add(CONFLUENT, ck, "events/s")
+        for client, label in (("kafka-python", ""), ("confluent", ", librdkafka producer")):
+            rate = sdk(settings, registry, docs, args.batch, client)
+            report.add(f"SDK publish_many{label}", rate, "events/s", baseline=KAFKA_PYTHON, target=0.7)
+            report.add(f"SDK publish_many{label} (vs librdkafka)", rate, "events/s", baseline=CONFLUENT, target=0.15)
+        if not args.skip_http:
+            for client, label in (("kafka-python", ""), ("confluent", ", librdkafka producer")):
+                rate = http(settings, docs, args.batch, client)
+                report.add(f"HTTP POST /v1/events{label}", rate, "events/s", baseline=KAFKA_PYTHON)
+                report.add(f"HTTP POST /v1/events{label} (vs librdkafka)", rate, "events/s", baseline=CONFLUENT)
+    report.emit(args.json)
 
 
 if __name__ == "__main__":

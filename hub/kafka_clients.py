@@ -26,10 +26,13 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from typing import Any, Final, TypedDict, Unpack
+import time
+from collections import deque
+from typing import Any, Final, Literal, NamedTuple, TypedDict, Unpack
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka import errors as kafka_errors
+from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, SaslAuthenticationFailedError
 
 from hub.errors import BrokerError, KafkaAuthError
 from hub.kafka_auth import is_refusal, principal_of, refusal
@@ -184,6 +187,42 @@ def aiokafka_producer_config(settings: HubSettings, *, client_id: str) -> dict[s
     }
 
 
+# -- librdkafka (confluent-kafka) config (pure) ----------------------------------------------------
+def confluent_config(settings: HubSettings, *, client_id: str, timeout_s: float | None = None) -> dict[str, Any]:
+    """A librdkafka producer config as durable as :func:`producer_config` (acks=all, idempotent), same login.
+
+    For a confluent-kafka ``Producer`` (a dev dependency; the benchmarks' fastest raw baseline): the
+    bootstrap servers and the SASL/SCRAM (or TLS) login come from the same settings as every kafka-python
+    client's, so a client of either library reaches the cluster as the same principal."""
+    ms = int((timeout_s if timeout_s is not None else settings.request_timeout_s) * 1000)
+    protocol = security_protocol(settings)
+    config: dict[str, Any] = {
+        "bootstrap.servers": ",".join(settings.bootstrap_list),
+        "security.protocol": protocol.lower(),
+        "client.id": client_id,
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 10,
+        "batch.size": 256 * 1024,
+        "max.in.flight.requests.per.connection": 5,
+        "message.timeout.ms": max(ms, min(ms, 30000) + 10),
+        "request.timeout.ms": max(1000, min(ms, 30000)),
+    }
+    if protocol != "PLAINTEXT":
+        config.update(
+            {
+                "sasl.mechanism": settings.kafka_sasl_mechanism,
+                "sasl.username": settings.kafka_sasl_username,
+                "sasl.password": settings.kafka_sasl_password.get_secret_value(),
+            }
+        )
+    if protocol == "SASL_SSL":
+        config["ssl.endpoint.identification.algorithm"] = "https"
+        if settings.kafka_ssl_cafile:
+            config["ssl.ca.location"] = str(settings.kafka_ssl_cafile)
+    return config
+
+
 # -- kafka-python clients -----------------------------------------------------------------------------
 def new_producer(
     settings: HubSettings, *, client_id: str, timeout_s: float | None = None, **overrides: Any
@@ -192,6 +231,149 @@ def new_producer(
     config = {**producer_config(settings, timeout_s, client_id=client_id), **overrides}
     bound = timeout_s if timeout_s is not None else settings.request_timeout_s
     return _open(KafkaProducer, config, settings, bound)
+
+
+# -- librdkafka producer (confluent-kafka), for the hot produce path ----------------------------------
+ProducerClient = Literal["kafka-python", "confluent"]
+"""Which library a publisher's producer uses: kafka-python (the default) or librdkafka through confluent-kafka."""
+
+
+class DeliveryMetadata(NamedTuple):
+    """Where a record landed (the fields of kafka-python's ``RecordMetadata`` the hub reads)."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class DeliveryFuture:
+    """One record's delivery, shaped like kafka-python's ``FutureRecordMetadata`` (``is_done``, ``succeeded``,
+    ``value``, ``exception``, ``get``); a failure is the kafka-python exception of the same Kafka error."""
+
+    __slots__ = ("_producer", "exception", "is_done", "value")
+
+    def __init__(self, producer: Any) -> None:
+        self._producer = producer
+        self.is_done = False
+        self.value: DeliveryMetadata | None = None
+        self.exception: KafkaError | None = None
+
+    def __call__(self, err: Any, msg: Any) -> None:  # librdkafka's delivery report, served by poll() or flush()
+        if err is None:
+            self.value = DeliveryMetadata(msg.topic(), msg.partition(), msg.offset())
+        else:
+            self.exception = _kafka_python_error(err)
+        self.is_done = True
+
+    def succeeded(self) -> bool:
+        return self.is_done and self.exception is None
+
+    def failed(self) -> bool:
+        return self.is_done and self.exception is not None
+
+    def get(self, timeout: float | None = None) -> DeliveryMetadata:
+        """The record's metadata once delivered (serving delivery reports meanwhile); its error if it failed."""
+        deadline = time.monotonic() + (timeout if timeout is not None else 365 * 86400.0)
+        while not self.is_done:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise KafkaTimeoutError(f"record not acknowledged within {timeout:g}s")
+            self._producer.poll(min(left, 0.1))
+        if self.exception is not None:
+            raise self.exception
+        assert self.value is not None
+        return self.value
+
+
+class ConfluentProducer:
+    """A librdkafka producer with the kafka-python calls the publisher makes: ``send`` -> future, ``flush``,
+    ``close``. Durable like every producer here (acks=all, idempotent: :func:`confluent_config`); delivery
+    reports are served on ``send``, ``flush`` and a future's ``get`` (no thread of its own); a send that finds
+    the local queue full waits for room at most ``max_block_s``, then raises ``KafkaTimeoutError`` as
+    kafka-python does. Every librdkafka error is raised as the kafka-python exception of the same code."""
+
+    def __init__(self, producer: Any, max_block_s: float, library_error: type[Exception]) -> None:
+        self._producer = producer
+        self._max_block_s = max_block_s
+        self._library_error = library_error
+        self._unpolled = 0
+
+    def send(self, topic: str, *, key: bytes | None = None, value: bytes | None = None) -> DeliveryFuture:
+        future = DeliveryFuture(self._producer)
+        deadline: float | None = None
+        while True:
+            try:
+                self._producer.produce(topic, value, key, on_delivery=future)
+                break
+            except BufferError:  # the local queue is full: serve delivery reports until there is room
+                deadline = deadline or time.monotonic() + self._max_block_s
+                if time.monotonic() > deadline:
+                    raise KafkaTimeoutError(
+                        f"{topic}: no room in the producer's queue in {self._max_block_s:g}s"
+                    ) from None
+                self._producer.poll(0.05)
+            except self._library_error as exc:
+                raise (
+                    _kafka_python_error(exc.args[0])
+                    if exc.args and hasattr(exc.args[0], "code")
+                    else KafkaError(str(exc))
+                ) from exc
+        self._unpolled += 1
+        if self._unpolled >= 256:  # serve delivery reports now and then, so that they never pile up
+            self._unpolled = 0
+            self._producer.poll(0)
+        return future
+
+    def flush(self, timeout: float | None = None) -> None:
+        left = self._producer.flush(timeout if timeout is not None else -1)
+        if left:
+            raise KafkaTimeoutError(f"{left} record(s) not delivered within {timeout}s")
+
+    def close(self, timeout: float | None = None) -> None:
+        self.flush(timeout)
+
+
+def _kafka_python_error(err: Any) -> KafkaError:
+    """The kafka-python exception for a librdkafka ``KafkaError`` (so :func:`hub.kafka_auth.refusal` knows it)."""
+    code = err.code()
+    text = err.str()
+    if code == -169:  # _AUTHENTICATION: the SASL login was refused
+        return SaslAuthenticationFailedError(text)
+    if code in (-192, -185):  # _MSG_TIMED_OUT, _TIMED_OUT
+        return KafkaTimeoutError(text)
+    if code > 0:
+        return kafka_errors.for_code(code)(text)  # type: ignore[no-any-return]
+    return KafkaConnectionError(text) if code in (-195, -187) else KafkaError(text)
+
+
+def new_confluent_producer(
+    settings: HubSettings, *, client_id: str, timeout_s: float | None = None
+) -> ConfluentProducer:
+    """An open librdkafka producer (:func:`confluent_config`), logged in and connected, like :func:`new_producer`:
+    :class:`BrokerError` if the cluster does not answer within ``timeout_s``, :class:`KafkaAuthError` if it
+    refuses the login. Needs confluent-kafka installed."""
+    from confluent_kafka import KafkaException, Producer  # optional: only a librdkafka producer needs it
+
+    bound = timeout_s if timeout_s is not None else settings.request_timeout_s
+    errors: deque[Any] = deque(maxlen=16)  # the latest client-level errors (a refused login among them)
+    config = {
+        **confluent_config(settings, client_id=client_id, timeout_s=bound),
+        "error_cb": errors.append,
+        "logger": logging.getLogger("kafka.librdkafka"),  # its log lines through logging, as kafka-python's
+    }
+    producer = Producer(config)
+    try:
+        producer.list_topics(timeout=bound)  # connect and log in now, as kafka-python's constructor does
+    except KafkaException as exc:  # why is in the error callback
+        refused = [e for e in errors if e.code() == -169]
+        if refused:
+            denied = refusal(SaslAuthenticationFailedError(refused[0].str()), settings)
+            if denied is not None:
+                raise denied from exc
+        if _tcp_open(settings):
+            raise _no_session(settings, security_protocol(settings), bound) from exc
+        raise BrokerError(f"no Kafka broker answered at {describe(settings)} within {bound:g}s") from exc
+    return ConfluentProducer(producer, bound, KafkaException)
 
 
 class ConsumerOptions(TypedDict, total=False):
@@ -305,16 +487,22 @@ def _open(kind: Any, config: dict[str, Any], cluster: Cluster, timeout_s: float,
 
 __all__ = [
     "Cluster",
+    "ConfluentProducer",
     "ConsumerOptions",
+    "DeliveryFuture",
+    "DeliveryMetadata",
+    "ProducerClient",
     "admin_config",
     "aiokafka_connection",
     "aiokafka_producer_config",
     "bootstrap_of",
+    "confluent_config",
     "connection_config",
     "consumer_config",
     "describe",
     "faust_connection",
     "new_admin",
+    "new_confluent_producer",
     "new_consumer",
     "new_producer",
     "producer_config",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast, get_args
 
 import typer
 import uvicorn
@@ -11,6 +12,7 @@ from hub.commandline import make_console, serving_tokens, settings_of
 from hub.credentials import district_logins
 from hub.ingest.app import create_ingest_app
 from hub.ingest.batch import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, DEFAULT_RATE_LIMIT, Limits
+from hub.kafka_clients import ProducerClient
 from hub.publishing.publisher import Publisher
 from hub.rate_limit import RateLimit, RateLimiter
 from hub.settings import HubSettings
@@ -19,7 +21,7 @@ app = typer.Typer(help="The HTTP ingest API (POST /v1/events).", no_args_is_help
 err_console = make_console(stderr=True)
 
 
-def publisher_factory(settings: HubSettings) -> Publisher:
+def publisher_factory(settings: HubSettings, client: ProducerClient = "kafka-python") -> Publisher:
     """A publisher on the configured broker and schema registry.
 
     Its Kafka login: the user the settings name (``ingest`` in a deployment, allowed to write every district's
@@ -29,7 +31,7 @@ def publisher_factory(settings: HubSettings) -> Publisher:
     from hub.registry.client import RegistryClient
 
     registry = RegistryClient(settings.schema_registry_url, settings.request_timeout_s)
-    return Publisher(settings, registry, logins=district_logins(settings))
+    return Publisher(settings, registry, logins=district_logins(settings), client=client)
 
 
 @app.command()
@@ -45,8 +47,16 @@ def serve(
     ),
     burst: int = typer.Option(DEFAULT_RATE_LIMIT.burst, "--burst", min=1, help="Requests per token at once."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    kafka_client: str = typer.Option(
+        "kafka-python",
+        "--kafka-client",
+        help="Producer library: kafka-python, or confluent (librdkafka; needs confluent-kafka installed).",
+    ),
 ) -> None:
     """Serve the ingest API until interrupted."""
+    if kafka_client not in get_args(ProducerClient):
+        raise typer.BadParameter(f"expected one of {', '.join(get_args(ProducerClient))}", param_hint="--kafka-client")
+    client = cast(ProducerClient, kafka_client)
     settings = settings_of(ctx)
     tokens, path, count = serving_tokens(
         settings, tokens_file, hint="hub tokens add --role publisher --district <code>"
@@ -54,7 +64,7 @@ def serve(
     rate_limit = RateLimit(per_second=per_second, burst=burst)
     api = create_ingest_app(
         settings,
-        lambda: publisher_factory(settings),
+        lambda: publisher_factory(settings, client),
         tokens,
         limits=Limits(max_body_bytes=max_body_bytes, max_events=max_events),
         rate_limiter=RateLimiter(rate_limit),
