@@ -13,7 +13,8 @@ in the same run, because the machine is noisy:
 SDK and HTTP run twice: with the default kafka-python producer, and with the
 librdkafka one (``Publisher(client="confluent")``, ``hub ingest serve --kafka-client confluent``).
 
-``--quick`` sends 5,000 events instead of 20,000. Every delivery is checked
+Each path runs once per round, the rounds interleaved, and the best round counts
+(``--rounds``, default 3). ``--quick`` sends 5,000 events instead of 20,000, one round. Every delivery is checked
 (an unacknowledged record fails the run), so a figure is never of lost records.
 """
 
@@ -26,6 +27,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,9 +172,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer events (5000), for a smoke run")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--skip-http", action="store_true", help="leave out the HTTP ingest path")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per path, best kept (default 3; --quick 1)")
     parser.add_argument("--json", default=None, metavar="PATH", help="also write the report as JSON here")
     args = parser.parse_args()
     wanted = args.events or (5000 if args.quick else 20000)
+    args.rounds = max(1, args.rounds or (1 if args.quick else 3))
 
     report = Report("publish")
     nanshan = (d for d in demo_data.generate(7) if d["district"] == "shenzhen-nanshan")
@@ -186,19 +190,33 @@ def main() -> None:
             f"{n} Nanshan demo events ({sum(len(v) for _, _, v in encoded) / n:.0f} bytes framed Avro on average), "
             f"SDK and HTTP in batches of {args.batch}; acks=all, idempotent, SASL_PLAINTEXT SCRAM on loopback"
         )
-        kp = raw_kafka_python(settings, encoded)
-        ck = raw_confluent(settings, encoded)
-        report.add(KAFKA_PYTHON, kp, "events/s")
-        report.add(CONFLUENT, ck, "events/s")
-        for client, label in (("kafka-python", ""), ("confluent", ", librdkafka producer")):
-            rate = sdk(settings, registry, docs, args.batch, client)
-            report.add(f"SDK publish_many{label}", rate, "events/s", baseline=KAFKA_PYTHON, target=0.7)
-            report.add(f"SDK publish_many{label} (vs librdkafka)", rate, "events/s", baseline=CONFLUENT, target=0.15)
-        if not args.skip_http:
-            for client, label in (("kafka-python", ""), ("confluent", ", librdkafka producer")):
-                rate = http(settings, docs, args.batch, client)
-                report.add(f"HTTP POST /v1/events{label}", rate, "events/s", baseline=KAFKA_PYTHON)
-                report.add(f"HTTP POST /v1/events{label} (vs librdkafka)", rate, "events/s", baseline=CONFLUENT)
+        # every path once per round, interleaved, and the best round kept: a noisy neighbour then slows one
+        # round of every path rather than one path of the run
+        best: dict[str, float] = {}
+        clients: tuple[tuple[ProducerClient, str], ...] = (("kafka-python", ""), ("confluent", ", librdkafka producer"))
+        for _ in range(args.rounds):
+            paths: list[tuple[str, Callable[[], float]]] = [
+                (KAFKA_PYTHON, lambda: raw_kafka_python(settings, encoded)),
+                (CONFLUENT, lambda: raw_confluent(settings, encoded)),
+            ]
+            for client, label in clients:
+                paths.append((f"SDK{label}", lambda c=client: sdk(settings, registry, docs, args.batch, c)))
+            if not args.skip_http:
+                for client, label in clients:
+                    paths.append((f"HTTP{label}", lambda c=client: http(settings, docs, args.batch, c)))
+            for name, measure in paths:
+                best[name] = max(best.get(name, 0.0), measure())
+    report.add(KAFKA_PYTHON, best[KAFKA_PYTHON], "events/s")
+    report.add(CONFLUENT, best[CONFLUENT], "events/s")
+    for _, label in clients:
+        rate = best[f"SDK{label}"]
+        report.add(f"SDK publish_many{label}", rate, "events/s", baseline=KAFKA_PYTHON, target=0.7)
+        report.add(f"SDK publish_many{label} (vs librdkafka)", rate, "events/s", baseline=CONFLUENT, target=0.15)
+    for _, label in clients if not args.skip_http else ():
+        rate = best[f"HTTP{label}"]
+        report.add(f"HTTP POST /v1/events{label}", rate, "events/s", baseline=KAFKA_PYTHON)
+        report.add(f"HTTP POST /v1/events{label} (vs librdkafka)", rate, "events/s", baseline=CONFLUENT)
+    report.notes.append(f"best of {args.rounds} interleaved round(s) per path")
     report.emit(args.json)
 
 
