@@ -12,6 +12,13 @@ same way for every worker. Guarantees:
   events are acknowledged only once that function returned; faust commits
   acknowledged offsets on its interval, so the committed offset never passes
   what the worker made durable. A restart may re-read a batch, never skip one.
+- **Batches in flight, acknowledged in order.** A worker may let the runner take
+  and start the next batch while the previous ones are still finishing
+  (:attr:`WorkerSpec.in_flight`, e.g. the gateway crosses batch N+1 while batch
+  N's outputs are being delivered). Batches are still acknowledged one after
+  the other in consumption order, each only once its own call and the calls of
+  every batch before it returned; when one raises, it and every batch after it
+  stay unacknowledged.
 - **No exception acknowledges anything.** Outages are waited out inside the
   per-batch function (:mod:`hub.retry`); an exception that escapes it is a
   bug: it is logged, the app crashes and nothing of the batch is acknowledged.
@@ -40,7 +47,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence, Set
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence, Set
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, cast
 
@@ -96,6 +104,10 @@ class WorkerSpec:
     """Run when the batch loop ends (stop, crash or cancellation), e.g. to release an output producer."""
     detail: str = ""
     """Said when it starts consuming, e.g. ``regions GD, HK``."""
+    in_flight: int = 1
+    """Batches handed to ``handle`` before the oldest one returned: 1, one at a time; 2, the next batch is taken
+    and started while the previous one finishes. Above 1, ``handle`` is called concurrently and keeps the order
+    of its effects itself (the runner keeps the order of acknowledgements)."""
 
 
 class StreamRunner:
@@ -133,21 +145,35 @@ class StreamRunner:
     # -- the batch loop ----------------------------------------------------------------------------
     async def _consume(self, channel: faust.StreamT[Any]) -> None:
         stream = cast(faust.Stream[Any], channel)  # noack_take is on the implementation, not the interface
+        depth = max(1, self.spec.in_flight)
+        pending: deque[tuple[asyncio.Future[None], Sequence[Any]]] = deque()
         try:
             async for events in stream.noack_take(self.tuning.batch_size, within=self.tuning.batch_within_s):
-                await self.spec.handle([_consumed(e.message) for e in events])
-                for event in events:
-                    await stream.ack(event)
+                call = asyncio.ensure_future(self.spec.handle([_consumed(e.message) for e in events]))
+                pending.append((call, list(events)))
+                # finish the oldest batches: all but depth - 1 of them, and any that are done already
+                while pending and (len(pending) >= depth or pending[0][0].done()):
+                    await self._acknowledge(stream, *pending.popleft())
+            while pending:  # the stream ended: finish what was started, in order
+                await self._acknowledge(stream, *pending.popleft())
         except Stopped as exc:
             log.info("%s %s: %s", self.spec.name, self.status.group_id, exc)
         except Exception as exc:
-            # a bug, not a bad record: stop the worker; nothing of this batch was acknowledged
+            # a bug, not a bad record: stop the worker; nothing of this batch or the later ones was acknowledged
             log.exception("%s %s crashed", self.spec.name, self.status.group_id)
             await self.app.crash(exc)
             raise
         finally:
+            await _cancel(call for call, _ in pending)  # never acknowledged: read again after a restart
             if self.spec.on_stop is not None:
                 await self.spec.on_stop()
+
+    @staticmethod
+    async def _acknowledge(stream: faust.Stream[Any], call: asyncio.Future[None], events: Sequence[Any]) -> None:
+        """Wait for the batch's call to return (its exception propagates), then acknowledge its events."""
+        await call
+        for event in events:
+            await stream.ack(event)
 
     # -- assignment and readiness ------------------------------------------------------------------
     async def _revoked(self, sender: Any, *args: Any, **_: Any) -> None:
@@ -221,6 +247,15 @@ class StreamRunner:
         retry(lambda: check_group_access(self.settings, group), what=f"looking up consumer group {group}")
         worker = faust.Worker(self.app, loglevel=loglevel, quiet=True, logging_config=logging_config(library_loglevel))
         worker.execute_from_commandline()
+
+
+async def _cancel(calls: Iterable[asyncio.Future[None]]) -> None:
+    """Cancel the calls still running and wait until they have ended (their outcome is dropped)."""
+    running = list(calls)
+    for call in running:
+        call.cancel()
+    if running:
+        await asyncio.gather(*running, return_exceptions=True)
 
 
 def _consumed(message: Any) -> Consumed:
