@@ -13,9 +13,16 @@ The worker is a :class:`hub.stream_runner.runner.StreamRunner`: the runner
 owns the faust app, the batch loop, readiness, the status file and the topic
 checks. The gateway supplies only its per-batch function: cross every record
 (pure, :class:`hub.gateway.crossing.Border`, in a worker thread), send every
-output with an idempotent ``acks=all`` producer and await every delivery.
+output with an idempotent ``acks=all`` producer (one record batch per partition,
+:func:`hub.stream_runner.delivery.deliver`) and await every delivery.
 The runner acknowledges the batch's events only once that returned, so
-faust's committed offsets never pass what the broker holds. A registry or
+faust's committed offsets never pass what the broker holds.
+
+Two batches are in flight (``in_flight=2``): batch N+1 is crossed while batch
+N's outputs are being delivered. Deliveries keep the batches' order: a batch
+sends its first output only after every output of the batch before it was
+acknowledged (or that batch ended), so a key's shared records stay in
+consumption order in their partition, and the runner acknowledges in order. A registry or
 broker outage is waited out (:mod:`hub.retry`); a bad record becomes a dead
 letter. Delivery is at least once: a crash between delivery and the offset
 commit re-crosses those events, and the copies are byte-identical (same key,
@@ -30,7 +37,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -54,6 +61,7 @@ from hub.schemas import event_types, schema_text
 from hub.serde import AvroDeserializer, SchemaSource
 from hub.settings import HubSettings
 from hub.stream_runner.batch import Consumed
+from hub.stream_runner.delivery import deliver
 from hub.stream_runner.runner import StreamRunner, WorkerSpec
 from hub.stream_runner.tuning import Tuning
 
@@ -123,6 +131,7 @@ class _Gateway:
         self.tuning = tuning
         self.stats = status_file.Stats()
         self._producer: AIOKafkaProducer | None = None
+        self._delivered: asyncio.Future[None] | None = None  # the previous batch's delivery, done or not
         # one thread: the Border's caches are not shared between threads
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-gateway-cross")
 
@@ -142,34 +151,42 @@ class _Gateway:
             list_topics=functools.partial(raw_topics, self.settings, plan.regions),
             on_stop=self._stop_producer,
             detail=f"regions {', '.join(plan.regions)}",
+            in_flight=2,
         )
 
     async def cross(self, batch: Sequence[Consumed]) -> None:
-        """Cross every record, deliver every output and await every acknowledgement."""
-        started = time.perf_counter()
-        sources = [RawRecord(r.topic, r.partition, r.offset, r.key, r.value) for r in batch]
-        outcomes = await retry_async(
-            functools.partial(self._cross_batch, sources),
-            what="crossing a batch",
-            backoff=self.tuning.backoff,
-            on_wait=_report_wait,
-        )
-        crossed = time.perf_counter()
-        await self._deliver([o for oc in outcomes for o in oc.outputs])
-        done = time.perf_counter()
-        self.stats.add(outcomes, cross_s=crossed - started, deliver_s=done - crossed)
+        """Cross every record, deliver every output once the batch before has been, and await every acknowledgement."""
+        previous = self._delivered
+        delivered = self._delivered = asyncio.get_running_loop().create_future()
+        try:
+            sources = [RawRecord(r.topic, r.partition, r.offset, r.key, r.value) for r in batch]
+            outcomes, cross_s = await retry_async(
+                functools.partial(self._cross_batch, sources),
+                what="crossing a batch",
+                backoff=self.tuning.backoff,
+                on_wait=_report_wait,
+            )
+            if previous is not None:
+                await asyncio.shield(previous)  # its turn first; being cancelled here leaves it running
+            started = time.perf_counter()
+            await self._deliver([o for oc in outcomes for o in oc.outputs])
+            deliver_s = time.perf_counter() - started
+        finally:
+            delivered.set_result(None)  # the next batch's turn (it is cancelled too if this one failed)
+        self.stats.add(outcomes, cross_s=cross_s, deliver_s=deliver_s)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "batch of %d: crossed in %.0f ms, delivered in %.0f ms; totals: %s",
                 len(batch),
-                (crossed - started) * 1000,
-                (done - crossed) * 1000,
+                cross_s * 1000,
+                deliver_s * 1000,
                 self.stats.summary(),
             )
 
-    async def _cross_batch(self, sources: list[RawRecord]) -> list[Outcome]:
+    async def _cross_batch(self, sources: list[RawRecord]) -> tuple[list[Outcome], float]:
+        """The batch's outcomes, crossed in the crossing thread, and the seconds the crossing took there."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.plan.border.cross_batch, sources)
+        return await loop.run_in_executor(self._executor, _timed, self.plan.border.cross_batch, sources)
 
     async def _deliver(self, outputs: list[OutputRecord]) -> None:
         """Send every output and await every acknowledgement; on a broker error, start over with a new producer."""
@@ -177,12 +194,8 @@ class _Gateway:
         async def attempt() -> None:
             if self._producer is None:
                 self._producer = await self._start_producer()
-            producer = self._producer
-            try:
-                futures = [
-                    await producer.send(o.topic, o.value, key=o.key, headers=list(o.headers) or None) for o in outputs
-                ]
-                await asyncio.gather(*futures)
+            try:  # one record batch per partition, as the producer's own partitioner would place them
+                await deliver(self._producer, ((o.topic, o.key, o.value, o.headers) for o in outputs))
             except TRANSIENT:
                 await self._stop_producer()
                 raise
@@ -207,6 +220,15 @@ class _Gateway:
                 await producer.stop()
             except TRANSIENT as exc:
                 log.warning("stopping the output producer: %s", exc)
+
+
+def _timed(
+    cross_batch: Callable[[list[RawRecord]], list[Outcome]], sources: list[RawRecord]
+) -> tuple[list[Outcome], float]:
+    """``cross_batch(sources)`` and the seconds it took (in the crossing thread, not waiting for it)."""
+    started = time.perf_counter()
+    outcomes = cross_batch(sources)
+    return outcomes, time.perf_counter() - started
 
 
 # -- the worker ------------------------------------------------------------------------------------
