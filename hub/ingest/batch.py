@@ -51,7 +51,7 @@ class Limits:
             raise ValueError("ingest limits must be positive")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What happened to one event of a request (``forbidden``: rejected because it is another district's)."""
 

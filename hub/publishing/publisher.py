@@ -41,7 +41,7 @@ from hub.settings import HubSettings
 from hub.validation import ValidatedEvent, validate_event
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ack:
     """Where an event landed."""
 
@@ -52,7 +52,7 @@ class Ack:
     offset: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejected:
     """An event that was not published, and why (per-field errors where known)."""
 
@@ -160,7 +160,10 @@ class Publisher:
         validated = event if isinstance(event, ValidatedEvent) else validate_event(event)
         route = self._route(validated)
         future = self._send_to(route, validated.key.encode("utf-8"), route.serializer(validated.record, route.subject))
-        return self._await(validated, future, timeout_s if timeout_s is not None else self._timeout_s)
+        bound = timeout_s if timeout_s is not None else self._timeout_s
+        with contextlib.suppress(KafkaError):  # send it now rather than after the linger; _await reports a failure
+            self._producers[route.producer][1].flush(timeout=bound)
+        return self._await(validated, future, bound)
 
     def publish_many(self, events: Iterable[Mapping[str, Any] | ValidatedEvent]) -> list[Result]:
         """Publish a batch; one result per input, in order. Invalid events are reported, not sent.
