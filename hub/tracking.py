@@ -42,6 +42,7 @@ describes either layout.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -280,7 +281,7 @@ class TrackingWriter:
                 {self._owner.name: self.owner, "topic": topic, "partition": p, "next_offset": 0, "updated_at": now}
                 for topic, p in wanted
             ]
-            conn.execute(postgresql.insert(t).on_conflict_do_nothing(), seed)
+            conn.execute(_seed_statement(t), seed)
             query = query.with_for_update()
         return {(str(topic), int(p)): int(n) for topic, p, n in conn.execute(query)}
 
@@ -388,18 +389,28 @@ class TrackingWriter:
             if self._record_time:
                 row["last_record_ms"] = stamps.get((topic, p))
             rows.append({**row, "updated_at": now})
-        t = self.table
-        insert = postgresql.insert(t) if conn.dialect.name == "postgresql" else sqlite.insert(t)
-        changes: dict[str, Any] = {"next_offset": insert.excluded.next_offset, "updated_at": insert.excluded.updated_at}
-        if self._record_time:
-            changes["last_record_ms"] = func.coalesce(insert.excluded.last_record_ms, t.c.last_record_ms)
-        statement = insert.on_conflict_do_update(
-            index_elements=list(t.primary_key.columns),
-            set_=changes,
-            where=insert.excluded.next_offset > t.c.next_offset,
-        )
-        conn.execute(statement, rows)
+        conn.execute(_advance_statement(self.table, conn.dialect.name == "postgresql"), rows)
         return reached
+
+
+@functools.cache
+def _seed_statement(table: Table) -> Any:
+    """PostgreSQL: create the offset rows that are missing (built once per table)."""
+    return postgresql.insert(table).on_conflict_do_nothing()
+
+
+@functools.cache
+def _advance_statement(table: Table, pg: bool) -> Any:
+    """Store the offsets reached, never moving one back (built once per table and dialect)."""
+    insert = postgresql.insert(table) if pg else sqlite.insert(table)
+    changes: dict[str, Any] = {"next_offset": insert.excluded.next_offset, "updated_at": insert.excluded.updated_at}
+    if "last_record_ms" in table.c:
+        changes["last_record_ms"] = func.coalesce(insert.excluded.last_record_ms, table.c.last_record_ms)
+    return insert.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_=changes,
+        where=insert.excluded.next_offset > table.c.next_offset,
+    )
 
 
 def _fresh(records: Sequence[R], stored: Mapping[TopicPartition, int]) -> list[R]:

@@ -43,7 +43,7 @@ from sqlalchemy import Engine
 
 from hub.dlq import DeadLetter
 from hub.errors import ProjectionError, SerializationError
-from hub.naming import parse_shared_topic
+from hub.naming import SharedCoordinates, parse_shared_topic
 from hub.retry import Backoff, Stopped, log_waits, retry
 from hub.schemas import event_types, schema_text
 from hub.serde import AvroDeserializer, SchemaSource
@@ -55,6 +55,8 @@ from projections.store import BatchSummary, RecordsRejected, SourceRecord
 log = logging.getLogger("hub.projections")
 T = TypeVar("T")
 
+#: Dead letters named in the one log line of a batch's.
+_LOGGED_LETTERS: Final = 3
 #: Stages of a projection's dead letters.
 DECODE: Final = "decode"
 PROJECT: Final = "project"
@@ -96,6 +98,21 @@ class Decoder:
         self._ctx = ctx
         self._readers: dict[str, AvroDeserializer] = {}
         self._shared_types = frozenset(event_types("shared"))
+        self._topics: dict[str, SharedCoordinates | Failure] = {}
+
+    def _topic(self, topic: str) -> SharedCoordinates | Failure:
+        """The zone and event type a topic carries (read once per topic), or why its records cannot be decoded."""
+        found = self._topics.get(topic)
+        if found is None:
+            try:
+                found = parse_shared_topic(topic)
+            except ValueError as exc:
+                found = Failure(DECODE, f"topic: {exc}")
+            else:
+                if found.event_type not in self._shared_types:
+                    found = Failure(DECODE, f"topic {topic}: no shared schema for event type {found.event_type}")
+            self._topics[topic] = found
+        return found
 
     def _reader(self, event_type: str) -> AvroDeserializer:
         reader = self._readers.get(event_type)
@@ -106,12 +123,9 @@ class Decoder:
 
     def decode(self, record: Consumed) -> SourceRecord | Failure:
         """The record's row changes, or why it cannot be projected."""
-        try:
-            coordinates = parse_shared_topic(record.topic)
-        except ValueError as exc:
-            return Failure(DECODE, f"topic: {exc}")
-        if coordinates.event_type not in self._shared_types:
-            return Failure(DECODE, f"topic {record.topic}: no shared schema for event type {coordinates.event_type}")
+        coordinates = self._topic(record.topic)
+        if isinstance(coordinates, Failure):
+            return coordinates
         if record.value is None:
             return Failure(DECODE, "value: empty record (tombstone); a shared event is never deleted")
         try:
@@ -127,6 +141,19 @@ class Decoder:
         return SourceRecord(record.topic, record.partition, record.offset, changes, record.timestamp_ms)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch decoded and projected, its failed records dead-lettered (:meth:`Pipeline.prepare`)."""
+
+    batch: Sequence[Consumed]
+    records: list[SourceRecord]
+    """One per consumed record, in batch order; a dead-lettered one has no changes."""
+    dead: Counter[str]
+    """Dead letters sent, per stage."""
+    retries: Counter[str]
+    """Outages waited out so far, per step."""
+
+
 @dataclass
 class Outcome:
     """What :meth:`Pipeline.process` did with one batch."""
@@ -136,6 +163,8 @@ class Outcome:
     """Dead letters sent, per stage."""
     retries: int = 0
     """Outages waited out while processing the batch."""
+    records: Sequence[SourceRecord] = ()
+    """The batch's records as applied (a dead-lettered one without changes), in batch order."""
 
 
 class Pipeline:
@@ -168,21 +197,36 @@ class Pipeline:
         Blocking; waits out outages (raises :class:`Stopping` if asked to stop meanwhile).
         Raises :class:`~hub.errors.ProjectionError` for a failure that is
         neither an outage nor attributable to a record (a bug: stop, do not
-        acknowledge).
+        acknowledge). The same as :meth:`apply` of :meth:`prepare`.
         """
+        return self.apply(self.prepare(batch))
+
+    def prepare(self, batch: Sequence[Consumed]) -> Prepared:
+        """Steps 1-3 of the module docstring: decode and project ``batch``, dead-letter what fails (and wait
+        for the broker's acknowledgement). Nothing is written to the database; :meth:`apply` does that.
+
+        A caller may prepare a batch while the previous one is being applied (the rebuild does): the
+        batches must still be applied in order, and a batch's dead letters are on the broker before any
+        of its offsets is stored, as :meth:`process` guarantees."""
         retries = Counter[str]()
+        decode = self.decoder.decode
+        results = self._until_done("decoding records", lambda: [decode(item) for item in batch], retries)
         records: list[SourceRecord] = []
         letters: list[DeadLetter] = []
-        for item in batch:
-            result = self._until_done("decoding a record", functools.partial(self.decoder.decode, item), retries)
+        for item, result in zip(batch, results, strict=True):
             if isinstance(result, Failure):
                 letters.append(self._letter(item, result))
                 records.append(SourceRecord(item.topic, item.partition, item.offset, (), item.timestamp_ms))
             else:
                 records.append(result)
-        dead = Counter(letter.stage for letter in letters)
         self._send(letters, retries)
-        by_position = {(i.topic, i.partition, i.offset): i for i in batch}
+        return Prepared(batch, records, Counter(letter.stage for letter in letters), retries)
+
+    def apply(self, prepared: Prepared) -> Outcome:
+        """Step 4 of the module docstring: apply a prepared batch (rows and offsets in one transaction);
+        records the database refuses are dead-lettered, and the rest applied again."""
+        records, dead, retries = prepared.records, Counter(prepared.dead), Counter(prepared.retries)
+        by_position = {(i.topic, i.partition, i.offset): i for i in prepared.batch}
         while True:
             try:
                 apply = functools.partial(store.apply_batch, self.engine, self.projection, records, suffix=self.suffix)
@@ -199,19 +243,17 @@ class Pipeline:
                     replace(r, changes=()) if (r.topic, r.partition, r.offset) in refused else r for r in records
                 ]
                 continue
-            return Outcome(summary, dead, sum(retries.values()))
+            return Outcome(summary, dead, sum(retries.values()), records)
 
     def _send(self, letters: Sequence[DeadLetter], retries: Counter[str]) -> None:
+        """Deliver ``letters`` (waiting out the broker), logged as one line per batch, not one per record."""
         if letters:
-            for letter in letters:
-                log.warning(
-                    "dead letter %s[%d]@%d (%s): %s",
-                    letter.source_topic,
-                    letter.source_partition,
-                    letter.source_offset,
-                    letter.stage,
-                    letter.reason,
-                )
+            shown = "; ".join(
+                f"{x.source_topic}[{x.source_partition}]@{x.source_offset} ({x.stage}): {x.reason}"
+                for x in letters[:_LOGGED_LETTERS]
+            )
+            more = f" (and {len(letters) - _LOGGED_LETTERS} more)" if len(letters) > _LOGGED_LETTERS else ""
+            log.warning("%d dead letter(s): %s%s", len(letters), shown, more)
             self._until_done("delivering dead letters", lambda: self.dead_letters.send(letters), retries)
 
     def _letter(self, record: Consumed, failure: Failure) -> DeadLetter:
@@ -243,5 +285,6 @@ __all__ = [
     "Failure",
     "Outcome",
     "Pipeline",
+    "Prepared",
     "Stopping",
 ]

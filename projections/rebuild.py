@@ -32,7 +32,8 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -47,7 +48,7 @@ from hub.settings import HubSettings
 from projections import migrations, store
 from projections.fx import load_rates
 from projections.lag import covered_zones, topics_of
-from projections.pipeline import Consumed, DeadLetterSink, Decoder, Pipeline
+from projections.pipeline import Consumed, DeadLetterSink, Decoder, Outcome, Pipeline
 from projections.rules import ProjectionContext
 from projections.status import check_projection
 from projections.store import ShadowBehind
@@ -159,7 +160,10 @@ def rebuild(
         try:
             with KafkaReader(settings, client_id=f"hub-rebuild-{projection}", max_poll_records=batch_size) as reader:
                 run = _Run(reader, pipeline, on_progress)
-                result = run.rebuild(projection, chosen, tuple(topics))
+                try:
+                    result = run.rebuild(projection, chosen, tuple(topics))
+                finally:
+                    run.close()
         except BaseException:
             with contextlib.suppress(ProjectionError):
                 store.drop_shadow(engine, projection)
@@ -189,6 +193,10 @@ class _Run:
         self.applied = 0
         self.dead: Counter[str] = Counter()
         self.begin: dict[TopicPartitionKey, int] = {}
+        self.positions: dict[TopicPartitionKey, int] = {}
+        """Where the replay is, at most: the offset after the last record applied (see :meth:`_read_until`)."""
+        self._applier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-rebuild-apply")
+        self._pending: Future[Outcome] | None = None
 
     def rebuild(self, projection: str, zones: tuple[str, ...], topics: tuple[str, ...]) -> RebuildResult:
         engine = self.pipeline.engine
@@ -228,33 +236,75 @@ class _Run:
         )
 
     def _read_until(self, phase: str, targets: Mapping[TopicPartitionKey, int]) -> None:
-        """Read and apply (to the shadow) until every partition's position reaches its target."""
+        """Read and apply (to the shadow) until every partition's position reaches its target.
+
+        Each batch is decoded and projected (:meth:`Pipeline.prepare`) while the previous one is being
+        applied in the apply thread (:meth:`Pipeline.apply`, one batch at a time, in order): the
+        database's own work (SQLite's, PostgreSQL's round trips) runs without the GIL, so the two overlap.
+
+        The positions are known from the records applied (the next offset after each partition's last
+        record) and asked of the consumer only for the partitions still short of their target when a poll
+        brings nothing or every second, once the batch in flight is applied: kafka-python's ``position``
+        costs about as much as decoding a record, and was asked for every partition on every poll."""
         last_progress = time.monotonic()
+        self._refresh_positions(targets)
+        refreshed = time.monotonic()
         while True:
-            remaining = {tp: t for tp, t in targets.items() if self.reader.position(tp) < t}
+            remaining = {tp: t for tp, t in targets.items() if self.positions.get(tp, 0) < t}
             self._report(phase, targets)
             if not remaining:
+                self._finish()
                 return
             records = self.reader.poll(timeout_s=0.5)
+            now = time.monotonic()
+            if not records or now - refreshed > 1.0:
+                self._refresh_positions(remaining)
+                refreshed = now
             if not records:
-                if time.monotonic() - last_progress > STALL_TIMEOUT_S:
+                if now - last_progress > STALL_TIMEOUT_S:
                     stuck = ", ".join(
-                        f"{t}[{p}] at {self.reader.position((t, p))} < {n}" for (t, p), n in sorted(remaining.items())
+                        f"{t}[{p}] at {self.positions.get((t, p), 0)} < {n}" for (t, p), n in sorted(remaining.items())
                     )
                     raise BrokerError(f"the replay stalled for {STALL_TIMEOUT_S:.0f}s: {stuck}")
                 continue
-            last_progress = time.monotonic()
+            last_progress = now
             batch = [Consumed(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value) for r in records]
-            outcome = self.pipeline.process(batch)
-            self.records += len(batch)
-            self.applied += outcome.summary.applied
-            self.dead.update(outcome.dead)
+            prepared = self.pipeline.prepare(batch)
+            self._finish()
+            self._pending = self._applier.submit(self.pipeline.apply, prepared)
+
+    def _finish(self) -> None:
+        """Wait for the batch in flight (raising what its apply raised) and count it."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        outcome = pending.result()
+        for r in outcome.records:
+            if r.offset + 1 > self.positions.get(r.tp, 0):
+                self.positions[r.tp] = r.offset + 1
+        self.records += len(outcome.records)
+        self.applied += outcome.summary.applied
+        self.dead.update(outcome.dead)
+
+    def close(self) -> None:
+        """Wait for the batch in flight, if any (its error is left to the caller's), and stop the apply thread."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            with contextlib.suppress(BaseException):
+                pending.result()
+        self._applier.shutdown(wait=True)
+
+    def _refresh_positions(self, tps: Iterable[TopicPartitionKey]) -> None:
+        """The consumer's positions of ``tps``, once every record it returned is applied."""
+        self._finish()
+        for tp in tps:
+            self.positions[tp] = self.reader.position(tp)
 
     def _report(self, phase: str, targets: Mapping[TopicPartitionKey, int]) -> None:
         if self.on_progress is None:
             return
         total = sum(max(0, t - self.begin.get(tp, 0)) for tp, t in targets.items())
-        done = sum(max(0, min(self.reader.position(tp), t) - self.begin.get(tp, 0)) for tp, t in targets.items())
+        done = sum(max(0, min(self.positions.get(tp, 0), t) - self.begin.get(tp, 0)) for tp, t in targets.items())
         self.on_progress(
             Progress(phase, done, total, self.applied, sum(self.dead.values()), time.monotonic() - self.started)
         )

@@ -28,7 +28,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -103,10 +104,11 @@ def apply_changes(conn: Connection, tables: Mapping[str, Table], changes: Sequen
     changed = 0
     order = {name: i for i, name in enumerate(tables)}
     for signature in sorted(groups, key=lambda s: (order[s[0]], s[1:])):
-        items = sorted(groups[signature], key=lambda item: _sortable(item[0]))
-        changed += _run_upserts(conn, tables[signature[0]], signature, [u for _, u in items])
+        by_key = dict(groups[signature])
+        items = [by_key[key] for key in _sorted_keys(by_key)]
+        changed += _run_upserts(conn, tables[signature[0]], signature, items)
     for name in sorted(refreshes):
-        changed += REFRESHERS[name](conn, tables, sorted(refreshes[name], key=_sortable))
+        changed += REFRESHERS[name](conn, tables, _sorted_keys(refreshes[name]))
     return changed
 
 
@@ -128,15 +130,33 @@ def _key_names(table: Table) -> tuple[str, ...]:
     return tuple(c.name for c in table.primary_key.columns)
 
 
-def _key_tuple(table: Table, key: Mapping[str, Any]) -> Key:
+@functools.cache
+def _key_getter(table: Table) -> Callable[[Mapping[str, Any]], Key]:
     names = _key_names(table)
-    if len(key) != len(names) or not all(n in key for n in names):
-        raise ProjectionError(f"key of {table.name}: expected columns {', '.join(names)}, got {', '.join(sorted(key))}")
-    return tuple(key[n] for n in names)
+    getter = operator.itemgetter(*names)
+    return getter if len(names) > 1 else lambda key: (getter(key),)
+
+
+def _key_tuple(table: Table, key: Mapping[str, Any]) -> Key:
+    try:
+        if len(key) == len(_key_names(table)):
+            return _key_getter(table)(key)
+    except KeyError:
+        pass
+    names = _key_names(table)
+    raise ProjectionError(f"key of {table.name}: expected columns {', '.join(names)}, got {', '.join(sorted(key))}")
 
 
 def _sortable(key: Key) -> tuple[str, ...]:
     return tuple("" if v is None else str(v) for v in key)
+
+
+def _sorted_keys(keys: Iterable[Key]) -> list[Key]:
+    """Keys in lock order: as text, a NULL first (keys of strings, the usual case, sort as they are)."""
+    keys = list(keys)
+    if all(type(v) is str for k in keys for v in k):
+        return sorted(keys)
+    return sorted(keys, key=_sortable)
 
 
 def _is_postgresql(conn: Connection) -> bool:
@@ -241,7 +261,7 @@ def _refresh_repointed_visits(
 ) -> None:
     """A visit that moves to another case must also refresh the case it leaves: one query reads the
     stored case of every visit the batch upserts."""
-    keys = sorted({key for signature, items in groups.items() if signature[0] == "visits" for key, _ in items})
+    keys = _sorted_keys({key for signature, items in groups.items() if signature[0] == "visits" for key, _ in items})
     if not keys:
         return
     pg = _is_postgresql(conn)
