@@ -7,6 +7,7 @@ district's events, an unreachable broker failing fast with its address. Nothing 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -129,3 +130,18 @@ def test_an_unreachable_broker_fails_fast_naming_it(registry_client: RegistryCli
     with pytest.raises(PublishError) as info, Publisher(dead, registry_client, client=client) as pub:
         pub.publish(valid_event_doc("CaseOpened"))
     assert f"127.0.0.1:{port}" in str(info.value)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_topic_that_does_not_exist_is_named(
+    settings: HubSettings, registry_client: RegistryClient, client: ProducerClient
+) -> None:
+    """kafka-python finds no metadata at send, librdkafka fails the delivery: either way the topic is named."""
+    doc = valid_event_doc("VisitMade")
+    missing = "raw.gd.shenzhen-nanshan.no-such-event"  # every real topic exists in the session layout
+    with Publisher(settings, registry_client, timeout_s=3.0, client=client) as pub:
+        route = pub._route(validate_event(doc))
+        pub._routes[("GD", "shenzhen-nanshan", "VisitMade")] = dataclasses.replace(route, topic=missing)
+        (result,) = pub.publish_many([doc])
+    assert isinstance(result, Rejected) and result.phase == "publish"
+    assert missing in result.message and "hub topics apply" in result.message

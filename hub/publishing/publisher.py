@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaError, KafkaTimeoutError, UnknownTopicOrPartitionError
 
 from hub import naming
 from hub.errors import HubError, PublishError, SchemaRegistryError, SerializationError, ValidationError
@@ -163,7 +163,7 @@ class Publisher:
         bound = timeout_s if timeout_s is not None else self._timeout_s
         with contextlib.suppress(KafkaError):  # send it now rather than after the linger; _await reports a failure
             self._producers[route.producer][1].flush(timeout=bound)
-        return self._await(validated, future, bound)
+        return self._await(validated, route, future, bound)
 
     def publish_many(self, events: Iterable[Mapping[str, Any] | ValidatedEvent]) -> list[Result]:
         """Publish a batch; one result per input, in order. Invalid events are reported, not sent.
@@ -171,7 +171,7 @@ class Publisher:
         Every event is validated, encoded and handed to its producer first; then the producers are flushed
         once and each event's acknowledgement read (one wait for the batch, not one per event)."""
         results: list[Result | None] = []
-        pending: list[tuple[int, ValidatedEvent, Any]] = []
+        pending: list[tuple[int, ValidatedEvent, _Route, Any]] = []
         # once a producer cannot send (broker unreachable, login refused), fail the rest of *its* events fast
         broken: dict[tuple[str, str] | None, PublishError] = {}
         for index, event in enumerate(events):
@@ -199,18 +199,18 @@ class Publisher:
                 results.append(Rejected(index, validated.event_id, [("event", str(exc))], "publish"))
                 continue
             results.append(None)  # its Ack (or Rejected) once the producers are flushed
-            pending.append((index, validated, future))
+            pending.append((index, validated, route, future))
         if pending:
             with contextlib.suppress(PublishError):  # each pending future below reports its own outcome
                 self.flush()
         deadline = time.monotonic() + self._timeout_s
-        for index, validated, future in pending:
+        for index, validated, route, future in pending:
             if future.is_done and future.succeeded():  # the usual case after the flush: no wait, no timer
                 meta = future.value
                 results[index] = Ack(validated.event_id, validated.event_type, meta.topic, meta.partition, meta.offset)
                 continue
             try:
-                results[index] = self._await(validated, future, max(0.1, deadline - time.monotonic()))
+                results[index] = self._await(validated, route, future, max(0.1, deadline - time.monotonic()))
             except PublishError as exc:
                 results[index] = Rejected(index, validated.event_id, [("event", str(exc))], "publish")
         return [r for r in results if r is not None]
@@ -255,20 +255,25 @@ class Publisher:
                 f"{settings.kafka_sasl_username or 'this client'} write it?)"
             ) from exc
 
-    def _await(self, event: ValidatedEvent, future: Any, timeout_s: float) -> Ack:
+    def _await(self, event: ValidatedEvent, route: _Route, future: Any, timeout_s: float) -> Ack:
         try:
             meta = future.get(timeout=timeout_s)
         except KafkaError as exc:
-            settings, _ = self._producer_for(self._key(event))
-            topic = naming.raw_topic(event.region, event.district, event.event_type)
+            settings, _ = self._producer_for(route.producer)
+            topic = route.topic
             denied = refusal(exc, settings, resource=f"topic {topic}", operation="WRITE")
             if denied is not None:
                 raise PublishError(f"event {event.event_id}: {denied}") from exc
+            if isinstance(exc, UnknownTopicOrPartitionError):  # librdkafka says so at delivery, not at send
+                raise PublishError(
+                    f"event {event.event_id}: {topic} does not exist on Kafka at {self._settings.bootstrap_servers} "
+                    "(create it with `hub topics apply`)"
+                ) from exc
             if not isinstance(exc, KafkaTimeoutError):
                 raise PublishError(f"event {event.event_id}: {exc}") from exc
             raise PublishError(
                 f"event {event.event_id}: not acknowledged by Kafka at {self._settings.bootstrap_servers} "
-                f"within {timeout_s:g}s"
+                f"within {timeout_s:.3g}s (is {topic} created with `hub topics apply`?)"
             ) from exc
         return Ack(event.event_id, event.event_type, meta.topic, meta.partition, meta.offset)
 
