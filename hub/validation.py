@@ -134,7 +134,8 @@ def _validate(event_type: str, doc: dict[str, Any]) -> ValidatedEvent:
     if errors:
         raise ValidationError(errors)
     record = {name: values[name] for name in record_fields("raw", event_type)}
-    for name, value in record.items():
+    for name in _array_fields(event_type):
+        value = record[name]
         if isinstance(value, list):  # the model is frozen but its lists are not; hand out our own
             record[name] = list(value)
     return ValidatedEvent(event_type, record, str(record[RAW_KEY_FIELD[event_type]]))
@@ -165,6 +166,18 @@ def validate_record(event_type: str, record: Mapping[str, Any]) -> ValidatedEven
 @cache
 def _field_names(event_type: str) -> frozenset[str]:
     return frozenset(record_fields("raw", event_type))
+
+
+@cache
+def _array_fields(event_type: str) -> tuple[str, ...]:
+    """Raw fields of an array type (or a nullable one): the only ones whose value is a list."""
+
+    def is_array(avro: Any) -> bool:
+        if isinstance(avro, list):
+            return any(is_array(branch) for branch in avro)
+        return isinstance(avro, dict) and avro.get("type") == "array"
+
+    return tuple(spec["name"] for spec in field_specs("raw", event_type) if is_array(spec["type"]))
 
 
 def validate_many(docs: Iterable[Mapping[str, Any]]) -> list[ValidatedEvent | ValidationError]:

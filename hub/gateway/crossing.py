@@ -314,9 +314,9 @@ class Border:
         self._units = units
         self._clock = clock
         self._consumer = consumer
-        # per topic, computed once: a raw topic's route, an output topic's schema id
+        # per topic, computed once: a raw topic's route, an output topic's frame header
         self._routes: dict[str, tuple[naming.RawCoordinates, Agreement]] = {}
-        self._topic_ids: dict[str, int] = {}
+        self._headers: dict[str, bytes] = {}
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -418,26 +418,28 @@ class Border:
             key = crossing.key.encode("utf-8")
             body = encode_body(parsed_schema("shared", crossing.event_type), crossing.shared_record)
             topics = crossing.topics
-            shared = tuple(OutputRecord(t, key, frame(self._id(t), body)) for t in topics)
+            shared = tuple(OutputRecord(t, key, self._header(t) + body) for t in topics)
             audit_record = build_audit(crossing, src.coordinates, topics, now)
             audit = OutputRecord(
                 naming.AUDIT_TOPIC,
                 crossing.event_id.encode("utf-8"),
-                frame(self._id(naming.AUDIT_TOPIC), _audit_body(audit_record)),
+                self._header(naming.AUDIT_TOPIC) + _audit_body(audit_record),
             )
         except SerializationError as exc:
             raise _Refusal("encode", str(exc), crossing.event_id) from exc
         return Crossed(src, crossing.event_id, crossing.event_type, region, crossing.zones, shared, audit)
 
-    def _id(self, topic: str) -> int:
-        found = self._topic_ids.get(topic)
+    def _header(self, topic: str) -> bytes:
+        """The Confluent frame header (magic byte, schema id) of ``topic``'s records, built once per topic."""
+        found = self._headers.get(topic)
         if found is not None:
             return found
         subject = naming.subject_for(topic)
         try:
-            found = self._topic_ids[topic] = self._ids[subject]
+            schema_id = self._ids[subject]
         except KeyError:
             raise SerializationError(f"no schema id registered at start for subject {subject}") from None
+        found = self._headers[topic] = frame(schema_id, b"")
         return found
 
     def _refuse(self, src: RawRecord, stage: str, reason: str, event_id: str | None) -> Refused:
