@@ -8,8 +8,13 @@ district's events, an unreachable broker failing fast with its address. Nothing 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -25,7 +30,7 @@ from hub.serde import AvroDeserializer
 from hub.settings import HubSettings, load_settings
 from hub.validation import validate_event
 from tests.conftest import free_port
-from tests.factories import DROP, valid_event_doc
+from tests.factories import DROP, kafka_env, valid_event_doc
 
 Login = Callable[[str], HubSettings]
 CLIENTS: tuple[ProducerClient, ...] = ("kafka-python", "confluent")
@@ -145,3 +150,31 @@ def test_a_topic_that_does_not_exist_is_named(
         (result,) = pub.publish_many([doc])
     assert isinstance(result, Rejected) and result.phase == "publish"
     assert missing in result.message and "hub topics apply" in result.message
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_hub_publish_sends_a_file_with_either_client(
+    settings: HubSettings, registry: str, tmp_path: Path, client: ProducerClient
+) -> None:
+    docs = [valid_event_doc("ServiceDelivered") for _ in range(3)]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
+    env.update(kafka_env(settings), HUB_SCHEMA_REGISTRY_URL=registry, HUB_DATA_DIR=str(settings.data_dir))
+    hub = str(Path(sys.executable).with_name("hub"))
+    proc = subprocess.run(
+        [hub, "publish", str(path), "--kafka-client", client], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "published 3, rejected 0" in proc.stderr
+
+
+def test_hub_publish_names_the_clients_it_knows(settings: HubSettings, registry: str, tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(valid_event_doc("ServiceDelivered")) + "\n", encoding="utf-8")
+    hub = str(Path(sys.executable).with_name("hub"))
+    proc = subprocess.run(
+        [hub, "publish", str(path), "--kafka-client", "java"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode != 0
+    assert "kafka-python" in proc.stderr and "confluent" in proc.stderr

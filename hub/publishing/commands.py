@@ -6,7 +6,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, cast, get_args
 
 import typer
 from rich.console import Console
@@ -15,6 +15,7 @@ from rich.table import Table
 
 from hub.commandline import make_console, settings_of
 from hub.credentials import district_logins
+from hub.kafka_clients import ProducerClient
 from hub.publishing.bulk import ImportSummary
 from hub.publishing.publisher import Logins
 from hub.settings import HubSettings
@@ -36,6 +37,11 @@ def publish(
     timeout: float | None = typer.Option(
         None, "--timeout", help="Seconds to wait for the broker (default HUB_REQUEST_TIMEOUT_S)."
     ),
+    kafka_client: str = typer.Option(
+        "kafka-python",
+        "--kafka-client",
+        help="Producer library: kafka-python, or confluent (librdkafka; needs confluent-kafka installed).",
+    ),
 ) -> None:
     """Validate and publish every event of a file. Re-running a file adds no new facts (event_id is the key).
 
@@ -44,9 +50,17 @@ def publish(
     if source != "-" and not Path(source).is_file():
         console.print(f"[red]error:[/] {source}: no such file")
         raise typer.Exit(1)
+    if kafka_client not in get_args(ProducerClient):
+        raise typer.BadParameter(f"expected one of {', '.join(get_args(ProducerClient))}", param_hint="--kafka-client")
     settings = settings_of(ctx)
     summary = run_publish(
-        settings, source, rejects=rejects, timeout=timeout, console=console, logins=district_logins(settings)
+        settings,
+        source,
+        rejects=rejects,
+        timeout=timeout,
+        console=console,
+        logins=district_logins(settings),
+        client=cast(ProducerClient, kafka_client),
     )
     if summary.aborted:
         raise typer.Exit(1)
@@ -63,6 +77,7 @@ def run_publish(
     console: Console = console,
     show_topics: bool = True,
     logins: Logins | None = None,
+    client: ProducerClient = "kafka-python",
 ) -> ImportSummary:
     """Publish a file (or ``-``) with a progress bar and a summary; the work behind ``hub publish``."""
     from hub.publishing.bulk import import_lines
@@ -92,7 +107,7 @@ def run_publish(
     )
     try:
         with (
-            Publisher(settings, registry, timeout_s=timeout, logins=logins) as pub,
+            Publisher(settings, registry, timeout_s=timeout, logins=logins, client=client) as pub,
             rejects_path.open("w", encoding="utf-8") as rej,
             progress,
         ):
