@@ -220,18 +220,14 @@ class _PublisherHolder:
 
 def _registry_problem(publisher: Publisher, valid: Sequence[tuple[int, ValidatedEvent]]) -> str | None:
     """Register each topic's writer schema before anything is sent; the registry's error if it fails."""
-    seen: set[tuple[str, str, str]] = set()
-    for _, event in valid:
-        key = (event.region, event.district, event.event_type)
-        if key in seen:
-            continue
-        seen.add(key)
+    first = {(ev.record["region"], ev.record["district"], ev.event_type): ev for _, ev in reversed(valid)}
+    for event in first.values():
         try:
-            publisher.encode(event)  # registers (cached per subject) before encoding the body
+            publisher.register(event)  # cached per subject: a registry call only for a topic's first event
         except SchemaRegistryError as exc:
             return str(exc)
         except SerializationError:
-            pass  # an event that does not encode is reported by publish_many with the others
+            pass  # a schema that does not parse is reported by publish_many with each of its events
     return None
 
 

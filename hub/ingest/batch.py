@@ -251,7 +251,9 @@ def response_body(outcomes: Sequence[Outcome], failure: tuple[str, str] | None =
     (``broker_unavailable``, ``registry_unavailable``).
     """
     ordered = sorted(outcomes, key=lambda o: o.index)
-    counts = {s: sum(1 for o in ordered if o.status == s) for s in ("accepted", "rejected", "failed")}
+    counts = dict.fromkeys(("accepted", "rejected", "failed"), 0)
+    for outcome in ordered:  # one pass, not one per status
+        counts[outcome.status] += 1
     status = status_of(ordered)
     body: dict[str, Any] = {**counts, "results": [o.as_dict() for o in ordered]}
     if status == 503:

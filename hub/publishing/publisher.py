@@ -149,6 +149,11 @@ class Publisher:
             self._routes[coordinates] = route
         return route
 
+    def register(self, event: ValidatedEvent) -> int:
+        """The schema id of ``event``'s topic, registered on first use (cached); the registry's error if it fails."""
+        route = self._route(event)
+        return route.serializer.schema_id(route.subject)
+
     def encode(self, event: ValidatedEvent) -> tuple[str, bytes, bytes]:
         """Topic, key and framed value of a validated event."""
         route = self._route(event)
