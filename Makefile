@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check kafka-jars postgres clean distclean bench
+.PHONY: demo test lint typecheck check kafka-jars postgres clean distclean bench bench-quick
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %s)" % sys.version.split()[0])'
@@ -38,12 +38,12 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 # Speed is measured here, never asserted in tests: figures go to docs/benchmarks.md.
+# `make bench` is the full run (about an hour); `make bench-quick` the same stages in minutes.
 bench: $(STAMP) kafka-jars postgres
-	$(BIN)/python benchmarks/bench_publish.py
-	$(BIN)/python benchmarks/bench_gateway.py
-	$(BIN)/python benchmarks/bench_projection.py
-	$(BIN)/python benchmarks/bench_indicators.py
-	$(BIN)/python benchmarks/bench_replication.py
+	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(STAMP) kafka-jars postgres
+	$(BIN)/python benchmarks/run.py --quick
 
 clean:
 	-$(BIN)/hub stack down

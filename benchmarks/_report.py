@@ -32,7 +32,7 @@ class Figure:
     baseline: str | None = None
     """Name of the figure of the same report this one is a ratio of; None for a baseline itself."""
     target: float | None = None
-    """The ratio this path should reach (issue 13), if there is one."""
+    """What this path should reach (issue 13): a ratio to its baseline if it has one, else a bound on the value."""
     higher_is_better: bool = True
     note: str = ""
 
@@ -80,7 +80,7 @@ class Report:
             ratio = self.ratio(fig)
             lines.append(
                 f"| {fig.name} | {_number(fig.value)} {fig.unit} | {fig.baseline or '(baseline)'} | "
-                f"{'' if ratio is None else f'{ratio:.2f}'} | {'' if fig.target is None else f'≥ {fig.target:g}'} |"
+                f"{'' if ratio is None else f'{ratio:.2f}'} | {_target(fig)} |"
             )
         lines.extend(f"- {note}" for note in self.notes)
         return "\n".join(lines)
@@ -102,6 +102,12 @@ class Report:
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _target(fig: Figure) -> str:
+    if fig.target is None:
+        return ""
+    return f"{'≥' if fig.baseline is not None or fig.higher_is_better else '≤'} {fig.target:g}"
 
 
 def _number(value: float) -> str:

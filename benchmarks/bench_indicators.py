@@ -38,6 +38,7 @@ from sqlalchemy import Engine, func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._report import Report
 from benchmarks._stack import machine
 from demo.stream import generate
 from hub.sql import is_sqlite, make_engine
@@ -89,9 +90,10 @@ def database_version(engine: Engine) -> str:
         return f"PostgreSQL {conn.execute(text('SHOW server_version')).scalar_one()}"
 
 
-def run(url: str, repeat: int) -> None:
+def run(url: str, repeat: int, json_path: str | None = None) -> None:
     migrations.upgrade(url)
     engine = make_engine(url)
+    engine_name = "PostgreSQL" if engine.dialect.name == "postgresql" else "SQLite"
     shared = load_demo(engine)
     zones = indicator_store.refresh_indicators(engine).zones  # the first refresh: the zones, and a warm start
     measured: list[MeasureRow] = []
@@ -137,6 +139,13 @@ def run(url: str, repeat: int) -> None:
     }
     for key, label in labels.items():
         print(f"| {label} | {best[key]:.2f} | {best[key] / base:.2f} |")
+    report = Report(f"indicators-{engine_name}")
+    base_name = f"{engine_name}: count(*) GROUP BY per fact table (baseline)"
+    report.add(base_name, base, "s", higher_is_better=False)
+    short = {"measure": "measure (the refresh's GROUP BYs)", "refresh": "refresh_indicators, all zones"}
+    for key in ("measure", "refresh", *(f"report {z}" for z in REPORT_ZONES)):
+        report.add(f"{engine_name}: {short.get(key, key)}", best[key], "s", baseline=base_name, higher_is_better=False)
+    report.emit(json_path)
 
 
 def _report(engine: Engine, zone: str) -> int:
@@ -149,22 +158,26 @@ def main() -> None:
     parser.add_argument("--url", help="database URL (default: SQLite in a temporary folder)")
     parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL cluster")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of measurements (the best is printed)")
+    parser.add_argument("--quick", action="store_true", help="one round")
+    parser.add_argument("--json", default=None, help="write the figures as JSON here")
     args = parser.parse_args()
+    if args.quick:
+        args.repeat = 1
     if args.postgres:
         from tests.fixtures.postgres import PostgresServer, _bin_dir, _Cluster
 
         cluster = _Cluster(_bin_dir())
         try:
             server = PostgresServer(cluster.start())
-            run(server.create_database("hub_bench"), args.repeat)
+            run(server.create_database("hub_bench"), args.repeat, args.json)
         finally:
             cluster.stop()
         return
     if args.url:
-        run(args.url, args.repeat)
+        run(args.url, args.repeat, args.json)
         return
     with tempfile.TemporaryDirectory() as folder:
-        run(f"sqlite:///{folder}/bench.db", args.repeat)
+        run(f"sqlite:///{folder}/bench.db", args.repeat, args.json)
 
 
 if __name__ == "__main__":

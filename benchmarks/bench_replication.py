@@ -55,6 +55,7 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._report import Report, rss_mib
 from benchmarks._stack import free_port, machine
 from demo import stream as demo_data
 from hub import local_kafka, naming
@@ -99,14 +100,6 @@ def free_port_topology(path: Path) -> Path:
     return path
 
 
-def rss_mib(pid: int) -> float:
-    """The resident set of process ``pid`` in MiB (``VmRSS`` of ``/proc/<pid>/status``)."""
-    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise SystemExit(f"/proc/{pid}/status gives no VmRSS")
-
-
 def memory(clusters: Mapping[str, HubSettings]) -> dict[str, tuple[float, float]]:
     """Cluster name -> (broker JVM RSS, registry RSS) in MiB."""
     out: dict[str, tuple[float, float]] = {}
@@ -115,7 +108,10 @@ def memory(clusters: Mapping[str, HubSettings]) -> dict[str, tuple[float, float]
         registry = launcher.running(settings)
         if broker is None or registry is None:
             raise SystemExit(f"cluster {name}: its broker or registry is not running")
-        out[name] = (rss_mib(broker), rss_mib(registry.pid))
+        broker_mib, registry_mib = rss_mib(broker), rss_mib(registry.pid)
+        if broker_mib is None or registry_mib is None:
+            raise SystemExit(f"cluster {name}: its broker or registry exited")
+        out[name] = (broker_mib, registry_mib)
     return out
 
 
@@ -311,8 +307,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=60000, help="shared events to write and copy")
     parser.add_argument("--seed", type=int, default=42, help="seed of the demo stream the events come from")
+    parser.add_argument("--quick", action="store_true", help="10,000 events unless --events says otherwise")
+    parser.add_argument("--json", default=None, help="write the figures as JSON here")
     args = parser.parse_args()
-    n: int = args.events
+    n: int = 10_000 if args.quick and args.events == parser.get_default("events") else args.events
+    report = Report("replication")
     console = Console(highlight=False)
     load_before = os.getloadavg()
 
@@ -372,6 +371,7 @@ def main() -> None:
         f"{BATCH}, {rep.transactions} transactions, {rep.restarts} restarts; start-up {rep.open_s:.2f}s"
     )
     rate_before, rate_after = n / before, n / after
+    two_idle = sum(sum(v) for v in idle.values())
     copying_s = rep.last_commit_s - rep.open_s
     rows = (
         ("pass-through copy, before (baseline)", before, rate_before),
@@ -385,6 +385,14 @@ def main() -> None:
         print(f"| {name} | {seconds:.2f} | {rate:,.0f} | {rate / rate_before:.2f} | {rate / rate_after:.2f} |")
     print()
     report_memory(clusters[SOURCE].kafka_heap, idle, loaded, third)
+    base_name = "pass-through copy, kafka-python, no transactions (baseline, best of before and after)"
+    report.add(base_name, max(rate_before, rate_after), "records/s")
+    report.add("replicator, overall (start-up included)", n / rep.total_s, "records/s", baseline=base_name)
+    report.add("replicator, once copying", n / copying_s, "records/s", baseline=base_name)
+    stack_idle = two_idle + sum(third)
+    report.add("three-cluster stack idle (3 brokers + 3 registries)", stack_idle, "MiB", higher_is_better=False)
+    report.notes.append(f"{n:,} records; pass-through before {rate_before:,.0f}/s, after {rate_after:,.0f}/s")
+    report.emit(args.json)
 
 
 if __name__ == "__main__":
