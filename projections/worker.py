@@ -49,7 +49,7 @@ from sqlalchemy import Engine
 
 from hub.credentials import as_principal
 from hub.dlq import DeadLetterProducer
-from hub.errors import BrokerError
+from hub.errors import BrokerError, ProjectionError
 from hub.jurisdictions import held_zones
 from hub.kafka_admin import shared_topics
 from hub.kafka_auth import principal_of
@@ -68,12 +68,16 @@ from projections import status as status_file
 from projections.fx import load_rates
 from projections.lag import measure
 from projections.metrics import LagCollector, ProjectionMetrics
-from projections.pipeline import Decoder, Pipeline
+from projections.pipeline import Decoder, Outcome, Pipeline
 from projections.rules import ProjectionContext
 from projections.status import Stats, Status, check_projection, group_id, served_zones
 from projections.tables import READ_MODELS
 
 log = logging.getLogger("hub.projections")
+
+#: Batches handed to the apply thread at a time: the runner takes (and faust delivers) the next batch while
+#: one is applied; the one apply thread applies them in consumption order (see :meth:`_Projection._process`).
+IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,7 @@ class _Projection:
         self._metrics_server: MetricsServer | None = None
         # one thread: batches are applied one after the other, in consumption order
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-projection-apply")
+        self._failed: BaseException | None = None
 
     def spec(self) -> WorkerSpec:
         plan = self.plan
@@ -170,16 +175,27 @@ class _Projection:
             on_start=self.start_metrics,
             on_stop=self.stop,
             detail=f"{plan.projection}, zones {', '.join(plan.zones)}",
+            in_flight=IN_FLIGHT,
         )
 
     async def project(self, batch: Sequence[Consumed]) -> None:
         """Apply the batch (rows + offsets in one transaction), dead-lettering what fails."""
-        started = time.perf_counter()
-        outcome = await asyncio.get_running_loop().run_in_executor(self._executor, self.pipeline.process, batch)
-        busy_s = time.perf_counter() - started
+        outcome, busy_s = await asyncio.get_running_loop().run_in_executor(self._executor, self._process, batch)
         done, dead, retries = outcome.summary, outcome.dead, outcome.retries
         self.stats.add(len(batch), done.applied, done.skipped, done.changed, Counter(dead), retries, busy_s)
         self.metrics.observe(records=len(batch), applied=done.applied, skipped=done.skipped, dead=dead, retries=retries)
+
+    def _process(self, batch: Sequence[Consumed]) -> tuple[Outcome, float]:
+        """The pipeline on one batch, in the apply thread, and the seconds it took. Once a batch failed, no
+        later batch is applied: its offsets would pass the failed batch's records, never applied then."""
+        if self._failed is not None:
+            raise ProjectionError(f"an earlier batch failed, this one is not applied: {self._failed}")
+        try:
+            started = time.perf_counter()
+            return self.pipeline.process(batch), time.perf_counter() - started
+        except BaseException as exc:
+            self._failed = exc
+            raise
 
     async def stop(self) -> None:
         """The batch loop ended: a pipeline still waiting out an outage stops (nothing of its batch is acknowledged)."""
