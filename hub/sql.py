@@ -226,7 +226,8 @@ class GrowthStatistics:
     def __init__(self, minimum: int = 1000) -> None:
         self.minimum = minimum
         self._lock = threading.Lock()
-        self._written: dict[tuple[str, str], int] = {}
+        self._rows: dict[tuple[str, str], int] = {}  # the table's rows as far as this process knows
+        self._written: dict[tuple[str, str], int] = {}  # rows written since the last ANALYZE
         self._threshold: dict[tuple[str, str], int] = {}
 
     def wrote(self, engine: Engine, rows: Mapping[str, int]) -> None:
@@ -237,12 +238,14 @@ class GrowthStatistics:
         with self._lock:
             for table, n in rows.items():
                 ident = (str(engine.url), table)
+                if ident not in self._rows:
+                    self._rows[ident] = _estimated_rows(engine, table)
+                    self._threshold[ident] = max(self.minimum, self._rows[ident])
+                self._rows[ident] += n
                 written = self._written.get(ident, 0) + n
-                if ident not in self._threshold:
-                    self._threshold[ident] = max(self.minimum, _estimated_rows(engine, table))
                 if written >= self._threshold[ident]:
                     due.append(table)
-                    self._threshold[ident] = max(self.minimum, self._threshold[ident] + written)
+                    self._threshold[ident] = max(self.minimum, self._rows[ident])
                     written = 0
                 self._written[ident] = written
         for table in due:
