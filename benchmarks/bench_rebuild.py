@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -133,9 +134,9 @@ def raw_read(settings: HubSettings, topics: Sequence[str], batch: int) -> tuple[
         return count, time.perf_counter() - t0
 
 
-def rebuild(settings: HubSettings, batch: int, profile: str | None = None) -> tuple[float, float, float, str]:
-    """Run ``hub projections rebuild`` as a process: (seconds it reports, seconds as a process, peak RSS MiB,
-    its last line). With ``profile``, under ``py-spy record`` (collapsed stacks written there)."""
+def rebuild(settings: HubSettings, batch: int, profile: str | None = None) -> tuple[float, float, float, float, str]:
+    """Run ``hub projections rebuild`` as a process: (seconds it reports, seconds as a process, CPU seconds of the
+    process, peak RSS MiB, its last line). With ``profile``, under ``py-spy record`` (collapsed stacks there)."""
     hub = Path(sys.executable).with_name("hub")
     command = [str(hub), "projections", "rebuild", "read_models", "--batch-size", str(batch)]
     for zone in ZONES:
@@ -147,6 +148,7 @@ def rebuild(settings: HubSettings, batch: int, profile: str | None = None) -> tu
     env["COLUMNS"] = "200"
     log = settings.data_dir / "rebuild.log"
     t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         peak = 0.0
@@ -154,6 +156,8 @@ def rebuild(settings: HubSettings, batch: int, profile: str | None = None) -> tu
             peak = max(peak, peak_rss_mib(proc.pid) or 0.0)
             time.sleep(0.2)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     text = log.read_text(errors="replace")
     if proc.returncode != 0:
         raise SystemExit(f"hub projections rebuild failed ({proc.returncode}):\n{text[-3000:]}")
@@ -161,7 +165,7 @@ def rebuild(settings: HubSettings, batch: int, profile: str | None = None) -> tu
     found = re.search(r" in ([0-9.]+)s:", last[-1]) if last else None
     if found is None:
         raise SystemExit(f"hub projections rebuild: no result line in its output:\n{text[-3000:]}")
-    return float(found.group(1)), wall, peak, last[-1]
+    return float(found.group(1)), wall, cpu, peak, last[-1]
 
 
 def main() -> None:
@@ -186,7 +190,7 @@ def main() -> None:
         print(f"{total} records written in {written:.0f}s")
         count, read_s = raw_read(settings, shared_topics(base), args.batch)
         print(f"raw read: {count} records in {read_s:.1f}s")
-        seconds, wall, rss, line = rebuild(settings, args.batch, args.profile)
+        seconds, wall, cpu, rss, line = rebuild(settings, args.batch, args.profile)
         print(line)
     budget = BUDGET_S * total / BUDGET_EVENTS
     raw = "raw read (KafkaReader, no decode)"
@@ -203,7 +207,17 @@ def main() -> None:
         higher_is_better=False,
         note=f"{wall:.1f}s as a process (start-up and migration included)",
     )
-    report.add("rebuild process peak RSS", rss, "MiB", higher_is_better=False)
+    report.add(
+        "rebuild process CPU time",
+        cpu,
+        "s",
+        higher_is_better=False,
+        note=f"user + system; {cpu / wall:.0%} of one core over the process's {wall:.0f}s (the rest: other load)",
+    )
+    if args.profile:
+        report.notes.append("run under py-spy (--profile): slower, and the RSS and CPU read are py-spy's process's")
+    else:
+        report.add("rebuild process peak RSS", rss, "MiB", higher_is_better=False)
     report.notes.append(
         f"{total:,} shared records: {len(base):,} crossed from {args.base_events:,} demo events, repeated with "
         f"fresh ids; topics {', '.join(ZONES)} zones, {len(shared_topics(base))} topics; batches of {args.batch}; "
