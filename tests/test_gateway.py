@@ -481,3 +481,27 @@ def test_killed_mid_stream_and_restarted_no_event_is_missing_and_copies_are_iden
         f"\n{kills} SIGKILLs over {len(ids)} events: {duplicates} duplicate shared records "
         f"and {copies_in_audit} duplicate audit records; shared copies byte-identical"
     )
+
+
+def test_the_last_batch_before_a_quiet_spell_is_committed_without_waiting_for_another(
+    gateway: RunningGateway,
+) -> None:
+    """Two batches are in flight; the last one must still be acknowledged (and its offsets committed) when
+    nothing follows it, or an idle gateway shows a false backlog and re-crosses that batch after a restart."""
+    docs = [valid_event_doc("CaseOpened", case_id=f"QUIET-{uuid.uuid4().hex[:8]}") for _ in range(7)]
+    acks = publish(gateway, docs)
+    wait_for_audit(gateway.settings, set(acks))
+    wanted: dict[TopicPartition, int] = {}
+    for ack in acks.values():
+        tp = TopicPartition(ack.topic, ack.partition)
+        wanted[tp] = max(wanted.get(tp, 0), ack.offset + 1)
+    consumer = KafkaConsumer(**connection_config(gateway.settings), group_id=launcher.status(gateway.own).group_id)
+    try:
+        deadline = time.monotonic() + 30
+        behind = dict(wanted)
+        while behind and time.monotonic() < deadline:
+            behind = {tp: end for tp, end in wanted.items() if (consumer.committed(tp) or 0) < end}
+            time.sleep(0.5)
+    finally:
+        consumer.close()
+    assert not behind, f"committed offsets still short of the crossed records after 30 s: {behind}"

@@ -18,7 +18,9 @@ same way for every worker. Guarantees:
   N's outputs are being delivered). Batches are still acknowledged one after
   the other in consumption order, each only once its own call and the calls of
   every batch before it returned; when one raises, it and every batch after it
-  stay unacknowledged.
+  stay unacknowledged. Acknowledging does not wait for the next batch: the
+  last batch before a quiet spell is acknowledged (and committed) as soon as
+  it is done, so an idle worker's committed offsets reach the end.
 - **No exception acknowledges anything.** Outages are waited out inside the
   per-batch function (:mod:`hub.retry`); an exception that escapes it is a
   bug: it is logged, the app crashes and nothing of the batch is acknowledged.
@@ -121,6 +123,8 @@ class StreamRunner:
         self._served = frozenset(spec.topics)
         self._status_file = StatusFile(spec.files.status)
         self._logged = ""
+        self._crashing = False
+        self._crash: asyncio.Future[None] | None = None
         spec.files.root.mkdir(parents=True, exist_ok=True)
         self.app = build_app(
             settings,
@@ -146,34 +150,62 @@ class StreamRunner:
     async def _consume(self, channel: faust.StreamT[Any]) -> None:
         stream = cast(faust.Stream[Any], channel)  # noack_take is on the implementation, not the interface
         depth = max(1, self.spec.in_flight)
-        pending: deque[tuple[asyncio.Future[None], Sequence[Any]]] = deque()
+        # one future per batch: its call, then its acknowledgement, each after the batch before it (in order)
+        acks: deque[asyncio.Future[None]] = deque()
+        calls: list[asyncio.Future[None]] = []
         try:
             async for events in stream.noack_take(self.tuning.batch_size, within=self.tuning.batch_within_s):
                 call = asyncio.ensure_future(self.spec.handle([_consumed(e.message) for e in events]))
-                pending.append((call, list(events)))
-                # finish the oldest batches: all but depth - 1 of them, and any that are done already
-                while pending and (len(pending) >= depth or pending[0][0].done()):
-                    await self._acknowledge(stream, *pending.popleft())
-            while pending:  # the stream ended: finish what was started, in order
-                await self._acknowledge(stream, *pending.popleft())
+                calls = [c for c in calls if not c.done()] + [call]
+                acked = asyncio.ensure_future(self._acknowledge(stream, acks[-1] if acks else None, call, list(events)))
+                acked.add_done_callback(self._watch)  # a batch that fails while no other arrives still stops us
+                acks.append(acked)
+                while acks and acks[0].done():
+                    acks.popleft().result()  # its exception, if any, ends the loop
+                while len(acks) >= depth:  # at most `depth` batches in flight
+                    await acks.popleft()
+            while acks:  # the stream ended: finish what was started, in order
+                await acks.popleft()
         except Stopped as exc:
             log.info("%s %s: %s", self.spec.name, self.status.group_id, exc)
         except Exception as exc:
             # a bug, not a bad record: stop the worker; nothing of this batch or the later ones was acknowledged
-            log.exception("%s %s crashed", self.spec.name, self.status.group_id)
-            await self.app.crash(exc)
+            if not self._crashing:
+                self._crashing = True
+                log.exception("%s %s crashed", self.spec.name, self.status.group_id)
+                await self.app.crash(exc)
             raise
         finally:
-            await _cancel(call for call, _ in pending)  # never acknowledged: read again after a restart
+            await _cancel([*acks, *calls])  # never acknowledged: read again after a restart
             if self.spec.on_stop is not None:
                 await self.spec.on_stop()
 
     @staticmethod
-    async def _acknowledge(stream: faust.Stream[Any], call: asyncio.Future[None], events: Sequence[Any]) -> None:
-        """Wait for the batch's call to return (its exception propagates), then acknowledge its events."""
+    async def _acknowledge(
+        stream: faust.Stream[Any],
+        previous: asyncio.Future[None] | None,
+        call: asyncio.Future[None],
+        events: Sequence[Any],
+    ) -> None:
+        """Once the batch before returned and was acknowledged, and this batch's call returned (an exception of
+        either propagates), acknowledge its events. Runs on its own, so that the last batch is acknowledged
+        while no further batch arrives."""
+        if previous is not None:
+            await previous
         await call
         for event in events:
             await stream.ack(event)
+
+    def _watch(self, acked: asyncio.Future[None]) -> None:
+        """A batch failed while the loop waited for records: crash now rather than at the next batch."""
+        if acked.cancelled() or self._crashing:
+            return
+        exc = acked.exception()
+        if exc is None or isinstance(exc, Stopped):
+            return
+        self._crashing = True
+        log.error("%s %s crashed", self.spec.name, self.status.group_id, exc_info=exc)
+        self._crash = asyncio.ensure_future(self.app.crash(exc))
 
     # -- assignment and readiness ------------------------------------------------------------------
     async def _revoked(self, sender: Any, *args: Any, **_: Any) -> None:
