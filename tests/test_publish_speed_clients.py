@@ -12,17 +12,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from pydantic import SecretStr
 
 from hub import naming
 from hub.errors import PublishError
-from hub.kafka_clients import ProducerClient, connection_config
+from hub.kafka_clients import ProducerClient
 from hub.principals import district_principal
 from hub.publishing.publisher import Ack, Publisher, Rejected
 from hub.registry.client import RegistryClient
@@ -31,6 +29,7 @@ from hub.settings import HubSettings, load_settings
 from hub.validation import validate_event
 from tests.conftest import free_port
 from tests.factories import DROP, kafka_env, valid_event_doc
+from tests.test_publisher import _read  # one reader of a published record for both suites
 
 Login = Callable[[str], HubSettings]
 CLIENTS: tuple[ProducerClient, ...] = ("kafka-python", "confluent")
@@ -46,23 +45,6 @@ def registry_client(registry: str) -> RegistryClient:
 @pytest.fixture(scope="module")
 def settings(topics: HubSettings, registry: str) -> HubSettings:
     return topics.model_copy(update={"schema_registry_url": registry})
-
-
-def _read(settings: HubSettings, ack: Ack) -> tuple[bytes, bytes]:
-    consumer = KafkaConsumer(**connection_config(settings), enable_auto_commit=False)
-    try:
-        tp = TopicPartition(ack.topic, ack.partition)
-        consumer.assign([tp])
-        consumer.seek(tp, ack.offset)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                for rec in records:
-                    if rec.offset == ack.offset:
-                        return rec.key, rec.value
-        raise AssertionError(f"record {ack} not found")
-    finally:
-        consumer.close()
 
 
 @pytest.mark.parametrize("client", CLIENTS)
