@@ -6,7 +6,7 @@ Runs each benchmark script one after the other (never side by side: they
 share two cores) with ``--json``, each starting and stopping its own broker,
 registry or database, then prints one Markdown table of every figure with its
 baseline from the same script's run, the ratio and the issue's target, and
-writes it to ``DIR/summary.md`` (default ``.hub/bench/<timestamp>``).
+writes it to ``DIR/summary.txt`` (default ``.hub/bench/<timestamp>``).
 ``--quick`` passes ``--quick`` to every script (minutes, for a smoke run);
 the full run is what ``docs/benchmarks.md`` quotes. ``--write-doc`` puts the
 table into ``docs/benchmarks.md`` between its ``latest-run`` markers.
@@ -127,10 +127,10 @@ def main() -> None:
     names = [n for n in BENCHES if not args.only or n in args.only]
     results = {name: run_one(name, out, args.quick) for name in names}
     summary = table(results, args.quick)
-    (out / "summary.md").write_text(summary, encoding="utf-8")
+    (out / "summary.txt").write_text(summary, encoding="utf-8")
     print()
     print(summary)
-    print(f"written to {out / 'summary.md'}")
+    print(f"written to {out / 'summary.txt'}")
     if args.write_doc:
         write_doc(summary)
         print(f"and into {DOC.relative_to(ROOT)}")
