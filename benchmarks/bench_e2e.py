@@ -73,7 +73,7 @@ SAMPLE_EVERY = 10
 #: Event types whose fact row names them by ``event_id`` (a closure by ``closed_event_id``; a funding is keyed by
 #: its project and period, not by an event, so it is not sampled).
 UNSAMPLED = frozenset({"ProjectFunded"})
-DRAIN_S = 120.0
+DRAIN_S = 300.0
 
 
 # -- events ---------------------------------------------------------------------------------------
@@ -245,14 +245,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short phases, no memory run")
     parser.add_argument("--rate", type=float, default=5000.0, help="offered events/s of the freshness phase")
-    parser.add_argument("--seconds", type=float, default=None, help="length of the freshness phase (60; quick 15)")
+    parser.add_argument("--seconds", type=float, default=None, help="length of the freshness phase (30; quick 15)")
     parser.add_argument("--events", type=int, default=None, help="events of the sustained phase (100000; quick 20000)")
     parser.add_argument("--memory-seconds", type=float, default=600.0, help="length of the memory run (not quick)")
     parser.add_argument("--memory-rate", type=float, default=1000.0, help="offered events/s of the memory run")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", default=None, help="write the figures as JSON here")
     args = parser.parse_args()
-    seconds = args.seconds if args.seconds is not None else (15.0 if args.quick else 60.0)
+    seconds = args.seconds if args.seconds is not None else (15.0 if args.quick else 30.0)
     sustained_n = args.events if args.events is not None else (20_000 if args.quick else 100_000)
 
     report = Report("e2e")
