@@ -38,11 +38,6 @@ pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture(scope="module")
-def registry_client(registry: str) -> RegistryClient:
-    return RegistryClient(registry)
-
-
-@pytest.fixture(scope="module")
 def settings(topics: HubSettings, registry: str) -> HubSettings:
     return topics.model_copy(update={"schema_registry_url": registry})
 

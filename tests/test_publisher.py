@@ -20,11 +20,6 @@ from tests.factories import valid_event_doc
 
 
 @pytest.fixture(scope="module")
-def registry_client(registry: str) -> RegistryClient:
-    return RegistryClient(registry)
-
-
-@pytest.fixture(scope="module")
 def settings(topics: HubSettings, registry: str) -> HubSettings:
     return topics.model_copy(update={"schema_registry_url": registry})
 
