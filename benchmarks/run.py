@@ -8,6 +8,9 @@ registry or database, then prints one Markdown table of every figure with its
 baseline from the same script's run, the ratio and the issue's target, and
 writes it to ``DIR/summary.txt`` (default ``.hub/bench/<timestamp>``).
 ``--quick`` passes ``--quick`` to every script (minutes, for a smoke run);
+``--only NAME`` runs some (into the same ``--out`` as an earlier run, it
+replaces their reports there), and ``--summarize`` runs nothing and tables
+the reports already in ``--out``;
 the full run is what ``docs/benchmarks.md`` quotes. ``--write-doc`` puts the
 table into ``docs/benchmarks.md`` between its ``latest-run`` markers.
 
@@ -60,7 +63,23 @@ def run_one(name: str, out: Path, quick: bool) -> tuple[dict[str, Any] | None, f
         print(f"   failed (exit {code}) after {seconds:.0f}s; its output is in {log}", flush=True)
         return None, seconds, tail
     print(f"   done in {seconds:.0f}s", flush=True)
-    return json.loads(target.read_text(encoding="utf-8")), seconds, tail
+    doc = json.loads(target.read_text(encoding="utf-8"))
+    doc["harness_seconds"] = seconds  # kept with the figures, for --summarize
+    target.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return doc, seconds, tail
+
+
+def collected(out: Path) -> dict[str, tuple[dict[str, Any] | None, float, str]]:
+    """The reports already in ``out`` (``--summarize``), in the harness's order."""
+    found: dict[str, tuple[dict[str, Any] | None, float, str]] = {}
+    for name in BENCHES:
+        path = out / f"{name}.json"
+        if path.is_file():
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            found[name] = (doc, float(doc.get("harness_seconds", 0.0)), "")
+    if not found:
+        raise SystemExit(f"no benchmark reports in {out}")
+    return found
 
 
 def table(results: dict[str, tuple[dict[str, Any] | None, float, str]], quick: bool) -> str:
@@ -121,11 +140,16 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run only these")
     parser.add_argument("--out", type=Path, default=None, help="folder for the JSON, logs and summary")
     parser.add_argument("--write-doc", action="store_true", help=f"write the table into {DOC.relative_to(ROOT)}")
+    parser.add_argument(
+        "--summarize", action="store_true", help="run nothing: the table of the reports already in --out"
+    )
     args = parser.parse_args()
+    if args.summarize and args.out is None:
+        parser.error("--summarize needs --out DIR")
     out = args.out or ROOT / ".hub" / "bench" / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     names = [n for n in BENCHES if not args.only or n in args.only]
-    results = {name: run_one(name, out, args.quick) for name in names}
+    results = collected(out) if args.summarize else {name: run_one(name, out, args.quick) for name in names}
     summary = table(results, args.quick)
     (out / "summary.txt").write_text(summary, encoding="utf-8")
     print()
