@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from kafka import KafkaAdminClient, TopicPartition
 from kafka import errors as kafka_errors
@@ -24,6 +25,8 @@ from hub.kafka_auth import principal_of, refusal
 from hub.kafka_clients import Cluster, describe, new_admin, new_consumer
 from hub.settings import HubSettings
 from hub.topology import Drift, TopicSpec, drift
+
+T = TypeVar("T")
 
 
 def admin_client(cluster: Cluster, timeout_s: float) -> KafkaAdminClient:
@@ -58,18 +61,34 @@ def wait_for_metadata(cluster: Cluster, timeout_s: float, alive: Callable[[], bo
     raise BrokerError(f"Kafka did not answer metadata requests within {timeout_s:.0f}s: {last}")
 
 
+def _admin_call(
+    cluster: Cluster,
+    call: Callable[[KafkaAdminClient], T],
+    *,
+    operation: str,
+    failing: str,
+    resource: str | None = None,
+) -> T:
+    """``call`` on an admin client opened for it and closed after; a broker refusal is one
+    :class:`KafkaAuthError` line, any other Kafka failure a :class:`BrokerError` saying ``failing``."""
+    admin = admin_client(cluster, cluster.request_timeout_s)
+    try:
+        return call(admin)
+    except KafkaError as exc:
+        raise refusal(exc, cluster, resource=resource, operation=operation) or BrokerError(f"{failing}: {exc}") from exc
+    finally:
+        admin.close()
+
+
 def topics_matching(settings: HubSettings, patterns: Iterable[str]) -> list[str]:
     """Topics on the broker that fully match any of the regular expressions ``patterns``, sorted."""
     compiled = [re.compile(p) for p in patterns]
-    admin = admin_client(settings, settings.request_timeout_s)
-    try:
-        names = admin.list_topics()
-    except KafkaError as exc:
-        raise refusal(exc, settings, operation="DESCRIBE") or BrokerError(
-            f"cannot list topics at {settings.bootstrap_servers}: {exc}"
-        ) from exc
-    finally:
-        admin.close()
+    names = _admin_call(
+        settings,
+        lambda admin: admin.list_topics(),
+        operation="DESCRIBE",
+        failing=f"cannot list topics at {settings.bootstrap_servers}",
+    )
     return sorted(n for n in names if any(p.fullmatch(n) for p in compiled))
 
 
@@ -176,15 +195,12 @@ def partition_counts(cluster: Cluster, names: Collection[str]) -> dict[str, int 
     """
     if not names:
         return {}
-    admin = admin_client(cluster, cluster.request_timeout_s)
-    try:
-        return _partition_counts(admin, cluster, list(names))
-    except KafkaError as exc:
-        raise refusal(exc, cluster, operation="DESCRIBE") or BrokerError(
-            f"cannot describe topics at {cluster.bootstrap_servers}: {exc}"
-        ) from exc
-    finally:
-        admin.close()
+    return _admin_call(
+        cluster,
+        lambda admin: _partition_counts(admin, cluster, list(names)),
+        operation="DESCRIBE",
+        failing=f"cannot describe topics at {cluster.bootstrap_servers}",
+    )
 
 
 def topic_configs(cluster: Cluster, names: Collection[str]) -> dict[str, dict[str, str]]:
@@ -192,15 +208,12 @@ def topic_configs(cluster: Cluster, names: Collection[str]) -> dict[str, dict[st
     whose configs the principal may not describe)."""
     if not names:
         return {}
-    admin = admin_client(cluster, cluster.request_timeout_s)
-    try:
-        return _topic_configs(admin, list(names))
-    except KafkaError as exc:
-        raise refusal(exc, cluster, operation="DESCRIBE_CONFIGS") or BrokerError(
-            f"cannot describe topic configs at {cluster.bootstrap_servers}: {exc}"
-        ) from exc
-    finally:
-        admin.close()
+    return _admin_call(
+        cluster,
+        lambda admin: _topic_configs(admin, list(names)),
+        operation="DESCRIBE_CONFIGS",
+        failing=f"cannot describe topic configs at {cluster.bootstrap_servers}",
+    )
 
 
 def _topic_configs(admin: KafkaAdminClient, names: list[str]) -> dict[str, dict[str, str]]:
@@ -241,16 +254,13 @@ def check_group_access(settings: HubSettings, group_id: str) -> None:
     first (the same FindCoordinator request a joining member makes). Anything else, such as a coordinator
     not available yet on a fresh broker, is a :class:`~hub.errors.BrokerError`, which the retry policy waits out.
     """
-    admin = admin_client(settings, settings.request_timeout_s)
-    try:
-        admin.describe_groups([group_id])
-    except KafkaError as exc:
-        denied = refusal(exc, settings, resource=f"group {group_id}", operation="READ")
-        if denied is not None:
-            raise denied from exc
-        raise BrokerError(f"cannot look up consumer group {group_id}: {exc}") from exc
-    finally:
-        admin.close()
+    _admin_call(
+        settings,
+        lambda admin: admin.describe_groups([group_id]),
+        resource=f"group {group_id}",
+        operation="READ",
+        failing=f"cannot look up consumer group {group_id}",
+    )
 
 
 def group_lag(cluster: Cluster, group_id: str, topics: Iterable[str], timeout_s: float = 10.0) -> GroupLag:
