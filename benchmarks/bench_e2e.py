@@ -64,6 +64,7 @@ from hub.registry.client import RegistryClient
 from hub.settings import ENV_PREFIX, HubSettings
 from hub.sql import make_engine
 from hub.topology import TopicSpec
+from hub.validation import validate_event
 from projections import lag
 from projections import launcher as worker
 from projections.tables import tables_for
@@ -171,7 +172,7 @@ def percentile(values: list[float], q: float) -> float:
 def baseline(settings: HubSettings, registry: RegistryClient, events: list[dict[str, Any]]) -> float:
     """Events/s of kafka-python sending the same events pre-encoded (validation and encoding done before)."""
     with Publisher(settings, registry) as pub:
-        encoded = [pub.encode(v) for v in map(_validated, events)]
+        encoded = [pub.encode(validate_event(doc)) for doc in events]
     producer = new_producer(settings, client_id="bench-e2e-baseline")
     try:
         started = time.perf_counter()
@@ -182,12 +183,6 @@ def baseline(settings: HubSettings, registry: RegistryClient, events: list[dict[
         return len(encoded) / (time.perf_counter() - started)
     finally:
         producer.close()
-
-
-def _validated(doc: dict[str, Any]) -> Any:
-    from hub.validation import validate_event
-
-    return validate_event(doc)
 
 
 def offer(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -84,9 +84,9 @@ def _instance(settings: HubSettings, n: int) -> HubSettings:
     return settings.model_copy(update={"worker_instance": n})
 
 
-def _wait(what: str, done: object) -> None:
+def _wait(what: str, done: Callable[[], bool]) -> None:
     deadline = time.monotonic() + WAIT_S
-    while not done():  # type: ignore[operator]
+    while not done():
         assert time.monotonic() < deadline, f"{what} within {WAIT_S:.0f}s"
         time.sleep(0.5)
 
