@@ -42,7 +42,9 @@ from hub.tokens import READING_ROLES, TokenEntry, TokenSource
 from hub.zones import ZONES
 from projections import store
 from projections.report_queries import BadParameter, NotFound, ReportService
-from projections.report_render import render_csv, report_document
+from projections.report_render import render_csv, render_metadata, report_document
+from projections.report_xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
+from projections.report_xlsx import render_xlsx
 from projections.store import StoreUnavailable
 from projections.suppression import Policy
 
@@ -157,21 +159,40 @@ def create_query_app(
     async def get_report(
         zone: str,
         period: str = Query(..., description="2026, 2026-Q1 or 2026-03 (Asia/Shanghai)"),
-        format: str = Query("json", description="json or csv"),
+        format: str = Query("json", description="json, csv, xlsx or metadata (the CSV's sidecar)"),
         region: str | None = Query(None, description="Only this region's rows (e.g. GD)"),
         district: str | None = Query(None, description="Only this district's row (e.g. shenzhen-nanshan)"),
     ) -> Response:
         """Indicators of every district, region and the zone for the period, with the FX rates used,
-        suppression marks and caveats. `format=csv` gives long-form CSV after `#` comment lines."""
-        if format not in ("json", "csv"):
-            raise ApiError(400, "bad_parameter", f"format: expected json or csv, got {format!r}", field="format")
+        suppression marks and caveats. `format=json` (default) is the whole report; `format=csv` is plain
+        long-form CSV (a header row, then one row per scope and indicator) and `format=metadata` its
+        sidecar JSON (the report without its rows, plus what each CSV column holds); `format=xlsx` is a
+        workbook with the CSV's rows on sheet `data` and the metadata on sheet `about`. The downloads
+        are attachments named `<zone>-<period>[-<region or district>]` with their extension."""
+        formats = ("json", "csv", "xlsx", "metadata")
+        if format not in formats:
+            raise ApiError(
+                400, "bad_parameter", f"format: expected one of {', '.join(formats)}, got {format!r}", field="format"
+            )
         report = await _call(lambda: reports.report(zone, period, region=region, district=district))
+        stem = "-".join(p for p in (report.zone, report.period.value, report.district or report.region) if p)
         if format == "csv":
-            filename = f"{zone}-{report.period.value}.csv"
             return Response(
                 render_csv(report),
                 media_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+                headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
+            )
+        if format == "xlsx":
+            body = await run_in_threadpool(render_xlsx, report)
+            return Response(
+                body,
+                media_type=XLSX_MEDIA_TYPE,
+                headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'},
+            )
+        if format == "metadata":
+            return JSONResponse(
+                render_metadata(report),
+                headers={"Content-Disposition": f'attachment; filename="{stem}.metadata.json"'},
             )
         return JSONResponse(report_document(report))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from sqlalchemy import Engine
 
 from hub.rate_limit import RateLimit, RateLimiter
@@ -22,7 +25,7 @@ from projections import migrations
 from projections.api import DEFAULT_MAX_BODY_BYTES, create_query_app
 from projections.indicators import NAMES
 from projections.report_queries import ReportService
-from projections.report_render import render_csv
+from projections.report_render import CSV_COLUMNS, render_csv
 from tests.indicator_stream import known_stream, load
 
 
@@ -207,9 +210,84 @@ def test_a_csv_report_and_a_district_part_of_it(client: TestClient, tokens: dict
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == 'attachment; filename="mainland-2026-yancheng-tinghu.csv"'
     assert response.text == render_csv(ReportService(database).report("mainland", "2026", district="yancheng-tinghu"))
-    rows = list(csv.DictReader(line for line in response.text.splitlines() if not line.startswith("#")))
+    assert response.text.startswith(",".join(CSV_COLUMNS) + "\n")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
     assert {r["district"] for r in rows} == {"yancheng-tinghu"} and len(rows) == len(NAMES)
+
+
+def _json_cells(doc: dict[str, Any]) -> dict[tuple[str, str, str], tuple[Any, str]]:
+    """(region, district, indicator) -> (value, flag) of a JSON report, the flag "" for a published figure."""
+    return {
+        (row["region"], row["district"], name): (value, row["flags"].get(name, ""))
+        for row in doc["rows"]
+        for name, value in row["values"].items()
+    }
+
+
+def test_the_csv_xlsx_and_metadata_carry_what_the_json_does(client: TestClient, tokens: dict[str, Any]) -> None:
+    def get(fmt: str) -> Any:
+        response = client.get("/v1/reports/gba", params={"period": "2026-Q2", "format": fmt}, headers=auth(tokens))
+        assert response.status_code == 200, response.text
+        return response
+
+    doc = get("json").json()
+    want = _json_cells(doc)
+    assert any(flag == "<5" for _, flag in want.values())  # the known stream has small counts to withhold
+    csv_response = get("csv")
+    assert csv_response.headers["content-disposition"] == 'attachment; filename="gba-2026-Q2.csv"'
+    rows = list(csv.DictReader(io.StringIO(csv_response.text)))
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    assert len(rows) == len(want)
+    kinds = {i["name"]: i["kind"] for i in doc["indicators"]}
+    for r in rows:
+        value, flag = want[(r["region"], r["district"], r["indicator"])]
+        assert r["flag"] == flag
+        if value is None or kinds[r["indicator"]] != "ratio":
+            assert r["value"] == ("" if value is None else str(value)), r  # counts and money: the same text
+        else:
+            assert Decimal(r["value"]) == Decimal(str(value)), r  # a ratio: "0.5000" in CSV is 0.5 in JSON
+        assert (r["zone"], r["period_kind"], r["period"]) == ("gba", "quarter", "2026-Q2")
+    suppressed = [r for r in rows if r["flag"] == "<5"]
+    assert suppressed and all(r["value"] == "" for r in suppressed)
+
+    xlsx = get("xlsx")
+    assert xlsx.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert xlsx.headers["content-disposition"] == 'attachment; filename="gba-2026-Q2.xlsx"'
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == ["data", "about"]
+    data = book["data"]
+    assert data.freeze_panes == "A2"
+    header, *cells = data.iter_rows(values_only=True)
+    assert header == CSV_COLUMNS and len(cells) == len(rows)
+    for line in cells:
+        r = dict(zip(CSV_COLUMNS, line, strict=True))
+        value, flag = want[(r["region"], r["district"], r["indicator"])]
+        assert (r["flag"] or "") == flag
+        if value is None:
+            assert r["value"] is None
+        elif kinds[r["indicator"]] == "count":
+            assert isinstance(r["value"], int) and r["value"] == value
+        elif kinds[r["indicator"]] == "amount":
+            assert f"{r['value']:.2f}" == value
+        else:
+            assert r["value"] == pytest.approx(value)
+
+    meta = get("metadata")
+    assert meta.headers["content-disposition"] == 'attachment; filename="gba-2026-Q2.metadata.json"'
+    sidecar = meta.json()
+    assert "rows" not in sidecar and [c["name"] for c in sidecar["columns"]] == list(CSV_COLUMNS)
+    assert {k: v for k, v in doc.items() if k != "rows"} == {k: v for k, v in sidecar.items() if k in doc}
+    assert {r["currency"] for r in sidecar["fx"]["rates_used"]} == {"HKD", "MOP"}
+    assert sidecar["suppression"]["legend"] and sidecar["suppression"]["primary_label"] == "<5"
+    about = dict(book["about"].iter_rows(min_row=2, values_only=True))
+    assert about["report"] == sidecar["title"] and about["legend"] in sidecar["suppression"]["legend"]
+
+
+def test_an_unknown_format_names_the_allowed_ones(client: TestClient, tokens: dict[str, Any]) -> None:
+    body = error(client.get("/v1/reports/gba", params={"period": "2026", "format": "xml"}, headers=auth(tokens)), 400)
+    assert body["field"] == "format" and "json, csv, xlsx, metadata" in body["message"]
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from datetime import date
@@ -22,7 +23,7 @@ from projections.indicators import ALL, BY_NAME, INDICATORS, IndicatorValue, par
 from projections.periods import parse_period
 from projections.report import Report, build_report
 from projections.report_queries import NotFound, ReportService
-from projections.report_render import render, render_csv, report_document
+from projections.report_render import CSV_COLUMNS, metadata_lines, render, render_csv, report_document
 from projections.suppression import Policy
 from tests.indicator_stream import load
 
@@ -113,10 +114,11 @@ def test_table_csv_and_json_carry_currency_rates_marks_and_caveats() -> None:
     ):
         assert text in table
     assert "1,234,567.89" in table
-    lines = render(report, "csv").splitlines()
-    comments = [line for line in lines if line.startswith("#")]
-    assert any("1 HKD = 0.91500000 CNY" in line for line in comments)
-    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    text = render(report, "csv")
+    assert text.startswith(",".join(CSV_COLUMNS) + "\n")  # plain CSV: the FX rates are in its metadata
+    assert "1 HKD = 0.91500000 CNY valid from 2026-01-01" in [line.strip() for line in metadata_lines(report)]
+    assert json.loads(render(report, "metadata"))["fx"]["rates_used"][0]["rate"] == "0.91500000"
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == len(report.rows) * len(INDICATORS)
     tianhe = next(r for r in rows if r["district"] == "guangzhou-tianhe" and r["indicator"] == "visits")
     assert (tianhe["value"], tianhe["flag"]) == ("", "<5")
@@ -138,7 +140,7 @@ def test_table_csv_and_json_carry_currency_rates_marks_and_caveats() -> None:
 # -- an independent attacker on published outputs ---------------------------------------------------------
 def _published(report_csv: str) -> dict[tuple[str, str, str], str]:
     """(region, district, indicator) -> the value or the flag, from a CSV output."""
-    rows = csv.DictReader(line for line in report_csv.splitlines() if not line.startswith("#"))
+    rows = csv.DictReader(io.StringIO(report_csv))
     return {(r["region"], r["district"], r["indicator"]): r["value"] or r["flag"] for r in rows}
 
 
