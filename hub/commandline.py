@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
+from hub.consoles import HubConsole
 from hub.credentials import as_principal
 from hub.errors import HubError
 from hub.jurisdictions import cluster_settings, load_topology
@@ -28,8 +29,10 @@ from hub.tokens import TokenFile, default_tokens_path
 
 
 def make_console(*, stderr: bool = False) -> Console:
-    """A console whose text lines are never hard-wrapped: messages stay whole in logs, pipes and greps."""
-    return Console(stderr=stderr, soft_wrap=True)
+    """A console whose text lines are never hard-wrapped and whose tables are never cut: messages stay
+    whole in logs, pipes and greps, and a table printed to a pipe or a file is drawn at its natural
+    width (:class:`hub.consoles.HubConsole`) instead of being squeezed into 80 columns with ellipses."""
+    return HubConsole(stderr=stderr, soft_wrap=True)
 
 
 def settings_of(ctx: typer.Context, *, login: str | None = None, cluster: str | None = None) -> HubSettings:
