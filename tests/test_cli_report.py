@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -11,13 +13,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import Engine
 
 from hub.sql import make_engine
 from projections import indicator_store, migrations
 from projections.report_queries import ReportService
-from projections.report_render import render_csv
+from projections.report_render import CSV_COLUMNS, metadata_lines, render_csv, report_document
 from tests.indicator_stream import known_stream, load
+from tests.test_report_formats import assert_nothing_cut
 
 HUB = str(Path(sys.executable).with_name("hub"))
 
@@ -61,8 +65,13 @@ def test_report_refreshes_stale_indicators_then_prints_csv(stale_database: tuple
     proc = hub(["report", "--zone", "gba", "--period", "2026-Q2", "--format", "csv"], url, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert indicator_store.stale_zones(engine) == []
-    assert proc.stdout == render_csv(ReportService(engine).report("gba", "2026-Q2"))
-    assert "<5" in proc.stdout and "# FX rates used" in proc.stdout
+    built = ReportService(engine).report("gba", "2026-Q2")
+    assert proc.stdout == render_csv(built)
+    assert proc.stdout.startswith(",".join(CSV_COLUMNS) + "\n") and "#" not in proc.stdout
+    assert "<5" in proc.stdout
+    # what describes the figures goes to stderr, so a human piping the CSV loses nothing
+    assert proc.stderr.splitlines() == metadata_lines(built)
+    assert "FX rates used" in proc.stderr
 
 
 def test_report_as_json_and_as_a_table(database: tuple[str, Engine], tmp_path: Path) -> None:
@@ -87,7 +96,7 @@ def test_unsuppressed_is_an_operator_view_with_a_warning(database: tuple[str, En
     plain = hub(args, url, tmp_path)
     open_view = hub([*args, "--unsuppressed"], url, tmp_path)
     assert open_view.returncode == 0 and "unsuppressed" in open_view.stderr
-    assert ",<5" in plain.stdout and ",<5" not in open_view.stdout and "UNSUPPRESSED" in open_view.stdout
+    assert ",<5" in plain.stdout and ",<5" not in open_view.stdout and "UNSUPPRESSED" in open_view.stderr
 
 
 @pytest.mark.parametrize(
@@ -113,3 +122,75 @@ def test_an_unknown_format_and_an_empty_database_are_refused(tmp_path: Path) -> 
     assert bad.returncode == 2 and "--format" in bad.stderr
     empty = hub(["report", "--zone", "gba", "--period", "2026"], url, tmp_path)
     assert empty.returncode == 1 and "hub db upgrade" in empty.stderr
+
+
+def test_a_piped_table_cuts_no_value(database: tuple[str, Engine], tmp_path: Path) -> None:
+    url, engine = database
+    for width in ("60", "160"):
+        proc = hub(
+            ["report", "--zone", "gba", "--period", "2026-Q2", "--format", "table", "--width", width], url, tmp_path
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert_nothing_cut(proc.stdout, ReportService(engine).report("gba", "2026-Q2"))
+
+
+def test_csv_to_a_file_writes_its_metadata_beside_it(database: tuple[str, Engine], tmp_path: Path) -> None:
+    url, engine = database
+    out = tmp_path / "gba-2026-Q2.csv"
+    proc = hub(
+        ["report", "--zone", "gba", "--period", "2026-Q2", "--format", "csv", "--output", str(out)], url, tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    sidecar = tmp_path / "gba-2026-Q2.metadata.json"
+    assert proc.stdout == "" and f"wrote {out} and its metadata {sidecar}" in proc.stderr
+    built = ReportService(engine).report("gba", "2026-Q2")
+    assert out.read_text(encoding="utf-8") == render_csv(built)
+    doc = report_document(built)
+    meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    assert {r["currency"] for r in meta["fx"]["rates_used"]} == {"HKD", "MOP"}
+    assert meta["suppression"]["legend"] == doc["suppression"]["legend"] and "rows" not in meta
+    values = {
+        (r["region"], r["district"], n): (v, r["flags"].get(n, "")) for r in doc["rows"] for n, v in r["values"].items()
+    }
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert len(rows) == len(values)
+    withheld = 0
+    for r in rows:
+        value, flag = values[(r["region"], r["district"], r["indicator"])]
+        assert r["flag"] == flag and (r["value"] == "") == (value is None)
+        withheld += flag == "<5"
+    assert withheld > 0
+
+
+def test_xlsx_needs_an_output_file_and_matches_the_json(database: tuple[str, Engine], tmp_path: Path) -> None:
+    url, engine = database
+    args = ["report", "--zone", "mainland", "--period", "2026", "--format", "xlsx"]
+    refused = hub(args, url, tmp_path)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert len(refused.stderr.strip().splitlines()) == 1 and "--output" in refused.stderr, refused.stderr
+    out = tmp_path / "mainland.xlsx"
+    written = hub([*args, "--output", str(out)], url, tmp_path)
+    assert written.returncode == 0, written.stderr
+    doc = report_document(ReportService(engine).report("mainland", "2026"))
+    kinds = {i["name"]: i["kind"] for i in doc["indicators"]}
+    values = {(r["region"], r["district"], n): v for r in doc["rows"] for n, v in r["values"].items()}
+    header, *lines = load_workbook(out)["data"].iter_rows(values_only=True)
+    assert header == CSV_COLUMNS and len(lines) == len(values)
+    for line in lines:
+        r = dict(zip(CSV_COLUMNS, line, strict=True))
+        want = values[(r["region"], r["district"], r["indicator"])]
+        if want is None or kinds[r["indicator"]] == "count":
+            assert r["value"] == want
+        elif kinds[r["indicator"]] == "amount":
+            assert f"{r['value']:.2f}" == want
+        else:
+            assert r["value"] == pytest.approx(want)
+
+
+def test_json_and_metadata_to_a_file(database: tuple[str, Engine], tmp_path: Path) -> None:
+    url, _ = database
+    for fmt in ("json", "metadata"):
+        out = tmp_path / f"report.{fmt}.json"
+        proc = hub(["report", "--zone", "gba", "--period", "2026", "--format", fmt, "-o", str(out)], url, tmp_path)
+        assert proc.returncode == 0 and proc.stdout == "" and f"wrote {out}" in proc.stderr
+        assert ("rows" in json.loads(out.read_text(encoding="utf-8"))) == (fmt == "json")
