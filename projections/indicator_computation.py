@@ -11,6 +11,10 @@ zone. Guarantees:
   ratios to each indicator's places;
 - a region's (and the zone's) additive values are the sums of its districts';
   its ratios are computed from those sums, never as a mean of means;
+- a total is the sum of the parts of each of its splits (donations by
+  currency and by donor type, evaluations by outcome, ...): the parts are
+  measures carried as they are, and each split's measures cover the same fact
+  rows (:mod:`projections.measure_queries`), amounts already in cents per row;
 - a flow of a quarter or year is the sum of its months, a stock (cases open)
   is its last month's value, a distinct count comes per period from SQL;
 - every month, quarter and year of the years the measures span is

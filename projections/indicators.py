@@ -12,6 +12,13 @@ indicators: the hub's ids (projects, workers, stations) are district-scoped
 (``docs/reports.md``), so the same id in two districts names two things, and a
 distinct count over a region is the sum of its districts' distinct counts.
 
+A total may be split into exact parts more than one way (:attr:`Indicator.split`):
+donations by currency and by donor type, evaluations by outcome, certifications by
+level, funding by programme. The parts of each split sum to the total
+(:func:`splits`). The donor types, outcomes, levels and programmes are the
+symbols of the event schemas' enums, so every fact falls in one part
+(``tests/test_indicators.py`` checks the constants against the schemas).
+
 Over time it is different (:attr:`Indicator.over_time`). A flow (cases opened,
 visits) of a year is the sum of its quarters and months; a stock (cases open
 at the end of the period) of a year is its December value; a distinct count
@@ -51,6 +58,18 @@ PROGRAMMES: Final[tuple[str, ...]] = (
 LICENSED_LEVELS: Final[tuple[str, ...]] = ("ASSISTANT", "JUNIOR", "INTERMEDIATE", "SENIOR")
 #: Vulnerable groups that make a case a hardship file (困难群体).
 HARDSHIP_GROUPS: Final[tuple[str, ...]] = ("LOW_INCOME", "SPECIAL_HARDSHIP")
+#: Kinds of donor (the ``DonorType`` enum of DonationReceived.donor_type): donations are broken down by them.
+DONOR_TYPES: Final[tuple[str, ...]] = (
+    "ENTERPRISE",
+    "MERCHANT",
+    "INDIVIDUAL",
+    "CHARITY_FEDERATION",
+    "FOUNDATION",
+    "GOVERNMENT",
+    "OTHER",
+)
+#: Evaluation verdicts (the ``EvaluationOutcome`` enum of ProjectEvaluated.outcome), best first.
+OUTCOMES: Final[tuple[str, ...]] = ("EXCELLENT", "PASS", "NEEDS_IMPROVEMENT", "FAIL")
 #: Evaluation outcomes that count as passed.
 PASSING_OUTCOMES: Final[tuple[str, ...]] = ("EXCELLENT", "PASS")
 #: The service area of safety-net services (兜底服务).
@@ -80,6 +99,9 @@ class Indicator:
     places: int = 0
     """Decimal places the value is rounded to (half-even)."""
     group: str = ""
+    split: str = ""
+    """Which split of :attr:`part_of` this part belongs to: a total may be split more than one way
+    (donations by currency and by donor type), and the parts of each split sum to it on their own."""
 
     @property
     def additive(self) -> bool:
@@ -101,8 +123,9 @@ def _define() -> tuple[Indicator, ...]:
         part_of: str | None = None,
         places: int = 0,
         group: str,
+        split: str = "",
     ) -> None:
-        out.append(Indicator(name, unit, description, kind, over_time, basis, part_of, places, group))
+        out.append(Indicator(name, unit, description, kind, over_time, basis, part_of, places, group, split))
 
     g = "cases"
     add("cases_opened", "cases", "Cases opened in the period (CaseOpened).", group=g)
@@ -178,6 +201,16 @@ def _define() -> tuple[Indicator, ...]:
             f"Donations received in {cur}.",
             part_of="donations_count",
             group=g,
+            split="currency",
+        )
+    for donor in DONOR_TYPES:
+        add(
+            f"donations_count_{donor}",
+            "donations",
+            f"Donations received from donors of type {donor}.",
+            part_of="donations_count",
+            group=g,
+            split="donor_type",
         )
     for cur in CURRENCIES:
         add(
@@ -198,6 +231,19 @@ def _define() -> tuple[Indicator, ...]:
         places=2,
         group=g,
     )
+    for donor in DONOR_TYPES:
+        add(
+            f"donations_amount_reporting_{donor}",
+            REPORTING,
+            f"Sum of the donations from donors of type {donor} in the reporting currency, each converted at "
+            "the rate in force on its local date.",
+            "amount",
+            basis=(f"donations_count_{donor}",),
+            part_of="donations_amount_reporting",
+            places=2,
+            group=g,
+            split="donor_type",
+        )
     add(
         "donation_beneficiaries",
         "people",
@@ -206,6 +252,15 @@ def _define() -> tuple[Indicator, ...]:
     )
     g = "evaluations"
     add("evaluations", "evaluations", "Project evaluations in the period (ProjectEvaluated).", group=g)
+    for outcome in OUTCOMES:
+        add(
+            f"evaluations_{outcome}",
+            "evaluations",
+            f"Project evaluations with outcome {outcome} in the period.",
+            part_of="evaluations",
+            group=g,
+            split="outcome",
+        )
     add(
         "projects_evaluated",
         "projects",
@@ -252,6 +307,7 @@ def _define() -> tuple[Indicator, ...]:
             f"Workers first certified at level {level} in the period.",
             part_of="certifications_total",
             group=g,
+            split="level",
         )
     add(
         "certifications_total",
@@ -305,6 +361,7 @@ def _define() -> tuple[Indicator, ...]:
             part_of="funding_amount_reporting",
             places=2,
             group=g,
+            split="programme",
         )
     g = "volunteers"
     add("volunteers_registered", "volunteers", "Volunteers registered in the period (the first registration).", group=g)
@@ -324,9 +381,29 @@ def indicator(name: str) -> Indicator:
     return found
 
 
-def parts_of(total: str) -> tuple[str, ...]:
-    """The indicators that sum exactly to ``total`` (empty if it has none)."""
-    return tuple(i.name for i in INDICATORS if i.part_of == total)
+def splits(total: str) -> dict[str, tuple[str, ...]]:
+    """Every split of ``total`` into parts that sum exactly to it, by :attr:`Indicator.split`, in catalogue order.
+
+    ``donations_count`` has two (by currency and by donor type); a total without parts has none.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    for i in INDICATORS:
+        if i.part_of == total:
+            out[i.split] = (*out.get(i.split, ()), i.name)
+    return out
+
+
+def parts_of(total: str, split: str | None = None) -> tuple[str, ...]:
+    """The indicators of one split of ``total``, which sum exactly to it (empty if it has none).
+
+    ``split`` names the split (:attr:`Indicator.split`); without it, the total's first split in
+    catalogue order (currencies for ``donations_count``). For every equation a total takes part in,
+    use :func:`splits`.
+    """
+    found = splits(total)
+    if split is None:
+        return next(iter(found.values()), ())
+    return found.get(split, ())
 
 
 @dataclass(frozen=True)

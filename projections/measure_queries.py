@@ -8,7 +8,12 @@ values; it never writes. The statements group by the precomputed ``month`` /
 PostgreSQL both run). Flows are measured per month only (the computation sums
 quarters and years); distinct counts (:data:`~projections.measures.TIME_DISTINCT_MEASURES`)
 per month, quarter and year. A symbol without an indicator (a currency,
-level or programme the catalogue does not list) is a :class:`ProjectionError`.
+donor type, outcome, level or programme the catalogue does not list) is a
+:class:`ProjectionError`, so a split's parts always sum to its total: every row
+of a fact table falls in exactly one part. Donations are grouped twice, by
+currency and by donor type; the converted amounts of both are sums of the
+same per-donation ``amount_reporting`` (converted at the rate of its local
+date by the projection rules, :mod:`projections.fx`).
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from hub.errors import ProjectionError
 from hub.reporting_time import PERIOD_KINDS, PeriodKind
 from projections.indicators import (
     CURRENCIES,
+    DONOR_TYPES,
     HARDSHIP_GROUPS,
     LEVELS,
     LICENSED_LEVELS,
+    OUTCOMES,
     PASSING_OUTCOMES,
     PROGRAMMES,
     SAFETY_NET_AREA,
@@ -121,6 +128,16 @@ def _queries(t: dict[str, Table]) -> list[_Query]:
             allowed=CURRENCIES,
         ),
         _Query(
+            "donations",
+            "{kind}",
+            {
+                "donations_count_{by}": func.count(),
+                "donations_amount_reporting_{by}": func.sum(donations.c.amount_reporting),
+            },
+            by="donor_type",
+            allowed=DONOR_TYPES,
+        ),
+        _Query(
             "evaluations",
             "{kind}",
             {
@@ -134,6 +151,7 @@ def _queries(t: dict[str, Table]) -> list[_Query]:
                 "evaluation_beneficiaries": func.sum(ev.c.beneficiaries),
             },
         ),
+        _Query("evaluations", "{kind}", {"evaluations_{by}": func.count()}, by="outcome", allowed=OUTCOMES),
         _Query(
             "trainings",
             "{kind}",

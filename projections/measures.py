@@ -6,7 +6,10 @@ computation derives from measures (:mod:`projections.indicator_computation`).
 Most measures share their indicator's name; a few only feed others (the
 volunteers of visits and of services, the converted amounts per currency, the
 numerators of the evaluation rates). Every measure is district-additive: a
-region's value is the sum of its districts'.
+region's value is the sum of its districts'. The donations are measured twice,
+by currency and by donor type; no measure is named twice (a currency named
+like a donor type would add two measures into one: ``tests/test_indicators.py``
+checks it).
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from decimal import Decimal
 from typing import Final
 
 from hub.reporting_time import PeriodKind
-from projections.indicators import CURRENCIES, INDICATORS, LEVELS, PROGRAMMES, SAFETY_NET_AREA
+from projections.indicators import (
+    CURRENCIES,
+    DONOR_TYPES,
+    INDICATORS,
+    LEVELS,
+    OUTCOMES,
+    PROGRAMMES,
+    SAFETY_NET_AREA,
+)
 
 #: Raw measures per (zone, region, district, period): sums and counts SQL computes, all district-additive.
 MEASURES: Final[tuple[str, ...]] = (
@@ -36,8 +47,11 @@ MEASURES: Final[tuple[str, ...]] = (
     *(f"donations_count_{c}" for c in CURRENCIES),
     *(f"donations_amount_{c}" for c in CURRENCIES),
     *(f"donations_amount_reporting_{c}" for c in CURRENCIES),
+    *(f"donations_count_{t}" for t in DONOR_TYPES),
+    *(f"donations_amount_reporting_{t}" for t in DONOR_TYPES),
     "donation_beneficiaries",
     "evaluations",
+    *(f"evaluations_{o}" for o in OUTCOMES),
     "evaluations_passed",
     "evaluation_score_sum",
     "projects_evaluated",

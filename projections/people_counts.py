@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from projections.indicators import CURRENCIES, PROGRAMMES, Indicator
+from projections.indicators import CURRENCIES, DONOR_TYPES, OUTCOMES, PROGRAMMES, Indicator
 from projections.suppression import Family
 
 #: Counts of activities, not of people or their cases: small values identify nobody, so they are
@@ -27,7 +27,9 @@ PUBLIC_COUNTS: Final[frozenset[str]] = frozenset(
         "service_projects",
         "donations_count",
         *(f"donations_count_{c}" for c in CURRENCIES),
+        *(f"donations_count_{t}" for t in DONOR_TYPES),
         "evaluations",
+        *(f"evaluations_{o}" for o in OUTCOMES),
         "projects_evaluated",
         "projects_rated_excellent",
         "trainings",

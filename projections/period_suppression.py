@@ -4,7 +4,8 @@ Pure: no I/O. Every output of one zone and period (the report, a region's or a
 district's part of it, a query of the indicators) is a view of ONE pattern
 computed here over every district, region and the zone for that period, with
 the equations a reader knows: the zone is the sum of its regions, a region the
-sum of its districts, a total the sum of its parts. So no combination of the
+sum of its districts, a total the sum of its parts (of each way it is split:
+donations by currency and by donor type are two equations). So no combination of the
 views of a period reveals a cell one of them withholds. Outputs of different
 periods are protected separately (see docs/reports.md for what that leaves
 open). Which counts are protected is :mod:`projections.people_counts`; how a
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Final, Literal
 
-from projections.indicators import ALL, INDICATORS, Indicator, IndicatorValue, parts_of
+from projections.indicators import ALL, INDICATORS, Indicator, IndicatorValue, splits
 from projections.people_counts import suppression_family
 from projections.periods import Period
 from projections.suppression import Cell, Equation, Policy, Result, suppress
@@ -52,7 +53,8 @@ def period_cells(
     ``values`` may hold other periods (ignored). ``places`` adds districts without values in this
     period. Counts are integers, amounts integers in cents; ratios carry no value, only their basis.
     The equations: the zone is the sum of its regions, a region the sum of its districts, and a total
-    the sum of its parts (certifications by level, donations by currency, funding by programme).
+    the sum of the parts of each of its splits (certifications by level, donations by currency and by
+    donor type, their converted amounts by donor type, evaluations by outcome, funding by programme).
     """
     given: dict[tuple[str, str, str], Decimal] = {}
     found: set[PlaceKey] = set(places)
@@ -80,17 +82,20 @@ def period_cells(
             members = [d for level, rr, d in in_order if level == "district" and rr == r]
             equations.append(Equation.total((r, ALL, kind, value, name), [(r, d, kind, value, name) for d in members]))
     for _, region, district in in_order:
-        for total in _TOTALS:
+        for total, parts in _SPLITS:
             equations.append(
                 Equation.total(
                     (region, district, kind, value, total),
-                    [(region, district, kind, value, p) for p in parts_of(total)],
+                    [(region, district, kind, value, p) for p in parts],
                 )
             )
     return cells, equations
 
 
-_TOTALS: Final[tuple[str, ...]] = tuple(sorted({s.part_of for s in INDICATORS if s.part_of}))
+#: (total, parts) of every split of every total: one equation each (a total split two ways has two).
+_SPLITS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = tuple(
+    (total, parts) for total in sorted({s.part_of for s in INDICATORS if s.part_of}) for parts in splits(total).values()
+)
 
 
 def period_suppression(

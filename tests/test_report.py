@@ -40,6 +40,9 @@ def _values() -> list[IndicatorValue]:
         ("GD", "shenzhen-nanshan", "donations_count", "12"),
         ("GD", "shenzhen-nanshan", "donations_count_CNY", "12"),
         ("GD", "shenzhen-nanshan", "donations_amount_CNY", "1234567.89"),
+        # Every split of a total sums to it: donations by donor type too.
+        ("GD", "shenzhen-nanshan", "donations_count_FOUNDATION", "12"),
+        ("GD", "shenzhen-nanshan", "donations_amount_reporting_FOUNDATION", "1234567.89"),
     ]
     totals: dict[tuple[str, str, str], Decimal] = {}
     for region, _, name, value in districts:
