@@ -42,6 +42,8 @@ PLACES: Final[dict[str, tuple[str, tuple[str | None, ...], str, tuple[str, ...]]
 }
 LEVELS: Final = ("ASSISTANT", "JUNIOR", "INTERMEDIATE", "SENIOR", "GENERALIST", "SUPERVISOR", "OTHER")
 PROGRAMMES: Final = ("VENTURE_PHILANTHROPY", "MICRO_PROJECT", "GOVERNMENT_PURCHASE", "CHARITY", "OTHER")
+DONOR_TYPES: Final = ("ENTERPRISE", "MERCHANT", "INDIVIDUAL", "CHARITY_FEDERATION", "FOUNDATION", "GOVERNMENT", "OTHER")
+OUTCOMES: Final = ("EXCELLENT", "PASS", "NEEDS_IMPROVEMENT", "FAIL")
 #: The test FX rates (tests/shared_events.TEST_RATES): CNY per unit, with HKD changing on 2026-04-01.
 RATES: Final = {
     "CNY": [(date.min, Decimal(1))],
@@ -59,6 +61,8 @@ def _stamp(rng: random.Random, month: int | None = None) -> str:
 def known_stream(seed: int = 7) -> list[Doc]:
     """About 300 raw documents of every type; a closing is always after its opening."""
     rng = random.Random(seed)
+    # Donor types come from a generator of their own, so the rest of the stream is what it was before them.
+    donors = random.Random(f"donor types {seed}")
     docs: list[Doc] = []
     for district, (region, stations, currency, _) in PLACES.items():
         place = {"region": region, "district": district}
@@ -102,6 +106,7 @@ def known_stream(seed: int = 7) -> list[Doc]:
                     donation_id=f"{prefix}-D-{n}",
                     amount=f"{rng.randint(1, 90000)}.{rng.randint(0, 99):02d}",
                     currency=currency if rng.random() < 0.8 else "CNY",
+                    donor_type=donors.choice(DONOR_TYPES),
                     beneficiaries=rng.choice([None, rng.randint(1, 400)]),
                     occurred_at=_stamp(rng, rng.randint(1, 12)),
                 )
@@ -172,6 +177,7 @@ def known_stream(seed: int = 7) -> list[Doc]:
             donation_id="HK-D-edge",
             amount="1000.00",
             currency="HKD",
+            donor_type="INDIVIDUAL",
             beneficiaries=None,
             occurred_at="2026-03-31T17:30:00Z",
         )
@@ -314,9 +320,15 @@ def _indicators(docs: list[Doc], kind: str, period: str) -> dict[str, Decimal]:
         v[f"donations_count_{cur}"] = Decimal(len(these))
         v[f"donations_amount_{cur}"] = sum((Decimal(d["amount"]) for d in these), Decimal("0.00"))
     v["donations_amount_reporting"] = sum((to_cny(d) for d in donations), Decimal("0.00"))
+    for donor in DONOR_TYPES:
+        given = [d for d in donations if d["donor_type"] == donor]
+        v[f"donations_count_{donor}"] = Decimal(len(given))
+        v[f"donations_amount_reporting_{donor}"] = sum((to_cny(d) for d in given), Decimal("0.00"))
     v["donation_beneficiaries"] = Decimal(sum(d["beneficiaries"] or 0 for d in donations))
     evaluations = of("ProjectEvaluated")
     v["evaluations"] = Decimal(len(evaluations))
+    for outcome in OUTCOMES:
+        v[f"evaluations_{outcome}"] = Decimal(sum(1 for d in evaluations if d["outcome"] == outcome))
     v["projects_evaluated"] = Decimal(len(ids(evaluations, "project_id")))
     v["projects_rated_excellent"] = Decimal(
         len(ids([d for d in evaluations if d["outcome"] == "EXCELLENT"], "project_id"))

@@ -19,9 +19,10 @@ from hub.errors import ProjectionError
 from hub.sql import make_engine
 from projections import fact_queries, indicator_store, store
 from projections.indicator_store import MARKER_KIND, refresh_indicators, stale_zones
+from projections.indicators import ALL, INDICATORS, splits
 from projections.periods import parse_period
 from projections.tables import SHADOW_SUFFIX, TABLES
-from tests.indicator_stream import Key, expected, known_stream, load
+from tests.indicator_stream import PLACES, Key, all_periods, expected, known_stream, load
 from tests.shared_events import DIALECTS, crossing, read_models_engine, records
 
 P = "read_models"
@@ -53,6 +54,31 @@ def test_every_indicator_of_a_known_stream_is_exact(engine: Engine) -> None:
         wrong = {k: (got[k], v) for k, v in want.items() if k in got and got[k] != v}
         assert (missing, extra, wrong) == ({}, {}, {}), zone
     assert summary.rows == sum(len(expected(docs, z)) for z in ("gba", "mainland"))
+
+
+def test_the_parts_of_every_split_sum_to_their_total_in_every_district_and_period(engine: Engine) -> None:
+    docs = known_stream()
+    load(engine, docs)
+    refresh_indicators(engine)
+    totals = sorted({spec.part_of for spec in INDICATORS if spec.part_of})
+    checked: set[str] = set()
+    for zone in ("gba", "mainland"):
+        got = table_values(engine, zone)
+        districts = [(region, d) for d, (region, _, _, zones) in PLACES.items() if zone in zones]
+        scopes = [*districts, *{(region, ALL) for region, _ in districts}, (ALL, ALL)]
+        for region, district in scopes:
+            for kind, period in all_periods():
+                for total in totals:
+                    value = got.get((region, district, kind, period, total), Decimal(0))
+                    for split, parts in splits(total).items():
+                        summed = sum(
+                            (got.get((region, district, kind, period, p), Decimal(0)) for p in parts), Decimal(0)
+                        )
+                        assert summed == value, (zone, region, district, period, total, split)
+                        if value and sum(1 for p in parts if (region, district, kind, period, p) in got) > 1:
+                            checked.add(f"{total}/{split}")
+    # Not vacuous: every split has a scope and period with a non-zero total over two or more non-zero parts.
+    assert checked == {f"{t}/{s}" for t in totals for s in splits(t)}
 
 
 def test_the_result_does_not_depend_on_order_or_batching(engine: Engine) -> None:
