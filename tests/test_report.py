@@ -19,7 +19,7 @@ from demo.stream import generate
 from hub.sql import make_engine
 from projections import migrations
 from projections.fx import AppliedRate
-from projections.indicators import ALL, BY_NAME, INDICATORS, IndicatorValue, parts_of
+from projections.indicators import ALL, BY_NAME, INDICATORS, IndicatorValue, splits
 from projections.periods import parse_period
 from projections.report import Report, build_report
 from projections.report_queries import NotFound, ReportService
@@ -160,8 +160,9 @@ def _equations(cells: dict[tuple[str, str, str], str]) -> list[tuple[tuple[str, 
         for r in regions:
             out.append(((r, ALL, n), [(r, d, n) for rr, d in places if rr == r and d != ALL]))
         for total in {s.part_of for s in INDICATORS if s.part_of}:
-            for r, d in places:
-                out.append(((r, d, total), [(r, d, p) for p in parts_of(total)]))
+            for parts in splits(total).values():  # donations_count is split two ways: two equations
+                for r, d in places:
+                    out.append(((r, d, total), [(r, d, p) for p in parts]))
     return out
 
 
