@@ -20,8 +20,10 @@ called, :func:`wait_for_event` until an event's id shows in a fact row.
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -29,7 +31,7 @@ from typing import Final
 from sqlalchemy import Engine, Select, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.errors import ProjectionError
+from hub.errors import HubError, ProjectionError
 from hub.jurisdictions import held_zones
 from hub.kafka_admin import shared_topics
 from hub.kafka_reader import KafkaReader, TopicPartitionKey, data_ends
@@ -39,6 +41,8 @@ from projections import store
 from projections.status import served_zones
 from projections.store_errors import translate
 from projections.tables import FACT_TABLES, READ_MODELS, TABLES
+
+log = logging.getLogger("hub.projections.lag")
 
 POLL_S: Final = 0.2
 
@@ -147,6 +151,46 @@ def measure(
             seconds, exact = float("nan"), False
         out.append(PartitionLag(tp[0], tp[1], ends.get(tp, 0), nexts[tp], behind[tp], seconds, oldest, last, exact))
     return ProjectionLag(projection, now, tuple(out))
+
+
+class LagSampler:
+    """The lag as last measured, measuring again at most every ``min_interval_s``.
+
+    A failed measurement (:class:`HubError`: Kafka or the database did not answer) is logged and gives
+    None until the next attempt: a metrics scrape or a dashboard request never fails for it.
+    """
+
+    def __init__(self, measure: Callable[[], ProjectionLag], *, min_interval_s: float = 2.0) -> None:
+        self._measure = measure
+        self._min_interval_s = min_interval_s
+        self._lock = threading.Lock()
+        self._last: tuple[float, ProjectionLag | None] | None = None
+
+    def current(self) -> ProjectionLag | None:
+        with self._lock:
+            now = time.monotonic()
+            if self._last is not None and now - self._last[0] < self._min_interval_s:
+                return self._last[1]
+            try:
+                lag: ProjectionLag | None = self._measure()
+            except HubError as exc:
+                log.warning("measuring the lag failed: %s", exc)
+                lag = None
+            self._last = (now, lag)
+            return lag
+
+    def fields(self) -> dict[tuple[str, str, int], dict[str, float | int]]:
+        """``offsets_behind`` and ``seconds_behind`` per (projection, topic, partition); empty when unmeasured."""
+        lag = self.current()
+        if lag is None:
+            return {}
+        return {
+            (lag.projection, p.topic, p.partition): {
+                "offsets_behind": p.offsets_behind,
+                "seconds_behind": p.seconds_behind,
+            }
+            for p in lag.partitions
+        }
 
 
 # -- read-your-writes ------------------------------------------------------------------------------

@@ -17,15 +17,12 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from hub.errors import HubError
-from projections.lag import ProjectionLag
+from projections.lag import LagSampler, ProjectionLag
 
 log = logging.getLogger("hub.projections")
 
@@ -81,26 +78,10 @@ class LagCollector:
 
     def __init__(self, projection: str, measure: Callable[[], ProjectionLag], *, min_interval_s: float = 2.0) -> None:
         self.projection = projection
-        self._measure = measure
-        self._min_interval_s = min_interval_s
-        self._lock = threading.Lock()
-        self._last: tuple[float, ProjectionLag | None] | None = None
-
-    def _current(self) -> ProjectionLag | None:
-        with self._lock:
-            now = time.monotonic()
-            if self._last is not None and now - self._last[0] < self._min_interval_s:
-                return self._last[1]
-            try:
-                lag: ProjectionLag | None = self._measure()
-            except HubError as exc:
-                log.warning("measuring the lag of %s failed: %s", self.projection, exc)
-                lag = None
-            self._last = (now, lag)
-            return lag
+        self._sampler = LagSampler(measure, min_interval_s=min_interval_s)
 
     def collect(self) -> Iterable[Metric]:
-        lag = self._current()
+        lag = self._sampler.current()
         measured = GaugeMetricFamily(
             "hub_projection_lag_measured",
             "1 if the lag could be measured (Kafka and the database answered), else 0.",

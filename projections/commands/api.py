@@ -5,7 +5,8 @@ command with an error naming it; an empty file is a warning, every request would
 get 401) and the read-model database is at the newest revision
 (:func:`projections.commands.db.read_model_engine`). The app is
 :func:`projections.api.create_query_app`, served by uvicorn, with its body
-and per-token rate limits taken from the options.
+and per-token rate limits taken from the options; the lag it reports (``/v1/projections/status`` and
+the dashboard's freshness) is measured from Kafka at most every 5 s.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import typer
 
 from hub.commandline import make_console, serving_tokens, settings_of
 from hub.rate_limit import RateLimit, RateLimiter
+from projections import lag
 from projections.api import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, create_query_app
 from projections.commands.db import read_model_engine
+from projections.lag import LagSampler
 
 app = typer.Typer(help="The query API (reports, indicators, projection status).", no_args_is_help=True)
 err_console = make_console(stderr=True)
@@ -46,16 +49,19 @@ def serve(
     tokens, path, count = serving_tokens(settings, tokens_file, hint="hub tokens add --role analyst")
     engine = read_model_engine(settings)
     rate_limit = RateLimit(per_second=per_second, burst=burst)
+    # the lag of /v1/projections/status and of the dashboard's freshness, measured at most every 5 s
+    sampler = LagSampler(lambda: lag.measure(settings, engine), min_interval_s=5.0)
     query_app = create_query_app(
         settings,
         engine,
         tokens,
+        lag=lambda _engine: sampler.fields(),
         threshold=threshold,
         max_body_bytes=max_body_bytes,
         rate_limiter=RateLimiter(rate_limit),
     )
     err_console.print(
-        f"query API on http://{host}:{port} (docs at /docs), {count} token(s) from {path}, "
+        f"query API on http://{host}:{port} (docs at /docs, dashboard at /dashboard), {count} token(s) from {path}, "
         f"per token at most {rate_limit}",
         highlight=False,
     )
