@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check kafka-jars postgres clean distclean bench bench-quick
+.PHONY: demo test lint typecheck check kafka-jars postgres chromium clean distclean bench bench-quick
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %s)" % sys.version.split()[0])'
@@ -24,7 +24,11 @@ demo: $(STAMP) kafka-jars
 postgres:
 	bash scripts/ensure-postgres.sh
 
-test: $(STAMP) kafka-jars postgres
+# the dashboard's browser test drives Debian's chromium (Playwright never downloads one)
+chromium:
+	bash scripts/ensure-chromium.sh
+
+test: $(STAMP) kafka-jars postgres chromium
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 

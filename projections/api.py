@@ -41,6 +41,7 @@ from hub.settings import HubSettings
 from hub.tokens import READING_ROLES, TokenEntry, TokenSource
 from hub.zones import ZONES
 from projections import store
+from projections.dashboard.routes import install_dashboard
 from projections.report_queries import BadParameter, NotFound, ReportService
 from projections.report_render import render_csv, render_metadata, report_document
 from projections.report_xlsx import MEDIA_TYPE as XLSX_MEDIA_TYPE
@@ -252,6 +253,7 @@ def create_query_app(
 
         return JSONResponse(await _call(work))
 
+    install_dashboard(app, reports, engine, reader=reader, call=_call, lag=lag)
     return app
 
 

@@ -75,4 +75,21 @@ def _month_end(year: int, month: int) -> date:
     return date(year, month + 1, 1) - timedelta(days=1)
 
 
-__all__ = ["Period", "parse_period"]
+def previous_period(period: Period) -> Period | None:
+    """The period of the same kind just before ``period`` (None before year 1)."""
+    if period.start == date.min:
+        return None
+    before = period.start - timedelta(days=1)
+    if period.kind == "year":
+        return parse_period(f"{before.year:04d}")
+    if period.kind == "quarter":
+        return parse_period(f"{before.year:04d}-Q{(before.month - 1) // 3 + 1}")
+    return parse_period(f"{before.year:04d}-{before.month:02d}")
+
+
+def months_of_year(period: Period) -> tuple[Period, ...]:
+    """The twelve months of the year ``period`` starts in."""
+    return tuple(parse_period(f"{period.start.year:04d}-{m:02d}") for m in range(1, 13))
+
+
+__all__ = ["Period", "months_of_year", "parse_period", "previous_period"]

@@ -163,11 +163,7 @@ class ReportService:
         self.ensure_fresh()
         values = indicator_store.read_values(self.engine, zone, period_kind=period.kind, period=period.value)
         places = indicator_store.known_places(self.engine, zone)
-        caveat = illustrative_caveat(
-            fact_queries.illustrative_districts(
-                self.engine, zone, referral=ILLUSTRATIVE_REFERRAL, mark=ILLUSTRATIVE_MARK
-            )
-        )
+        caveat = illustrative_caveat(self.illustrative_districts(zone))
         report = build_report(
             zone,
             period,
@@ -184,6 +180,20 @@ class ReportService:
             district=scope.district,
         )
         return report
+
+    def illustrative_districts(self, zone: str) -> list[str]:
+        """The districts of ``zone`` whose figures are illustrative demo data (the report's caveat)."""
+        return sorted(
+            fact_queries.illustrative_districts(
+                self.engine, zone, referral=ILLUSTRATIVE_REFERRAL, mark=ILLUSTRATIVE_MARK
+            )
+        )
+
+    def years(self, zone: str) -> list[str]:
+        """The years with indicator values in ``zone``, oldest first."""
+        self._scope(zone, None, None)
+        self.ensure_fresh()
+        return sorted({v.period for v in indicator_store.read_values(self.engine, zone, period_kind="year")})
 
     def indicators(
         self,
