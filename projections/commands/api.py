@@ -12,20 +12,41 @@ the dashboard's freshness) is measured from Kafka at most every 5 s.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from hub.commandline import make_console, serving_tokens, settings_of
+from hub.credentials import as_principal
+from hub.jurisdictions import held_zones
+from hub.principals import projection_principal
 from hub.rate_limit import RateLimit, RateLimiter
+from hub.settings import HubSettings
+from hub.tokens import TokenSource
 from projections import lag
 from projections.api import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, create_query_app
 from projections.commands.db import read_model_engine
 from projections.lag import LagSampler
+from projections.status import served_zones
 
 app = typer.Typer(help="The query API (reports, indicators, projection status).", no_args_is_help=True)
 err_console = make_console(stderr=True)
 
 DEFAULT_API_PORT = 8090
+
+
+def serving_app(
+    settings: HubSettings, engine: Engine, tokens: TokenSource, *, lag_as: HubSettings | None = None, **options: Any
+) -> FastAPI:
+    """The query API as served: its lag (``/v1/projections/status``, the dashboard's freshness) measured
+    from Kafka at most every 5 s, as ``lag_as`` or else as the projection principal of the zones the
+    cluster holds (it reads what its read models read; a user the settings name wins). ``options`` go
+    to :func:`projections.api.create_query_app`."""
+    reader = lag_as or as_principal(settings, projection_principal(served_zones(None, held_zones(settings))))
+    sampler = LagSampler(lambda: lag.measure(reader, engine), min_interval_s=5.0)
+    return create_query_app(settings, engine, tokens, lag=lambda _engine: sampler.fields(), **options)
 
 
 @app.command()
@@ -49,13 +70,10 @@ def serve(
     tokens, path, count = serving_tokens(settings, tokens_file, hint="hub tokens add --role analyst")
     engine = read_model_engine(settings)
     rate_limit = RateLimit(per_second=per_second, burst=burst)
-    # the lag of /v1/projections/status and of the dashboard's freshness, measured at most every 5 s
-    sampler = LagSampler(lambda: lag.measure(settings, engine), min_interval_s=5.0)
-    query_app = create_query_app(
+    query_app = serving_app(
         settings,
         engine,
         tokens,
-        lag=lambda _engine: sampler.fields(),
         threshold=threshold,
         max_body_bytes=max_body_bytes,
         rate_limiter=RateLimiter(rate_limit),
