@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
+from demo.dashboard import DEFAULT_PORT
 from hub import naming, topology
 from hub.commandline import make_console, settings_of
 from hub.credentials import as_principal, district_logins
@@ -35,21 +38,49 @@ def demo(
     single_cluster: bool = typer.Option(
         False, "--single-cluster", help="The quick path: one cluster for every jurisdiction, no replication."
     ),
+    serve: bool = typer.Option(
+        False, "--serve", help="Then serve every jurisdiction's query API and dashboard until Ctrl-C."
+    ),
+    port: int = typer.Option(
+        DEFAULT_PORT, "--port", min=1, max=65535, help="Port of the first dashboard; the others take the next ones."
+    ),
 ) -> None:
     """Run the main job: three jurisdictions' clusters, districts publishing at home, local crossings,
-    replication of shared.gba, and the reports of every jurisdiction (``--single-cluster``: one cluster)."""
+    replication of shared.gba, and the reports of every jurisdiction (``--single-cluster``: one cluster).
+    Ends by saying where each jurisdiction's dashboard is; ``--serve`` serves them until Ctrl-C."""
     settings = settings_of(ctx)
     t0 = time.monotonic()
+    site = Dashboards(serve=serve, port=port)
     if single_cluster or settings.cluster:
-        _single(settings, seed, republish)
+        _single(settings, seed, republish, site)
     else:
         from demo.regions import run_regions
 
-        run_regions(settings, seed, republish)
+        run_regions(settings, seed, republish, site)
     console.print(f"demo finished in {time.monotonic() - t0:.1f}s")
 
 
-def _single(settings: HubSettings, seed: int, republish: bool) -> None:
+@dataclass(frozen=True)
+class Dashboards:
+    """What the demo does with its dashboards at the end: say where they are, or serve them."""
+
+    serve: bool = False
+    port: int = DEFAULT_PORT
+    host: str = "127.0.0.1"
+
+    def finish(self, base: HubSettings, sites: Mapping[str, HubSettings]) -> None:
+        """Issue the analyst token, then serve until Ctrl-C (``--serve``) or print the URLs."""
+        from demo import dashboard
+
+        token = dashboard.analyst_token(base, sites)
+        console.rule("dashboards")
+        if self.serve:
+            dashboard.serve(console, sites, token, host=self.host, port=self.port)
+        else:
+            dashboard.announce(console, sites, token, host=self.host, port=self.port)
+
+
+def _single(settings: HubSettings, seed: int, republish: bool, site: Dashboards) -> None:
     with LocalStack(settings, console) as stack:
         stack.ensure_kafka()
         admin = as_principal(settings, ADMIN)  # the local logins exist once the broker has started
@@ -66,6 +97,7 @@ def _single(settings: HubSettings, seed: int, republish: bool) -> None:
         wait_projected(settings)
         console.print(f"[green]✓[/] pipeline: published, crossed and projected in {time.monotonic() - started:.1f}s")
         print_reports(settings, ("gba", "mainland"))
+        site.finish(settings, {settings.cluster: settings})
 
 
 def publish_once(settings: HubSettings, data: Path, republish: bool, *, label: str = "") -> None:

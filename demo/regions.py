@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from demo.job import (
+    Dashboards,
     build_report,
     console,
     demo_data_file,
@@ -68,7 +69,7 @@ def split_by_home(data: Path, topology: Topology) -> dict[str, Path]:
     return parts
 
 
-def run_regions(base: HubSettings, seed: int, republish: bool) -> None:
+def run_regions(base: HubSettings, seed: int, republish: bool, site: Dashboards) -> None:
     topology = load_topology(base)
     clusters = all_cluster_settings(base, topology)
     with LocalStack(base, console) as stack:
@@ -95,6 +96,7 @@ def run_regions(base: HubSettings, seed: int, republish: bool) -> None:
             wait_projected(settings)
         _reports(clusters)
         _verify_transfers(base, topology)
+        site.finish(base, clusters)
 
 
 def _undo_start(stack: LocalStack, name: str, cluster: HubSettings, *, kafka: bool, registry: bool) -> None:
