@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import create_engine
 
@@ -34,7 +35,9 @@ from hub.publishing.publisher import Ack, Publisher
 from hub.registry.client import RegistryClient
 from hub.serde import AvroDeserializer
 from hub.settings import ENV_PREFIX, HubSettings
+from hub.tokens import TokenSet, issue, write_tokens
 from projections.report_queries import ReportService
+from tests.conftest import free_port
 from tests.factories import valid_event_doc
 from tests.fixtures.clusters import RegionStack
 from tests.partner_events import TYPES
@@ -269,3 +272,59 @@ def test_hub_status_of_a_cluster_shows_its_flows_with_what_they_copied_and_their
         if "hk" in (flow.source, flow.target):
             line = next((ln for ln in out.splitlines() if f"{flow.source} → {flow.target}" in ln), "")
             assert "pid" in line and "12" in line, out  # running, 12 gba events of each source copied
+
+
+def _serve_api(stack: RegionStack, cluster: str, tokens: Path, port: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(ENV_PREFIX)} | stack.env()
+    return subprocess.Popen(
+        [HUB, "--cluster", cluster, "api", "serve", "--port", str(port), "--tokens-file", str(tokens)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_each_jurisdiction_serves_its_own_dashboard_and_the_gba_view_is_the_same_in_hk_and_cn(
+    world: World, tmp_path: Path
+) -> None:
+    token, entry = issue("analyst")
+    tokens = tmp_path / "tokens.json"
+    write_tokens(tokens, TokenSet((entry,)))
+    ports = {"cn": free_port(), "hk": free_port()}
+    servers = {name: _serve_api(world.stack, name, tokens, port) for name, port in ports.items()}
+    docs: dict[str, dict[str, Any]] = {}
+    try:
+        with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+            for name, port in ports.items():
+                base = f"http://127.0.0.1:{port}"
+                _wait_for(f"the query API of {name}", lambda b=base, n=name: _answers(b, servers[n]), 120)
+                page = http.get(f"{base}/dashboard")
+                assert page.status_code == 200 and "echarts.min.js" in page.text
+                response = http.get(f"{base}/v1/dashboard/gba", params={"period": "2026"})
+                assert response.status_code == 200, response.text
+                docs[name] = response.json()
+            refused = http.get(f"http://127.0.0.1:{ports['hk']}/v1/dashboard/mainland", params={"period": "2026"})
+            assert refused.status_code == 404 and "mainland" in refused.json()["error"]["message"]
+    finally:
+        for server in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
+    assert docs["hk"]["zones"] == ["gba"] and docs["cn"]["zones"] == ["gba", "mainland"]
+    same = ("period", "years", "scope", "places", "tiles", "comparison", "trend", "donors", "outcomes", "fx")
+    for key in same:
+        assert docs["hk"][key] == docs["cn"][key], key
+    assert docs["cn"]["tiles"][0]["value"] or docs["cn"]["tiles"][0]["flag"]  # figures, not an empty board
+    for name, doc in docs.items():  # each API measured its own projection's lag from its own cluster
+        assert doc["freshness"]["offsets_behind"] is not None, f"{name}: the lag was not measured"
+
+
+def _answers(base: str, server: subprocess.Popen[str]) -> bool:
+    if server.poll() is not None:
+        raise AssertionError(
+            f"the query API exited {server.returncode}: {server.stderr.read() if server.stderr else ''}"
+        )
+    try:
+        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
