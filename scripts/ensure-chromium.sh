@@ -14,30 +14,9 @@ if [ "${#packages[@]}" -eq 0 ]; then
     exit 0
 fi
 
-fail() {
-    echo "ensure-chromium: $*" >&2
-    exit 1
-}
-
-command -v apt-get >/dev/null 2>&1 ||
-    fail "no /usr/bin/chromium and no apt-get: install Chromium yourself, or set HUB_CHROMIUM to its path"
-
-run=()
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || fail "installing chromium needs root (or sudo); neither is available"
-    run=(sudo -n)
-fi
-
-log="$(mktemp "${TMPDIR:-/tmp}/ensure-chromium.XXXXXX")"
-trap 'rm -f "$log"' EXIT
-
-echo "ensure-chromium: installing Debian's ${packages[*]} (apt-get)..." >&2
-if ! "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >>"$log" 2>&1; then
-    tail -n 20 "$log" >&2
-    fail "apt-get update failed (see above)"
-fi
-if ! "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >>"$log" 2>&1; then
-    tail -n 20 "$log" >&2
-    fail "apt-get install ${packages[*]} failed (see above)"
-fi
+ENSURE=ensure-chromium
+# shellcheck source=scripts/lib-apt.sh
+. "$(dirname "$0")/lib-apt.sh"
+apt_prepare "no /usr/bin/chromium and no apt-get: install Chromium yourself, or set HUB_CHROMIUM to its path"
+apt_install "${packages[@]}"
 [ -x /usr/bin/chromium ] || fail "chromium was installed but /usr/bin/chromium is missing"

@@ -14,16 +14,20 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
+from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from hub.agreements import apply
+from hub.sql import make_engine
 from hub.validation import validate_event
+from projections import migrations
 from projections.rules import project
 from projections.store import SourceRecord, apply_batch
 from tests.factories import valid_event_doc
@@ -208,6 +212,22 @@ def load(engine: Engine, docs: Iterable[Doc], *, seed: int | None = 3, batch: in
     if pending:
         apply_batch(engine, "read_models", pending, suffix=suffix)
     return applied
+
+
+@contextmanager
+def known_database(folder: Path) -> Iterator[tuple[str, Engine]]:
+    """A migrated SQLite read-model database in ``folder`` holding the known stream: its URL and an engine.
+
+    The indicators are not refreshed: the first report (or ``ensure_fresh``) computes them.
+    """
+    url = f"sqlite:///{folder}/hub.db"
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    load(engine, known_stream())
+    try:
+        yield url, engine
+    finally:
+        engine.dispose()
 
 
 def _crossed(docs: Iterable[Doc]) -> Iterator[SourceRecord]:

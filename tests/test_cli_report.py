@@ -9,47 +9,32 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine
 
-from hub.sql import make_engine
-from projections import indicator_store, migrations
+from projections import indicator_store
 from projections.report_queries import ReportService
 from projections.report_render import CSV_COLUMNS, metadata_lines, render_csv, report_document
-from tests.indicator_stream import known_stream, load
+from tests.indicator_stream import known_database
 from tests.test_report_formats import assert_nothing_cut
 
 HUB = str(Path(sys.executable).with_name("hub"))
 
 
-@contextmanager
-def _loaded(folder: Path) -> Iterator[tuple[str, Engine]]:
-    """A SQLite database in ``folder`` holding the known stream, its indicators never refreshed."""
-    url = f"sqlite:///{folder}/hub.db"
-    migrations.upgrade(url)
-    engine = make_engine(url)
-    load(engine, known_stream())
-    try:
-        yield url, engine
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
     """Shared by the tests that only read reports (the first ``hub report`` refreshes it)."""
-    with _loaded(tmp_path_factory.mktemp("cli")) as loaded:
+    with known_database(tmp_path_factory.mktemp("cli")) as loaded:
         yield loaded
 
 
 @pytest.fixture
 def stale_database(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
     """A database of its own, so that its indicators are stale whichever tests ran before."""
-    with _loaded(tmp_path / "stale") as loaded:
+    with known_database(tmp_path / "stale") as loaded:
         yield loaded
 
 

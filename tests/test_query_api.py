@@ -19,26 +19,18 @@ from sqlalchemy import Engine
 
 from hub.rate_limit import RateLimit, RateLimiter
 from hub.settings import HubSettings, load_settings
-from hub.sql import make_engine
 from hub.tokens import TokenFile, TokenSet, add_token, issue
-from projections import migrations
 from projections.api import DEFAULT_MAX_BODY_BYTES, create_query_app
 from projections.indicators import NAMES
 from projections.report_queries import ReportService
 from projections.report_render import CSV_COLUMNS, render_csv
-from tests.indicator_stream import known_stream, load
+from tests.indicator_stream import known_database
 
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('api')}/hub.db"
-    migrations.upgrade(url)
-    engine = make_engine(url)
-    load(engine, known_stream())
-    try:
+    with known_database(tmp_path_factory.mktemp("api")) as (_, engine):
         yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(scope="module")
