@@ -128,6 +128,20 @@ def test_the_commands_console_prints_tables_whole_into_a_file() -> None:
     assert len(rule) == console.width  # ... and a rule keeps the console's width
 
 
+def test_a_rule_whose_title_does_not_fit_draws_the_whole_title_under_it() -> None:
+    console = make_console()
+    out = io.StringIO()
+    console.file = out
+    title = "gba report computed in hk, 2026 (suppressed: counts of people below 5 show as <5) " * 2
+    console.rule(title.strip())
+    console.rule("short")
+    lines = out.getvalue().splitlines()
+    assert "…" not in out.getvalue()
+    assert set(lines[0]) == {"─"} and len(lines[0]) == console.width
+    assert lines[1] == title.strip()
+    assert "short" in lines[2] and len(lines[2]) == console.width
+
+
 def test_a_table_that_fits_is_printed_as_rich_prints_it() -> None:
     console = make_console()
     console.file = io.StringIO()
