@@ -39,7 +39,9 @@ class BackgroundServer:
                 raise ConfigError(f"could not serve on {self.host}:{self.port} (is the port in use? see the log above)")
             if time.monotonic() > deadline:
                 self.stop()
-                raise ConfigError(f"the server on {self.host}:{self.port} did not start in {self._start_timeout_s:.0f}s")
+                raise ConfigError(
+                    f"the server on {self.host}:{self.port} did not start in {self._start_timeout_s:.0f}s"
+                )
             time.sleep(0.05)
         return self
 
@@ -50,9 +52,7 @@ class BackgroundServer:
     def __enter__(self) -> BackgroundServer:
         return self.start()
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
 

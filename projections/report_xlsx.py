@@ -7,9 +7,10 @@ its header row frozen: counts are integers, amounts numbers with a two-decimal
 number format, ratios numbers; a withheld or not applicable figure is an empty
 cell with its ``flag`` (``<5``, ``x``, ``-``). Amounts have two decimals; below
 1e13 that is at most 15 significant digits, which a float (what a spreadsheet
-cell holds) gives back exactly when formatted with two decimals. Sheet ``about`` is :func:`~projections.report_render.render_metadata`
-as label/value lines: heading, period, scope, currency, suppression legend, FX
-rates used, caveats, indicators with their units, and the columns of ``data``.
+cell holds) gives back exactly when formatted with two decimals. Sheet
+``about`` is :func:`~projections.report_render.render_metadata` as label/value
+lines: heading, period, scope, currency, suppression legend, FX rates used,
+caveats, indicators with their units, and the columns of ``data``.
 Two workbooks of one report differ only in the timestamps openpyxl stamps on save.
 """
 
