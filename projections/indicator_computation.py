@@ -139,18 +139,23 @@ def _district_indicators(
     measured: Mapping[tuple[PeriodKind, str], Mapping[str, Decimal]], universe: Mapping[PeriodKind, list[str]]
 ) -> dict[tuple[PeriodKind, str], dict[str, Decimal]]:
     out: dict[tuple[PeriodKind, str], dict[str, Decimal]] = {}
-    # Cases open at each month end: everything opened so far minus everything closed so far.
+    # Cases open at each month end: everything opened so far minus everything closed so far; of them, the
+    # cases whose closing predates their opening (that closing never counted, so they stay open).
     open_at: dict[str, Decimal] = {}
-    running = Decimal(0)
+    reopened_at: dict[str, Decimal] = {}
+    running = reopened = Decimal(0)
     for month in universe["month"]:
         m = measured.get(("month", month), {})
         running += m.get("cases_opened", Decimal(0)) - m.get("cases_closed", Decimal(0))
+        reopened += m.get("reopened_cases_opened", Decimal(0))
         open_at[month] = running
+        reopened_at[month] = reopened
     for kind in PERIOD_KINDS:
         for period in universe[kind]:
             m = measured.get((kind, period), {})
             values = _from_measures(m)
             values["cases_open"] = open_at[_last_month(period)]
+            values["cases_open_reopened"] = reopened_at[_last_month(period)]
             values.update(_ratios(values))
             out[(kind, period)] = values
     return out

@@ -365,6 +365,27 @@ def _define() -> tuple[Indicator, ...]:
         )
     g = "volunteers"
     add("volunteers_registered", "volunteers", "Volunteers registered in the period (the first registration).", group=g)
+    g = "data_quality"
+    add(
+        "closures_set_aside",
+        "closings",
+        "Closings in the period dated before their case's opening: left out of cases_closed, the case "
+        "taken as opened again after that closing (it stays open until a later closing arrives).",
+        group=g,
+    )
+    add(
+        "closures_awaiting_opening",
+        "closings",
+        "Closings in the period whose case's opening has not arrived: left out of cases_closed until it does.",
+        group=g,
+    )
+    add(
+        "cases_open_reopened",
+        "cases",
+        "Of cases_open: the cases whose closing is dated before their opening (see closures_set_aside).",
+        over_time="end",
+        group=g,
+    )
     return tuple(out)
 
 

@@ -93,6 +93,35 @@ def _queries(t: dict[str, Table]) -> list[_Query]:
                 cases.c.closed_ms >= cases.c.occurred_ms,
             ),
         ),
+        # What that rule sets aside, counted so that it is never silent (the data-quality indicators):
+        # closings older than their opening (in the closing's period; the case counts as opened again, and in
+        # the opening's period for the open stock), and closings whose opening has not arrived.
+        _Query(
+            "cases",
+            "closed_{kind}",
+            {"closures_set_aside": func.count()},
+            (
+                cases.c.closed_ms.is_not(None),
+                cases.c.occurred_ms.is_not(None),
+                cases.c.closed_ms < cases.c.occurred_ms,
+            ),
+        ),
+        _Query(
+            "cases",
+            "{kind}",
+            {"reopened_cases_opened": func.count()},
+            (
+                cases.c.closed_ms.is_not(None),
+                cases.c.occurred_ms.is_not(None),
+                cases.c.closed_ms < cases.c.occurred_ms,
+            ),
+        ),
+        _Query(
+            "cases",
+            "closed_{kind}",
+            {"closures_awaiting_opening": func.count()},
+            (cases.c.closed_ms.is_not(None), cases.c.occurred_ms.is_(None)),
+        ),
         _Query(
             "visits",
             "{kind}",

@@ -149,6 +149,7 @@ def build_report(
                 value = Decimal(0).quantize(Decimal(1).scaleb(-spec.places))
             cells[spec.name] = ReportCell(value, marks.get((r, d, period.kind, period.value, spec.name)))
         rows.append(ReportRow(level, r, d, _name(r, d, zone), cells))
+    quality = data_quality_caveat(rows[0], policy) if rows else None
     return Report(
         zone=zone,
         period=period,
@@ -159,10 +160,31 @@ def build_report(
         fx_source=fx_source,
         policy=policy,
         suppressed=suppressed,
-        caveats=tuple(caveats),
+        caveats=(*caveats, *([quality] if quality else [])),
         region=region,
         district=district,
     )
+
+
+DATA_QUALITY: Final[tuple[str, ...]] = ("closures_set_aside", "closures_awaiting_opening", "cases_open_reopened")
+"""The data-quality indicators: facts a rule set aside rather than count them as they stand."""
+
+
+def data_quality_caveat(row: ReportRow, policy: Policy) -> str | None:
+    """What the rules set aside in the scope of ``row`` (its published figures only), or None if nothing."""
+    said = {
+        "closures_set_aside": "closing(s) of the period dated before their case's opening, left out of "
+        "cases_closed (each such case counts as opened again after that closing)",
+        "cases_open_reopened": "of the cases open at the period's end are such cases",
+        "closures_awaiting_opening": "closing(s) of the period whose case's opening has not arrived, left out "
+        "of cases_closed until it does",
+    }
+    parts = [
+        f"{row.cells[name].shown(policy)} {text}"
+        for name, text in said.items()
+        if row.cells[name].mark is not None or row.cells[name].value
+    ]
+    return "Data quality: " + "; ".join(parts) + "." if parts else None
 
 
 def illustrative_caveat(districts: Iterable[str]) -> str | None:
@@ -179,10 +201,12 @@ def illustrative_caveat(districts: Iterable[str]) -> str | None:
 
 __all__ = [
     "COMPLEMENTARY_LABEL",
+    "DATA_QUALITY",
     "NOT_APPLICABLE",
     "Report",
     "ReportCell",
     "ReportRow",
     "build_report",
+    "data_quality_caveat",
     "illustrative_caveat",
 ]

@@ -63,7 +63,8 @@ def _stamp(rng: random.Random, month: int | None = None) -> str:
 
 
 def known_stream(seed: int = 7) -> list[Doc]:
-    """About 300 raw documents of every type; a closing is always after its opening."""
+    """About 300 raw documents of every type; a closing is after its opening but for the few of
+    :func:`_contradictions`."""
     rng = random.Random(seed)
     # Donor types come from a generator of their own, so the rest of the stream is what it was before them.
     donors = random.Random(f"donor types {seed}")
@@ -186,7 +187,35 @@ def known_stream(seed: int = 7) -> list[Doc]:
             occurred_at="2026-03-31T17:30:00Z",
         )
     )
+    docs += _contradictions(seed)
     return docs
+
+
+def _contradictions(seed: int) -> list[Doc]:
+    """Per district, closings the hub must set aside and count (from a generator of their own): two cases
+    closed in a month before the one they were opened in, and one closing whose opening never arrives."""
+    rng = random.Random(f"contradictions {seed}")
+    out: list[Doc] = []
+    for district, (region, stations, _, _) in PLACES.items():
+        place = {"region": region, "district": district, "station": rng.choice(stations)}
+        prefix = district[:2].upper()
+        for c in range(2):
+            case_id = f"{prefix}-X-{c}"
+            opened = rng.randint(3, 11)
+            out.append(
+                valid_event_doc(
+                    "CaseOpened",
+                    **place,
+                    case_id=case_id,
+                    occurred_at=_stamp(rng, opened),
+                    vulnerable_groups=[],
+                    client_id_number=None,
+                    client_phone=None,
+                )
+            )
+            out.append(valid_event_doc("CaseClosed", **place, case_id=case_id, occurred_at=_stamp(rng, opened - 2)))
+        out.append(valid_event_doc("CaseClosed", **place, case_id=f"{prefix}-X-orphan", occurred_at=_stamp(rng)))
+    return out
 
 
 def load(engine: Engine, docs: Iterable[Doc], *, seed: int | None = 3, batch: int = 97, suffix: str = "") -> int:
@@ -314,14 +343,28 @@ def _indicators(docs: list[Doc], kind: str, period: str) -> dict[str, Decimal]:
         sum(1 for d in opened if {"LOW_INCOME", "SPECIAL_HARDSHIP"} & set(d["vulnerable_groups"]))
     )
     v["stations_with_cases"] = Decimal(len(ids(opened, "station")))
-    v["cases_closed"] = Decimal(sum(1 for d in of("CaseClosed") if (d["district"], d["case_id"]) in openings))
-    v["cases_open"] = Decimal(
-        sum(
-            1
-            for key, d in openings.items()
-            if local_day(d) <= end and not (key in closings and local_day(closings[key]) <= end)
-        )
+
+    def when(d: Doc) -> datetime:
+        return datetime.fromisoformat(d["occurred_at"].replace("Z", "+00:00"))
+
+    def before_opening(d: Doc) -> bool:  # a closing dated before its case's opening
+        opening = openings.get((d["district"], d["case_id"]))
+        return opening is not None and when(d) < when(opening)
+
+    closed = of("CaseClosed")
+    v["cases_closed"] = Decimal(
+        sum(1 for d in closed if (d["district"], d["case_id"]) in openings and not before_opening(d))
     )
+    v["closures_set_aside"] = Decimal(sum(1 for d in closed if before_opening(d)))
+    v["closures_awaiting_opening"] = Decimal(sum(1 for d in closed if (d["district"], d["case_id"]) not in openings))
+    still_open = [
+        key
+        for key, d in openings.items()
+        if local_day(d) <= end
+        and not (key in closings and not before_opening(closings[key]) and local_day(closings[key]) <= end)
+    ]
+    v["cases_open"] = Decimal(len(still_open))
+    v["cases_open_reopened"] = Decimal(sum(1 for key in still_open if key in closings and before_opening(closings[key])))
     visits = of("VisitMade")
     v["visits"] = Decimal(len(visits))
     v["home_visits"] = Decimal(sum(1 for d in visits if d["visit_type"] == "HOME"))

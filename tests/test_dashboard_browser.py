@@ -159,6 +159,12 @@ def test_tiles_charts_and_tables_show_the_apis_figures_and_a_suppressed_cell_sho
             expect(shown).to_have_text(tile["flag"])
         elif tile["kind"] == "count":
             expect(shown).to_have_text(grouped(tile["value"]))
+    for item in doc["quality"]:  # what the rules set aside, said with the report's figures
+        if item["flag"] or item["value"]:
+            line = page.locator(f'#quality li[data-indicator="{item["indicator"]}"]')
+            expect(line).to_contain_text(item["flag"] or grouped(item["value"]))
+            expect(line).to_contain_text(catalogue().text("indicators", item["indicator"], "en"))
+    assert any(item["value"] for item in doc["quality"]), "the known stream sets closings aside"
     for chart in ("comparison", "trend", "donors", "outcomes"):
         assert page.locator(f"#chart-{chart} svg path").count() > 0, f"no chart drawn in #chart-{chart}"
         assert page.locator(f"#table-{chart} tbody tr").count() > 0, f"no table beside #chart-{chart}"

@@ -24,7 +24,7 @@ from typing import Any, Final
 from hub.reporting_time import REPORTING_TZ_NAME
 from projections.indicators import ALL, BY_NAME, DONOR_TYPES, OUTCOMES
 from projections.periods import Period
-from projections.report import COMPLEMENTARY_LABEL, Report, ReportRow
+from projections.report import COMPLEMENTARY_LABEL, DATA_QUALITY, Report, ReportRow
 from projections.report_render import json_value
 
 HEADLINE: Final[tuple[str, ...]] = (
@@ -193,6 +193,10 @@ def dashboard_view(
             for t in DONOR_TYPES
         ],
         "outcomes": [{"outcome": o, "count": _figure(current, row, f"evaluations_{o}")} for o in OUTCOMES],
+        "quality": [
+            {"indicator": name, "unit": current.unit(BY_NAME[name]), **_figure(current, row, name)}
+            for name in DATA_QUALITY
+        ],
         "fx": {
             "source": current.fx_source,
             "rates": [

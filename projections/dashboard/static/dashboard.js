@@ -444,6 +444,24 @@
     writeNotes("outcomes", doc.outcomes.map((o) => o.count));
   }
 
+  function renderQuality(doc) {
+    const items = doc.quality.filter((q) => q.flag || q.value);
+    $("quality").replaceChildren(
+      ...(items.length
+        ? items.map((q) =>
+            el(
+              "li",
+              { "data-indicator": q.indicator },
+              el("strong", { text: `${indicatorName(q.indicator)}: ` }),
+              el("span", { class: q.flag ? "withheld" : "", text: shown(q, "count") }),
+              el("span", { class: "unit", text: ` ${unitName(q.unit)}` }),
+              el("div", { class: "note", text: text("descriptions", q.indicator) }),
+            ),
+          )
+        : [el("li", { text: ui("quality.none") })]),
+    );
+  }
+
   function renderNotes(doc) {
     const rates = doc.fx.rates;
     $("fx").replaceChildren(
@@ -496,6 +514,7 @@
     renderTrend(doc);
     renderDonors(doc);
     renderOutcomes(doc);
+    renderQuality(doc);
     renderNotes(doc);
   }
 
