@@ -71,7 +71,15 @@ def check_scope(zone: str, region: str | None = None, district: str | None = Non
 
 
 def check_period(text: str) -> Period:
-    """Parse a period string; :class:`BadParameter` on the field ``period``."""
+    """Parse a period string; :class:`BadParameter` on the field ``period``.
+
+    Its digits must be ASCII: a year in other digits (``٢٠٢٦``, ``２０２６``) would parse as 2026 but keep
+    that text as the period's value, which is then no canonical period and no file name of a download.
+    """
+    if isinstance(text, str) and not text.isascii():
+        raise BadParameter(
+            [("period", f"unrecognised period {text!r}; write it in ASCII digits: 2026, 2026-Q1 or 2026-03")]
+        )
     try:
         return parse_period(text)
     except ValidationError as exc:

@@ -315,6 +315,18 @@ def test_bad_requests_name_the_parameter(
     error(client.get(path, params=params, headers=auth(tokens)), status, field)
 
 
+@pytest.mark.parametrize("period", ["٢٠٢٦", "２０２６-Q1", "2026-٠٣"])
+@pytest.mark.parametrize("format", ["json", "csv", "xlsx", "metadata"])
+def test_a_period_in_other_digits_than_ascii_is_400_in_every_format(
+    client: TestClient, tokens: dict[str, Any], period: str, format: str
+) -> None:
+    # found by tests/test_api_fuzz.py: it parsed as 2026 but kept its text, a 500 in a download's file name
+    params = {"period": period, "format": format}
+    body = error(client.get("/v1/reports/gba", params=params, headers=auth(tokens)), 400, "period")
+    assert "ASCII digits" in body["message"]
+    error(client.get("/v1/indicators", params={"zone": "gba", "period": period}, headers=auth(tokens)), 400, "period")
+
+
 # -- indicators ---------------------------------------------------------------------------------------------
 def test_indicator_rows_follow_the_same_suppression_as_the_report(
     client: TestClient, tokens: dict[str, Any], database: Engine
