@@ -169,6 +169,21 @@ def test_the_dashboard_data_needs_an_analyst_token_and_names_a_bad_parameter(cli
     assert client.get("/v1/dashboard/nowhere", params={"period": "2026"}).status_code == 404
 
 
+@pytest.mark.parametrize(("region", "district"), [(None, "guangzhou-tianhe"), ("GD", "guangzhou-tianhe")])
+def test_a_district_of_the_zone_without_figures_has_no_dashboard_but_a_404_naming_it(
+    client: TestClient, region: str | None, district: str
+) -> None:
+    # found by tests/test_api_fuzz.py: the district's report is empty, and the dashboard was a 500 with no row
+    params = {"period": "2026", "district": district, **({"region": region} if region else {})}
+    assert client.get("/v1/reports/gba", params=params).status_code == 200
+    refused = client.get("/v1/dashboard/gba", params=params)
+    assert refused.status_code == 404, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "not_found" and error["field"] == "district"
+    assert "district guangzhou-tianhe has no figures in zone gba" in error["message"]
+    assert error["message"].endswith("with figures: shenzhen-nanshan")  # the districts of GD with a dashboard
+
+
 @pytest.mark.parametrize(("region", "district"), [(None, None), ("GD", None), (None, "hk-sham-shui-po")])
 def test_the_dashboards_figures_are_the_reports(client: TestClient, region: str | None, district: str | None) -> None:
     params = {

@@ -5,7 +5,8 @@
 - ``GET /dashboard/messages.json``: the message catalogue (:mod:`projections.dashboard.catalogue`);
 - ``GET /v1/dashboard/{zone}?period=&region=&district=``: the dashboard document
   (:func:`projections.dashboard.view.dashboard_view`), behind the same analyst and admin tokens,
-  rate limit and error shape as every other ``/v1`` route.
+  rate limit and error shape as every other ``/v1`` route; a region or district of the zone with no
+  figures in it in any period has no dashboard (404 naming the parameter), where its report is empty.
 
 The page keeps the token in the tab's session storage and sends it as a bearer header: it never
 travels in a URL, so it is in no log line, history entry or ``Referer``. Every page response
@@ -28,8 +29,10 @@ from hub.orgunits import org_units
 from projections import store
 from projections.dashboard.catalogue import catalogue
 from projections.dashboard.view import dashboard_view, freshness
+from projections.indicators import ALL
 from projections.periods import months_of_year, previous_period
-from projections.report_queries import ReportService, check_period
+from projections.report import Report
+from projections.report_queries import NotFound, ReportService, check_period
 from projections.tables import READ_MODELS
 
 LagSource = Callable[[Engine], Mapping[tuple[str, str, int], Mapping[str, Any]]]
@@ -96,6 +99,8 @@ def install_dashboard(
             service.report(zone, asked.value, region=region, district=district)  # checks the scope
             years = service.years(zone)
             current = service.report(zone, asked.value)
+            unit = org_units().district(district) if district is not None else None
+            _check_shown(current, zone, region if unit is None else unit.region, district)
             before = previous_period(asked)
             previous = (
                 service.report(zone, before.value)
@@ -103,7 +108,6 @@ def install_dashboard(
                 else None
             )
             months = [service.report(zone, m.value) for m in months_of_year(asked)]
-            unit = org_units().district(district) if district is not None else None
             rows = store.offset_rows(engine, READ_MODELS)
             measured = lag(engine) if lag is not None else None
             parts = [v for k, v in measured.items() if k[0] == READ_MODELS] if measured is not None else None
@@ -122,6 +126,23 @@ def install_dashboard(
             )
 
         return JSONResponse(await call(work))
+
+
+def _check_shown(report: Report, zone: str, region: str | None, district: str | None) -> None:
+    """A 404 naming the parameter when the scope asked for has no row in the zone's ``report``.
+
+    A report has a row for every region and district with figures in the zone in any period; a
+    region or district of the zone that has none (no event of it shared to the zone yet) has no
+    dashboard, whereas its report is only empty.
+    """
+    key = (region or ALL, district or ALL)
+    if any((row.region, row.district) == key for row in report.rows):
+        return
+    name, value = ("district", district) if district is not None else ("region", region)
+    rows = [row for row in report.rows if name == "region" or row.region == key[0]]
+    shown = ", ".join(sorted({row.district if name == "district" else row.region for row in rows} - {ALL}))
+    why = f"{name} {value} has no figures in zone {zone}, so no dashboard; with figures: {shown or 'none'}"
+    raise NotFound([(name, why)])
 
 
 __all__ = ["PAGE_HEADERS", "LagSource", "install_dashboard"]
