@@ -14,12 +14,24 @@ is read, and the body is read in full, counting, before the app sees the
 request, so a false ``Content-Length`` or a chunked body without one is
 answered 413 as soon as it passes the limit, whether or not the route would
 have read it. Memory per request is bounded by the limit.
+
+:class:`InFlightLimit` (installed by :func:`limit_in_flight`) is the one
+admission limit across callers: at most ``max_in_flight`` requests are being
+served at once (an :class:`InFlight` counter, no queue of its own beyond the
+server's listen backlog); one more is answered at once 503 ``overloaded``
+with ``Retry-After`` (:class:`~hub.http_api.ApiError`'s), before its body is
+read. The health check (``/healthz``) is never refused. A request leaves the
+count however it ends: answered, failed, or abandoned by its client. Installed
+outside :class:`BodyLimit`, it bounds the bodies held at once, so an app's
+request memory is at most about ``max_in_flight`` × its body limit (times the
+constant factor of a parsed body), whatever the size of a burst.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from typing import Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,6 +44,11 @@ from hub.errors import ConfigError
 from hub.http_api import ApiError, body_too_large, check_declared_length
 
 _HTTP_CODES: dict[int, str] = {404: "not_found", 405: "method_not_allowed"}
+
+DEFAULT_MAX_IN_FLIGHT: Final = 64
+"""Requests an app serves at once unless told otherwise (see :class:`InFlightLimit`)."""
+NEVER_REFUSED: Final = ("/healthz",)
+"""Paths the in-flight limit always admits: a busy server is alive."""
 
 
 def error_response(exc: ApiError, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -131,4 +148,88 @@ def limit_body(app: FastAPI, max_body_bytes: int, *, hint: str = "") -> None:
     app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes, hint=hint)
 
 
-__all__ = ["BodyLimit", "error_response", "install_error_handlers", "limit_body"]
+class InFlight:
+    """How many requests are being served, never more than ``limit``; ``peak`` is the most there ever were.
+
+    Pure and for one event loop: :meth:`enter` and :meth:`leave` do not await,
+    so nothing runs between a check and its count.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ConfigError(f"the in-flight limit must be a positive number of requests, got {limit!r}")
+        self.limit = limit
+        self.current = 0
+        self.peak = 0
+
+    def enter(self) -> bool:
+        """Count one more request if there is room; ``False`` (nothing counted) when ``limit`` are in flight."""
+        if self.current >= self.limit:
+            return False
+        self.current += 1
+        self.peak = max(self.peak, self.current)
+        return True
+
+    def leave(self) -> None:
+        """One request admitted by :meth:`enter` has ended."""
+        if self.current < 1:
+            raise RuntimeError("InFlight.leave() without a matching enter()")
+        self.current -= 1
+
+
+def overloaded(limit: int) -> ApiError:
+    """503 ``overloaded``: ``limit`` requests are being served already (its ``Retry-After`` is the 503's)."""
+    return ApiError(503, "overloaded", f"the server is serving its limit of {limit} requests at once; retry later")
+
+
+class InFlightLimit:
+    """ASGI middleware: serve at most ``counter.limit`` HTTP requests at once, answer one more 503 ``overloaded``.
+
+    Requests to the ``exempt`` paths are served whatever the count and not
+    counted. The count is released when the app returns, raises or is
+    cancelled (a client that went away).
+    """
+
+    def __init__(self, app: ASGIApp, counter: InFlight, exempt: Collection[str] = NEVER_REFUSED) -> None:
+        self.app = app
+        self.counter = counter
+        self.exempt = frozenset(exempt)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if not self.counter.enter():
+            await error_response(overloaded(self.counter.limit))(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.counter.leave()
+
+
+def limit_in_flight(app: FastAPI, max_in_flight: int, *, exempt: Collection[str] = NEVER_REFUSED) -> InFlight:
+    """Serve at most ``max_in_flight`` requests of ``app`` at once (see :class:`InFlightLimit`).
+
+    Call it after :func:`limit_body`, so that it is the outer middleware and
+    counts a request before its body is read. The counter is returned and kept
+    as ``app.state.in_flight``.
+    """
+    counter = InFlight(max_in_flight)
+    app.state.in_flight = counter
+    app.add_middleware(InFlightLimit, counter=counter, exempt=exempt)
+    return counter
+
+
+__all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
+    "NEVER_REFUSED",
+    "BodyLimit",
+    "InFlight",
+    "InFlightLimit",
+    "error_response",
+    "install_error_handlers",
+    "limit_body",
+    "limit_in_flight",
+    "overloaded",
+]

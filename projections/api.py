@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.errors import HubError, ValidationError
 from hub.http_api import ApiError, admit, authenticate, require_role
-from hub.http_app import install_error_handlers, limit_body
+from hub.http_app import DEFAULT_MAX_IN_FLIGHT, install_error_handlers, limit_body, limit_in_flight
 from hub.jurisdictions import held_zones
 from hub.rate_limit import RateLimit, RateLimiter
 from hub.settings import HubSettings
@@ -88,6 +88,7 @@ def create_query_app(
     service: ReportService | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     rate_limiter: RateLimiter | None = None,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
 ) -> FastAPI:
     """The query API over the read-model database ``engine``.
 
@@ -97,7 +98,8 @@ def create_query_app(
     ``/v1/projections/status``; without it the status shows what the database knows.
     The indicators are refreshed when behind the facts, checked at most every ``refresh_interval_s``.
     Request bodies are bounded by ``max_body_bytes``; ``rate_limiter`` limits each token
-    (default :data:`DEFAULT_RATE_LIMIT`).
+    (default :data:`DEFAULT_RATE_LIMIT`); at most ``max_in_flight`` requests are served at once
+    (one more is 503 ``overloaded``, :class:`hub.http_app.InFlightLimit`).
     """
     limiter = rate_limiter if rate_limiter is not None else RateLimiter(DEFAULT_RATE_LIMIT)
     reports = service or ReportService(
@@ -116,6 +118,7 @@ def create_query_app(
     app.state.service = reports
     app.state.rate_limiter = limiter
     limit_body(app, max_body_bytes)
+    limit_in_flight(app, max_in_flight)
 
     install_error_handlers(
         app,

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from hub.catalogue import EVENT_TYPES
 from hub.errors import PublishError, SchemaRegistryError, SerializationError
 from hub.http_api import RETRY_AFTER_S, ApiError, admit, authenticate
-from hub.http_app import install_error_handlers, limit_body
+from hub.http_app import DEFAULT_MAX_IN_FLIGHT, install_error_handlers, limit_body, limit_in_flight
 from hub.ingest.batch import (
     DEFAULT_RATE_LIMIT,
     Limits,
@@ -284,6 +284,7 @@ def create_ingest_app(
     *,
     limits: Limits | None = None,
     rate_limiter: RateLimiter | None = None,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
 ) -> FastAPI:
     """The ingest API.
 
@@ -292,7 +293,11 @@ def create_ingest_app(
     returning the current one (e.g. :class:`hub.tokens.TokenFile`, which
     re-reads the file so revocations apply at once). ``limits`` bound a request
     (default 5 MiB, 1000 events); ``rate_limiter`` limits each token (default
-    :data:`hub.ingest.batch.DEFAULT_RATE_LIMIT`).
+    :data:`hub.ingest.batch.DEFAULT_RATE_LIMIT`). At most ``max_in_flight``
+    requests are served at once, across tokens (one more is 503 ``overloaded``
+    with ``Retry-After``; ``/healthz`` always answers), so the request bodies
+    held at once are at most ``max_in_flight`` × ``limits.max_body_bytes``
+    (:class:`hub.http_app.InFlightLimit`).
     """
     limits = limits or Limits()
     limiter = rate_limiter if rate_limiter is not None else RateLimiter(DEFAULT_RATE_LIMIT)
@@ -313,6 +318,7 @@ def create_ingest_app(
     app.state.limits = limits
     app.state.rate_limiter = limiter
     limit_body(app, limits.max_body_bytes, hint="; split it into smaller batches")
+    limit_in_flight(app, max_in_flight)
 
     install_error_handlers(
         app,

@@ -10,6 +10,7 @@ import uvicorn
 
 from hub.commandline import make_console, serving_tokens, settings_of
 from hub.credentials import district_logins
+from hub.http_app import DEFAULT_MAX_IN_FLIGHT
 from hub.ingest.app import create_ingest_app
 from hub.ingest.batch import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS, DEFAULT_RATE_LIMIT, Limits
 from hub.kafka_clients import ProducerClient
@@ -46,6 +47,12 @@ def serve(
         DEFAULT_RATE_LIMIT.per_second, "--requests-per-second", min=0.001, help="Sustained requests per token."
     ),
     burst: int = typer.Option(DEFAULT_RATE_LIMIT.burst, "--burst", min=1, help="Requests per token at once."),
+    max_in_flight: int = typer.Option(
+        DEFAULT_MAX_IN_FLIGHT,
+        "--max-in-flight",
+        min=1,
+        help="Requests served at once, across tokens; one more gets 503 (memory <= this x --max-body-bytes).",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     kafka_client: str = typer.Option(
         "kafka-python",
@@ -68,11 +75,12 @@ def serve(
         tokens,
         limits=Limits(max_body_bytes=max_body_bytes, max_events=max_events),
         rate_limiter=RateLimiter(rate_limit),
+        max_in_flight=max_in_flight,
     )
     err_console.print(
         f"ingest API on http://{host}:{port} (docs at /docs), {count} token(s) from {path}, "
         f"Kafka {settings.bootstrap_servers}, registry {settings.schema_registry_url}, "
-        f"per token at most {rate_limit}",
+        f"per token at most {rate_limit}, at most {max_in_flight} request(s) at once",
         highlight=False,
     )
     uvicorn.run(api, host=host, port=port, log_level=log_level)

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from hub.commandline import make_console, serving_tokens, settings_of
 from hub.credentials import as_principal
+from hub.http_app import DEFAULT_MAX_IN_FLIGHT
 from hub.jurisdictions import held_zones
 from hub.principals import projection_principal
 from hub.rate_limit import RateLimit, RateLimiter
@@ -61,6 +62,9 @@ def serve(
         DEFAULT_RATE_LIMIT.per_second, "--requests-per-second", min=0.001, help="Sustained requests per token."
     ),
     burst: int = typer.Option(DEFAULT_RATE_LIMIT.burst, "--burst", min=1, help="Requests per token at once."),
+    max_in_flight: int = typer.Option(
+        DEFAULT_MAX_IN_FLIGHT, "--max-in-flight", min=1, help="Requests served at once; one more gets 503."
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the query API until interrupted (analyst and admin tokens may read)."""
@@ -77,6 +81,7 @@ def serve(
         threshold=threshold,
         max_body_bytes=max_body_bytes,
         rate_limiter=RateLimiter(rate_limit),
+        max_in_flight=max_in_flight,
     )
     err_console.print(
         f"query API on http://{host}:{port} (docs at /docs, dashboard at /dashboard), {count} token(s) from {path}, "
