@@ -189,7 +189,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {
         "model": IngestResponseDoc,
         "description": "Broker or schema registry unavailable: retry the `failed` events. Also (`error` only) when "
-        "the token store cannot be read.",
+        "the token store cannot be read, or when the API is serving its most requests at once (`overloaded`): "
+        "retry after `Retry-After` seconds.",
     },
 }
 
