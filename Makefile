@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check kafka-jars postgres chromium clean distclean bench bench-quick
+.PHONY: demo test test-chaos lint typecheck check kafka-jars postgres chromium clean distclean bench bench-quick
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %s)" % sys.version.split()[0])'
@@ -31,6 +31,11 @@ chromium:
 test: $(STAMP) kafka-jars postgres chromium
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# The chaos run of tests/test_chaos.py over 100,000 events (make test runs a short one of a few thousand):
+# SIGKILLs, a broker and a registry restart, re-publishing and poison records. HUB_CHAOS_SEED=N replays a run.
+test-chaos: $(STAMP) kafka-jars postgres
+	HUB_CHAOS_EVENTS=$${HUB_CHAOS_EVENTS:-100000} $(BIN)/pytest -p no:cacheprovider tests/test_chaos.py -q -x
 
 lint: $(STAMP)
 	$(BIN)/ruff check hub projections consumers demo cli tests benchmarks
