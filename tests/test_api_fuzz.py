@@ -2,27 +2,35 @@
 
 The promise proved: no request an API's document describes, valid or not, is answered 5xx, and every 4xx
 carries the hub's error shape ``{"error": {"status", "code", "message", "field"?}}`` (:mod:`hub.http_api`)
-with the response's own status and a non-empty message.
+with the response's own status, a code and a non-empty message.
 
-Settings, the same for every fuzzed operation, so a run is bounded and a failure replays:
+How: schemathesis's Python API (``schemathesis.openapi.from_asgi`` and each operation's
+``as_strategy``, not its pytest plugin, which the suite turns off) draws requests from the document
+an app serves at ``/openapi.json`` and sends them to the app object in process over ASGI (no server),
+with a valid bearer token (an analyst for the query API, the Nanshan district publisher for ingest) so
+the fuzz gets past authentication, and a rate limit far above the fuzz's pace. Per operation:
 
-- ``max_examples=60`` per operation and generation mode (positive: requests the document allows;
-  negative: requests it forbids), after schemathesis's explicit examples and coverage cases;
-- ``derandomize=True`` (Hypothesis draws from a seed fixed by the test itself, the same on every run),
-  ``database=None`` (nothing is kept between runs: a failure found once is found again from scratch),
-  ``deadline=None`` (the first report of a period computes the indicators);
-- the apps are called in process over ASGI (no server), with a valid bearer token in every request
-  (an analyst for the query API, the Nanshan district publisher for ingest) so the fuzz gets past
-  authentication, and a rate limit far above the fuzz's pace; plain tests cover the requests without
-  a token or with a wrong one.
+- a positive pass (requests the document allows) and a negative one (requests it forbids);
+- a pass of the parameters' own grammar, since the documents type them loosely: known and unknown
+  zones, regions, districts, formats and indicators, periods of every shape (any Unicode digit
+  included); for ingest, valid events of every type with one to three fields broken, alone or batched;
+- a few requests without a token, with a wrong one or with a token of a role the API does not serve
+  (401 or 403, whatever the parameters).
+
+Settings, so a run is bounded and a failure replays: ``max_examples=60`` per pass (10 for the token
+passes), ``derandomize=True`` (the examples are drawn from a seed fixed by the test itself, the same on
+every run), ``database=None`` (nothing is kept between runs), ``deadline=None`` (the first report of a
+period computes the indicators). The query API passes take about 25 s; the ingest ones about 10 s
+plus the session broker (they are marked ``kafka``: a real Publisher on the session's secured broker
+and registry, so an event that stays valid is published like those of tests/test_ingest_api.py).
 
 Covered: the query API (:func:`projections.api.create_query_app`, on a SQLite database holding the known
 stream of :mod:`tests.indicator_stream`) with its dashboard data route, and the HTTP ingest API
-(:func:`hub.ingest.app.create_ingest_app`, publishing through a real Publisher to the session's secured
-broker and registry, so those tests are marked ``kafka``). The dashboard's page routes are not in the
-document: a plain test checks that odd names under ``/dashboard/static/`` are 404 or 400 and never reach
-a file outside the static folder. The embedded schema registry (:mod:`hub.registry.server`) publishes no
-OpenAPI document and answers in Confluent's error shape, not the hub's, so it is not fuzzed here.
+(:func:`hub.ingest.app.create_ingest_app`). The dashboard's page routes are not in the document: plain
+tests check that odd names under ``/dashboard/static/`` (dot segments, encoded or not, NUL, very long
+names) are 404 or 400 in the error shape and never reach a file outside the static folder. The embedded
+schema registry (:mod:`hub.registry.server`) publishes no OpenAPI document and answers in Confluent's
+error shape, not the hub's, so it is not fuzzed here.
 """
 
 from __future__ import annotations
