@@ -17,9 +17,10 @@ from typing import Final
 from hub.errors import ValidationError
 from hub.reporting_time import PeriodKind
 
-_YEAR: Final = re.compile(r"^(\d{4})$")
-_QUARTER: Final = re.compile(r"^(\d{4})-Q([1-4])$")
-_MONTH: Final = re.compile(r"^(\d{4})-(\d{2})$")
+# ASCII digits only: \d alone would take "٢٠٢٦" for 2026 and keep the foreign text as the period's value.
+_YEAR: Final = re.compile(r"^(\d{4})$", re.ASCII)
+_QUARTER: Final = re.compile(r"^(\d{4})-Q([1-4])$", re.ASCII)
+_MONTH: Final = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 
 
 @dataclass(frozen=True)

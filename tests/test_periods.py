@@ -65,3 +65,10 @@ def test_every_day_is_in_exactly_its_own_periods(day: date) -> None:
         value = period_of(day, kind)  # type: ignore[arg-type]
         period: Period = parse_period(value)
         assert period.kind == kind and period.contains(day)
+
+
+@pytest.mark.parametrize("text", ["٢٠٢٦", "２０２６-Q1", "2026-٠٣", "２０２６"])
+def test_a_period_in_other_digits_than_ascii_is_refused_naming_the_field(text: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        parse_period(text)
+    assert raised.value.errors[0][0] == "period"
