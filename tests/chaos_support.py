@@ -296,13 +296,17 @@ class Fault:
 
 
 def fault_plan(seed: int, kills: int, chunks: int) -> list[Fault]:
-    """``kills`` SIGKILLs of each process (each after another chunk), one broker and one registry restart and one
-    re-publication, at seeded chunk boundaries, in the order they are injected. Same seed, same plan."""
+    """``kills`` SIGKILLs of each process, one broker and one registry restart and one re-publication, each after
+    another chunk from the second on (so that each finds the pipeline busy with a chunk of its own), in the order
+    they are injected. Same seed, same plan."""
+    faults = [what for what in KILLS for _ in range(kills)] + list(ONCE)
+    assert len(faults) < chunks, f"{len(faults)} faults need more than {chunks} chunks"
     rng = random.Random(f"chaos faults {seed}")
-    plan = [Fault(what, n) for what in KILLS for n in rng.sample(range(1, chunks + 1), kills)]
-    plan += [Fault(what, rng.randint(2, chunks)) for what in ONCE]
-    order = {what: i for i, what in enumerate((*KILLS, *ONCE))}
-    return sorted(plan, key=lambda f: (f.after_chunk, order[f.what]))
+    rng.shuffle(faults)
+    return sorted(
+        (Fault(what, n) for what, n in zip(faults, rng.sample(range(2, chunks + 1), len(faults)), strict=True)),
+        key=lambda f: f.after_chunk,
+    )
 
 
 def spread(items: Sequence[T], chunks: int, seed: int) -> list[list[T]]:
