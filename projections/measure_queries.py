@@ -71,6 +71,11 @@ def _queries(t: dict[str, Table]) -> list[_Query]:
     cases, visits, services, donations = t["cases"], t["visits"], t["services"], t["donations"]
     ev, trainings, certs, fundings = t["evaluations"], t["trainings"], t["certifications"], t["fundings"]
     hardship = or_(*(_has_group(cases.c.vulnerable_groups, g) for g in HARDSHIP_GROUPS))
+    closed_before_opening = (
+        cases.c.closed_ms.is_not(None),
+        cases.c.occurred_ms.is_not(None),
+        cases.c.closed_ms < cases.c.occurred_ms,
+    )
     return [
         _Query(
             "cases",
@@ -96,26 +101,8 @@ def _queries(t: dict[str, Table]) -> list[_Query]:
         # What that rule sets aside, counted so that it is never silent (the data-quality indicators):
         # closings older than their opening (in the closing's period; the case counts as opened again, and in
         # the opening's period for the open stock), and closings whose opening has not arrived.
-        _Query(
-            "cases",
-            "closed_{kind}",
-            {"closures_set_aside": func.count()},
-            (
-                cases.c.closed_ms.is_not(None),
-                cases.c.occurred_ms.is_not(None),
-                cases.c.closed_ms < cases.c.occurred_ms,
-            ),
-        ),
-        _Query(
-            "cases",
-            "{kind}",
-            {"reopened_cases_opened": func.count()},
-            (
-                cases.c.closed_ms.is_not(None),
-                cases.c.occurred_ms.is_not(None),
-                cases.c.closed_ms < cases.c.occurred_ms,
-            ),
-        ),
+        _Query("cases", "closed_{kind}", {"closures_set_aside": func.count()}, closed_before_opening),
+        _Query("cases", "{kind}", {"reopened_cases_opened": func.count()}, closed_before_opening),
         _Query(
             "cases",
             "closed_{kind}",
