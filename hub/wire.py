@@ -11,7 +11,7 @@ from typing import Final
 from hub.errors import SerializationError
 
 MAGIC: Final = 0
-HEADER: Final = struct.Struct(">bI")
+HEADER: Final = struct.Struct(">BI")  # the magic byte unsigned: a dead letter names 222, not -34
 HEADER_SIZE: Final = HEADER.size  # 5
 
 

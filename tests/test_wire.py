@@ -18,6 +18,8 @@ def test_short_and_foreign_messages_are_refused() -> None:
         unframe(b"\x00\x00")
     with pytest.raises(SerializationError, match="unknown magic byte 123"):
         unframe(b'{"json": 1}')
+    with pytest.raises(SerializationError, match="unknown magic byte 222 "):  # the byte as it is, unsigned
+        unframe(b"\xde\x00\x00\x00\x01body")
 
 
 def test_schema_id_must_fit_in_four_bytes() -> None:
