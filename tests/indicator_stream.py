@@ -364,7 +364,8 @@ def _indicators(docs: list[Doc], kind: str, period: str) -> dict[str, Decimal]:
         and not (key in closings and not before_opening(closings[key]) and local_day(closings[key]) <= end)
     ]
     v["cases_open"] = Decimal(len(still_open))
-    v["cases_open_reopened"] = Decimal(sum(1 for key in still_open if key in closings and before_opening(closings[key])))
+    reopened = [key for key in still_open if key in closings and before_opening(closings[key])]
+    v["cases_open_reopened"] = Decimal(len(reopened))
     visits = of("VisitMade")
     v["visits"] = Decimal(len(visits))
     v["home_visits"] = Decimal(sum(1 for d in visits if d["visit_type"] == "HOME"))
