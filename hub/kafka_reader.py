@@ -201,7 +201,7 @@ class KafkaReader:
         return int(self.settings.request_timeout_s * 1000)
 
 
-__all__ = ["KafkaReader", "TopicPartitionKey"]
+__all__ = ["KafkaReader", "TopicPartitionKey", "data_ends", "read_ranges", "read_topic", "written_ends"]
 
 
 def read_ranges(
@@ -238,20 +238,40 @@ def read_ranges(
                     remaining.discard(tp)
             if remaining and time.monotonic() - moved_at > timeout:
                 stuck = ", ".join(f"{t}[{p}]@{positions[(t, p)]}/{wanted[(t, p)][1]}" for t, p in sorted(remaining))
-                raise BrokerError(f"reading stalled at {stuck}")
+                raise BrokerError(
+                    f"reading stalled at {stuck}: nothing moved for {timeout:g}s (a transaction still open "
+                    "there holds read_committed readers back until it is decided or times out)"
+                )
+
+
+def written_ends(
+    settings: HubSettings, tps: Iterable[TopicPartitionKey], *, client_id: str
+) -> dict[TopicPartitionKey, int]:
+    """Each partition's high watermark: the offset after the last record written, decided or not.
+
+    The end to read to when the read must hold every record committed before it began. A
+    ``read_committed`` consumer's own end offset is the last stable offset, which one open transaction
+    (anyone's: a zombie's, another flow's, one whose markers a restarted broker has yet to write) pins
+    below records committed after it began; reading to it silently under-reads. Reading
+    ``read_committed`` to the high watermark instead waits until what is open there is decided.
+    """
+    with KafkaReader(settings, client_id=client_id) as reader:
+        return reader.end_offsets(tps)
 
 
 def read_topic(
     settings: HubSettings, topic: str, *, client_id: str = "hub-reader", timeout_s: float | None = None
 ) -> Iterator[ConsumerRecord]:
-    """Every committed record of ``topic``, all partitions, from the beginning to its end offsets now.
+    """Every committed record of ``topic``, all partitions, from the beginning to what is written now.
 
-    Raises :class:`BrokerError` if the topic does not exist, Kafka fails, or no partition moves for
-    ``timeout_s``.
+    Holds every record committed before the call (it reads to :func:`written_ends`, so it waits for a
+    transaction still open there). Raises :class:`BrokerError` if the topic does not exist, Kafka fails,
+    or no partition moves for ``timeout_s``.
     """
     with KafkaReader(settings, client_id=client_id, read_committed=True) as reader:
         tps = reader.partitions([topic])
-        begins, ends = reader.beginning_offsets(tps), reader.end_offsets(tps)
+        begins = reader.beginning_offsets(tps)
+    ends = written_ends(settings, tps, client_id=client_id)
     yield from read_ranges(
         settings, {tp: (begins[tp], ends[tp]) for tp in tps}, client_id=client_id, timeout_s=timeout_s
     )

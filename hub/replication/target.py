@@ -11,8 +11,11 @@ Guarantees:
   creates them (their settings are the layout's), and says which is missing;
 - what the flow resumes from is read whole with ``read_committed`` only
   (:func:`hub.kafka_reader.read_topic`): an aborted or still-open transaction
-  (a zombie's) is never taken for state; positions and chain head come from
-  the offsets topic, the flow's transfer records from a ``hub.transfers`` log.
+  (a zombie's) is never taken for state, and never hides what was committed
+  after it began: the read goes to the high watermark, waiting for what is
+  open there (another flow's transaction into the same topics, one whose
+  markers a restarted broker has yet to write); positions and chain head come
+  from the offsets topic, the flow's transfer records from a ``hub.transfers`` log.
 """
 
 from __future__ import annotations

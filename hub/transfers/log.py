@@ -5,7 +5,9 @@ Guarantees:
 - everything is read with the hub's one read_committed, group-less reader
   (:func:`hub.kafka_reader.read_ranges`): records of aborted or open transactions are never seen, and
   nothing is committed;
-- the log is read from its beginning to its end offsets at the start of the read, every partition;
+- the log is read from its beginning to its high watermark at the start of the read, every
+  partition (:func:`hub.kafka_reader.written_ends`): every record committed before the read is in
+  it, and a transaction still open there is waited for, never read past;
 - what landed is read per topic partition once, however many records or flows name it: every
   partition of each topic the cluster's side of a record names (a partition no record names is
   checked too), and with ``discover`` every partition of the copies ``<source>.shared.*`` of the
@@ -27,7 +29,7 @@ from hub import naming
 from hub.credentials import as_principal
 from hub.errors import BrokerError, TransferLogError
 from hub.jurisdictions import Topology, cluster_settings
-from hub.kafka_reader import KafkaReader, TopicPartitionKey, read_ranges
+from hub.kafka_reader import KafkaReader, TopicPartitionKey, read_ranges, written_ends
 from hub.principals import ADMIN
 from hub.settings import HubSettings
 from hub.transfers.record import TransferRecord, decode, flow_of
@@ -59,7 +61,7 @@ def read_log(settings: HubSettings, topic: str = naming.TRANSFERS_TOPIC) -> list
                 raise BrokerError(f"topic {topic} does not exist at {settings.bootstrap_servers} ({exc})") from exc
             raise BrokerError(f"topic {topic} has no partition at {settings.bootstrap_servers}")
         starts = reader.beginning_offsets(tps)
-        ends = reader.end_offsets(tps)
+    ends = written_ends(settings, tps, client_id=CLIENT_ID)
     windows = {tp: (starts[tp], ends[tp]) for tp in tps}
     out = [
         LogEntry(r.partition, r.offset, r.value, r.topic) for r in read_ranges(settings, windows, client_id=CLIENT_ID)
@@ -103,7 +105,7 @@ def read_transfer_log(
                     target_topics[name].add(flow_of(alias, cluster))
         tps = reader.partitions(set(target_topics) | set(source_topics), missing_ok=True)
         starts = reader.beginning_offsets(tps)
-        ends = reader.end_offsets(tps)
+    ends = written_ends(settings, tps, client_id=CLIENT_ID)
     windows: dict[TopicPartitionKey, tuple[int, int]] = {}
     for tp in tps:
         stop = ends[tp] if tp[0] in target_topics else 0
