@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -25,7 +25,7 @@ from hub.zones import ZONE_REGIONS, ZONES
 from projections import fact_queries, indicator_store
 from projections.fx import load_rates
 from projections.indicators import ALL, BY_NAME, IndicatorValue, indicator
-from projections.period_suppression import CellKey, period_suppression
+from projections.period_suppression import CellKey, Published, published_pattern
 from projections.periods import Period, parse_period
 from projections.report import COMPLEMENTARY_LABEL, Report, build_report, illustrative_caveat
 from projections.suppression import Mark, Policy
@@ -117,7 +117,7 @@ class ReportService:
     empty report that looks like no activity."""
     cluster: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _cache: dict[tuple[Any, ...], dict[CellKey, Mark]] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple[Any, ...], Published] = field(default_factory=dict, repr=False)
     _checked_at: float | None = field(default=None, repr=False)
 
     def _scope(self, zone: str, region: str | None, district: str | None) -> Scope:
@@ -142,19 +142,31 @@ class ReportService:
 
     def _marks(
         self, zone: str, period: Period, values: Sequence[IndicatorValue], places: Sequence[tuple[str, str]]
-    ) -> dict[CellKey, Mark]:
-        stamp = indicator_store.zone_stamp(self.engine, zone)
-        key = (zone, period.kind, period.value, self.policy, stamp)
+    ) -> Mapping[CellKey, Mark]:
+        return self._pattern(zone, period, values, places).marks
+
+    def _pattern(
+        self, zone: str, period: Period, values: Sequence[IndicatorValue], places: Sequence[tuple[str, str]]
+    ) -> Published:
+        """The zone's pattern of the period, keeping what the zones before it (in ZONES, held here) publish."""
+        earlier = [z for z in ZONES[: ZONES.index(zone)] if z in self.held_zones] if zone in ZONES else []
+        stamps = tuple(indicator_store.zone_stamp(self.engine, z) for z in (*earlier, zone))
+        key = (zone, period.kind, period.value, self.policy, stamps)
         with self._lock:
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        marks = period_suppression(values, period, places, self.policy).marks
+        published = [self._pattern(z, period, *self._period_values(z, period)) for z in earlier]
+        pattern = published_pattern(zone, values, period, places, self.policy, published=published)
         with self._lock:
             if len(self._cache) >= _CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = marks
-        return marks
+            self._cache[key] = pattern
+        return pattern
+
+    def _period_values(self, zone: str, period: Period) -> tuple[list[IndicatorValue], list[tuple[str, str]]]:
+        values = indicator_store.read_values(self.engine, zone, period_kind=period.kind, period=period.value)
+        return list(values), list(indicator_store.known_places(self.engine, zone))
 
     def report(
         self,

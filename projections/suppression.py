@@ -24,6 +24,11 @@ Complementary suppression repeats two steps until neither adds a cell:
    of published values, however many equations it takes). Each cell the audit
    can pin to a single value gets one more complement in one of its equations.
 
+Cells another publication already decided (``decided``: withheld there, with
+its mark, or shown there) keep their fate: none is ever chosen as a
+complement, so a pattern decided after another never withholds what the
+other shows, and the audit knows every value the other shows.
+
 :func:`disclosed` is the audit on its own, for tests and for checking a
 pattern before it is published.
 """
@@ -31,7 +36,7 @@ pattern before it is published.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Generic, Literal, TypeVar
 
@@ -105,28 +110,44 @@ class Result(Generic[K]):
     """Suppressed cells the audit can still pin down (no complement was left to add): should be empty."""
 
 
-def suppress(cells: Mapping[K, Cell[K]], equations: Sequence[Equation[K]], policy: Policy | None = None) -> Result[K]:
-    """Mark the cells that must not be published (see the module docstring)."""
+def suppress(
+    cells: Mapping[K, Cell[K]],
+    equations: Sequence[Equation[K]],
+    policy: Policy | None = None,
+    *,
+    decided: Mapping[K, Mark | None] | None = None,
+) -> Result[K]:
+    """Mark the cells that must not be published (see the module docstring).
+
+    ``decided``: cells whose fate another publication settled (a mark, or None: published there). They
+    keep it: none is ever chosen as a complement, and the attacker knows every published one.
+    """
     policy = policy or Policy()
     _check(cells, equations)
-    marks: dict[K, Mark] = {k: "primary" for k, c in cells.items() if c.family == "count" and policy.is_small(c.value)}
+    fixed = frozenset(decided or ())
+    marks: dict[K, Mark] = {
+        k: "primary" for k, c in cells.items() if c.family == "count" and policy.is_small(c.value) and k not in fixed
+    }
+    marks.update({k: m for k, m in (decided or {}).items() if m is not None})
     rounds = 0
     families: tuple[Family, ...] = ("count", "amount")
     for family in families:
         # A cell computed from (or overlapping) suppressed counts goes too; then protect the family again.
         while True:
-            rounds += _protect(cells, equations, policy, marks, family)
-            if not _mark_dependents(cells, marks, family):
+            rounds += _protect(cells, equations, policy, marks, family, fixed)
+            if not _mark_dependents(cells, marks, family, fixed):
                 break
-    _mark_dependents(cells, marks, "ratio")
+    _mark_dependents(cells, marks, "ratio", fixed)
     unresolved = sorted(disclosed(cells, equations, marks, policy), key=repr)
     return Result(marks, rounds, unresolved)
 
 
-def _mark_dependents(cells: Mapping[K, Cell[K]], marks: dict[K, Mark], family: Family) -> bool:
+def _mark_dependents(
+    cells: Mapping[K, Cell[K]], marks: dict[K, Mark], family: Family, fixed: Collection[K] = frozenset()
+) -> bool:
     added = False
     for key, cell in cells.items():
-        if cell.family == family and key not in marks and any(b in marks for b in cell.basis):
+        if cell.family == family and key not in marks and key not in fixed and any(b in marks for b in cell.basis):
             marks[key] = "dependent"
             added = True
     return added
@@ -153,6 +174,7 @@ def _protect(
     policy: Policy,
     marks: dict[K, Mark],
     family: Family,
+    fixed: Collection[K],
 ) -> int:
     mine = [eq for eq in equations if cells[eq.terms[0][0]].family == family]
     by_cell: dict[K, list[int]] = defaultdict(list)
@@ -162,18 +184,22 @@ def _protect(
     rounds = 0
     while True:
         rounds += 1
-        _single_unknowns(cells, mine, by_cell, marks)
+        _single_unknowns(cells, mine, by_cell, marks, fixed)
         exposed = [k for k in disclosed(cells, mine, marks, policy) if cells[k].family == family]
         added = False
         for key in sorted(exposed, key=repr):
-            if _complement(cells, mine, by_cell[key], marks) is not None:
+            if _complement(cells, mine, by_cell[key], marks, fixed) is not None:
                 added = True
         if not added:
             return rounds
 
 
 def _single_unknowns(
-    cells: Mapping[K, Cell[K]], equations: Sequence[Equation[K]], by_cell: Mapping[K, list[int]], marks: dict[K, Mark]
+    cells: Mapping[K, Cell[K]],
+    equations: Sequence[Equation[K]],
+    by_cell: Mapping[K, list[int]],
+    marks: dict[K, Mark],
+    fixed: Collection[K],
 ) -> None:
     """Until no equation holds exactly one suppressed cell: add the smallest non-zero published member."""
     queue = sorted({i for k in marks for i in by_cell.get(k, ())})
@@ -184,7 +210,7 @@ def _single_unknowns(
         eq = equations[index]
         if sum(1 for k in eq.cells if k in marks) != 1:
             continue
-        added = _complement(cells, equations, [index], marks)
+        added = _complement(cells, equations, [index], marks, fixed)
         if added is None:
             continue
         for other in by_cell.get(added, ()):
@@ -194,12 +220,16 @@ def _single_unknowns(
 
 
 def _complement(
-    cells: Mapping[K, Cell[K]], equations: Sequence[Equation[K]], indexes: Sequence[int], marks: dict[K, Mark]
+    cells: Mapping[K, Cell[K]],
+    equations: Sequence[Equation[K]],
+    indexes: Sequence[int],
+    marks: dict[K, Mark],
+    fixed: Collection[K],
 ) -> K | None:
     """Suppress the smallest non-zero published member of the equations (a zero only as a last resort)."""
-    found = _add_complement(cells, equations, indexes, marks, allow_zero=False)
+    found = _add_complement(cells, equations, indexes, marks, fixed, allow_zero=False)
     if found is None:
-        found = _add_complement(cells, equations, indexes, marks, allow_zero=True)
+        found = _add_complement(cells, equations, indexes, marks, fixed, allow_zero=True)
     return found
 
 
@@ -208,11 +238,15 @@ def _add_complement(
     equations: Sequence[Equation[K]],
     indexes: Iterable[int],
     marks: dict[K, Mark],
+    fixed: Collection[K],
     *,
     allow_zero: bool,
 ) -> K | None:
     candidates = [
-        k for i in indexes for k in equations[i].cells if k not in marks and (allow_zero or cells[k].value != 0)
+        k
+        for i in indexes
+        for k in equations[i].cells
+        if k not in marks and k not in fixed and (allow_zero or cells[k].value != 0)
     ]
     if not candidates:
         return None

@@ -17,9 +17,11 @@ from demo.districts import JINJIANG, NANSHAN, TINGHU
 from demo.seed_check import FACT_INDICATOR, NOT_IN_REPORTS, carried_facts, check_report
 from demo.stream import generate
 from hub.sql import make_engine
-from projections import migrations
+from hub.zones import ZONES
+from projections import indicator_store, migrations
 from projections.fx import AppliedRate
 from projections.indicators import ALL, BY_NAME, INDICATORS, IndicatorValue, splits
+from projections.period_suppression import period_suppression, published_pattern
 from projections.periods import parse_period
 from projections.report import Report, build_report
 from projections.report_queries import NotFound, ReportService
@@ -324,3 +326,54 @@ def test_a_zone_the_jurisdictions_database_does_not_hold_is_not_found_not_an_emp
     assert service.report("gba", "2026").rows
     with pytest.raises(NotFound, match="zone mainland is not held by cluster hk, which holds gba only"):
         service.report("mainland", "2026")
+
+
+def test_a_district_in_two_zones_is_shown_the_same_in_both_and_their_union_gives_nothing_away(
+    demo_db: Engine,
+) -> None:
+    """Bay Area districts of Guangdong are in gba and mainland: one report must not show what the other hides."""
+    service = ReportService(demo_db, reporting_currency="CNY", policy=Policy(5))
+    periods = ["2026", *(f"2026-Q{q}" for q in range(1, 5)), *(f"2026-{m:02d}" for m in range(1, 13))]
+    compared, withheld, differing = 0, 0, []
+    for period in periods:
+        shown = {z: _published(render_csv(service.report(z, period))) for z in ("gba", "mainland")}
+        raw = {z: _published(render_csv(service.report(z, period, suppressed=False))) for z in ("gba", "mainland")}
+        shared = {
+            k
+            for k in shown["gba"].keys() & shown["mainland"].keys()
+            if k[1] != ALL and raw["gba"][k] == raw["mainland"][k]
+        }
+        for key in shared:
+            compared += 1
+            withheld += shown["gba"][key] in ("<5", "x")
+            if shown["gba"][key] != shown["mainland"][key]:
+                differing.append((period, key, shown["gba"][key], shown["mainland"][key]))
+        # the attacker holding both: mainland's withheld cells filled in from gba wherever gba shows them
+        merged = dict(shown["mainland"])
+        merged.update({k: shown["gba"][k] for k in shared})
+        assert recoverable(merged) == {}, period
+    assert compared > 1000 and withheld > 0  # the demo's Bay Area districts, with small counts among them
+    assert differing == []
+
+
+def test_the_mainland_pattern_is_audited_against_both_zones_and_nothing_is_left_unresolved(demo_db: Engine) -> None:
+    service = ReportService(demo_db, reporting_currency="CNY")
+    service.report("gba", "2026")  # computes the indicators
+    nanshan_jan = ("GD", NANSHAN, "month", "2026-01", "certifications_total")
+    apart = 0
+    for text in ["2026", *(f"2026-Q{q}" for q in range(1, 5)), *(f"2026-{m:02d}" for m in range(1, 13))]:
+        period = parse_period(text)
+        values = {
+            z: indicator_store.read_values(demo_db, z, period_kind=period.kind, period=period.value) for z in ZONES
+        }
+        places = {z: indicator_store.known_places(demo_db, z) for z in ZONES}
+        gba = published_pattern("gba", values["gba"], period, places["gba"])
+        joint = period_suppression(values["mainland"], period, places["mainland"], zone="mainland", published=[gba])
+        alone = period_suppression(values["mainland"], period, places["mainland"])
+        assert gba.unresolved == () and joint.unresolved == [], text
+        shared = [k for k in gba.cells if k[0] == "GD" and k[1] != ALL]
+        assert [k for k in shared if joint.marks.get(k) != gba.marks.get(k)] == [], text
+        apart += sum(1 for k in shared if alone.marks.get(k) != gba.marks.get(k))
+        if text == "2026-01":  # decided apart, mainland withheld as a complement what gba shows
+            assert (alone.marks.get(nanshan_jan), gba.marks.get(nanshan_jan)) == ("complementary", None)
+    assert apart > 10  # the two zones' patterns decided apart disagree (38 cells at seed 42)

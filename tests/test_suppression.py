@@ -303,3 +303,27 @@ def test_a_small_total_over_many_nonzero_parts_is_not_yet_protected() -> None:
     values = {("R0/d0", "a"): 1, ("R0/d0", "b"): 1, ("R1/d0", "a"): 1, ("R1/d0", "b"): 1}
     cells, equations = two_way(values)
     _check_safe(cells, equations)
+
+
+def test_a_cell_another_publication_shows_is_never_chosen_as_a_complement() -> None:
+    cells = {"t": Cell(32), "a": Cell(2), "b": Cell(10), "c": Cell(20)}
+    equations = [Equation.total("t", ["a", "b", "c"])]
+    assert suppress(cells, equations).marks == {"a": "primary", "b": "complementary"}
+    kept = suppress(cells, equations, decided={"b": None})
+    assert kept.marks == {"a": "primary", "c": "complementary"} and kept.unresolved == []
+    assert disclosed(cells, equations, kept.marks) == set()
+
+
+def test_a_cell_another_publication_withholds_stays_withheld_and_is_protected_here() -> None:
+    # b is shown as "x" elsewhere: here it is withheld too, and given a complement so that t - c does not pin it
+    cells = {"t": Cell(35), "b": Cell(10), "c": Cell(25)}
+    equations = [Equation.total("t", ["b", "c"])]
+    result = suppress(cells, equations, decided={"b": "complementary"})
+    assert result.marks["b"] == "complementary" and len(result.marks) == 2 and result.unresolved == []
+
+
+def test_a_withheld_cell_whose_only_complements_are_decided_is_reported_unresolved() -> None:
+    cells = {"t": Cell(12), "a": Cell(2), "b": Cell(10)}
+    equations = [Equation.total("t", ["a", "b"])]
+    result = suppress(cells, equations, decided={"t": None, "b": None})
+    assert result.marks == {"a": "primary"} and result.unresolved == ["a"]
