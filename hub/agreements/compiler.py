@@ -111,6 +111,10 @@ def _rules_of(event_type: str, spec: EventRulesFile, out: _Collector) -> list[Fi
             continue
         values = c.in_ if c.in_ is not None else c.not_in
         assert values is not None
+        if len(set(values)) != len(values):
+            listed = "in" if c.in_ is not None else "not_in"
+            out.add(f"keep_if: a value of {listed!r} is listed twice", event_type, name)
+            continue
         rules.append(FieldRule("keep_if", name, name, condition=Condition(c.field, frozenset(values), c.in_ is None)))
     return rules
 
@@ -270,6 +274,8 @@ def compile_agreement(doc: AgreementFile, origin: str = "<memory>") -> Agreement
             out.add(f"zones: {region} is not a member of zone {zone!r}")
     if len(set(doc.zones)) != len(doc.zones):
         out.add("zones: a zone is listed twice")
+    if len(set(doc.partners or ())) != len(doc.partners or ()):
+        out.add("partners: a region is listed twice")
     reachable = set().union(*(ZONE_REGIONS.get(z, frozenset()) for z in doc.zones))
     for partner in doc.partners or ():
         if partner not in REGIONS:

@@ -1,7 +1,7 @@
 """The agreement file as written (``agreements/<region>.yaml``, format in ``docs/agreements.md``): pydantic models.
 
-Only the shape is checked here (known keys, types, ``version >= 1``, at least
-one zone and one event); what the values mean (regions, zones, schemas, one rule
+Only the shape is checked here (known keys, types, ``version`` an integer from
+1 to 2**31-1, at least one zone and one event); what the values mean (regions, zones, schemas, one rule
 per field) is checked by :mod:`hub.agreements.compiler`.
 """
 
@@ -51,7 +51,8 @@ class AgreementFile(BaseModel):
 
     model_config = _STRICT
     id: str
-    version: int = Field(ge=1)
+    # strict: YAML's `true` and `1.0` are not versions; at most an Avro int (CrossingAudited.agreement_version)
+    version: int = Field(ge=1, le=2**31 - 1, strict=True)
     source_region: str
     title: str = ""
     zones: tuple[str, ...] = Field(min_length=1)

@@ -31,6 +31,12 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        try:
+            hash(key)
+        except TypeError:  # a list or mapping as a key: `key in seen` would raise TypeError
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a scalar, not a list or a mapping", key_node.start_mark
+            ) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
@@ -59,7 +65,11 @@ def parse_agreement(text: str, origin: str = "<memory>") -> Agreement:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML forbids: no line, a position
+            char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+            problem = f"character {char} at position {exc.position} is not allowed ({exc.reason})"
+        else:
+            problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
         raise AgreementError([Problem(origin, None, None, f"{where}not valid YAML: {problem}")]) from exc
     if not isinstance(doc, dict):
         raise AgreementError([Problem(origin, None, None, "expected a YAML mapping at the top level")])

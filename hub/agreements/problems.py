@@ -1,4 +1,7 @@
-"""What is wrong with an agreement file: one :class:`Problem` per fault, all of them in one :class:`AgreementError`."""
+"""What is wrong with an agreement file: one :class:`Problem` per fault, all of them in one :class:`AgreementError`.
+
+Each problem prints as one line: the file, the event and field where it applies, and the rule broken.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +21,17 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        """One line, even when a name taken from the file holds a line break or other unprintable text."""
         where = [self.origin]
         if self.event:
-            where.append(f"event {self.event}")
+            where.append(f"event {_shown(self.event)}")
         if self.field:
-            where.append(f"field {self.field}")
-        return f"{': '.join(where)}: {self.message}"
+            where.append(f"field {_shown(self.field)}")
+        return f"{': '.join(where)}: {' '.join(self.message.splitlines())}"
+
+
+def _shown(name: str) -> str:
+    return name if name.isprintable() else repr(name)
 
 
 class AgreementError(PolicyError):
