@@ -3,17 +3,24 @@
 Build them with :func:`load_settings` at the edge (CLI, app factory, test
 fixture) and pass the object down; nothing else in the hub reads the
 environment.
+
+A bad value never gets through and never leaks pydantic's multi-line report:
+constructing :class:`HubSettings` (directly, from the environment or from a
+``.env`` file) raises :class:`~hub.errors.ConfigError`, one line that starts
+with the ``HUB_*`` variable and says the rule it breaks (the first problem
+only). URLs, bootstrap servers and paths are checked for form, not reached.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
@@ -26,6 +33,21 @@ DYNAMIC_PREFIXES: tuple[str, ...] = ("HUB_AGREEMENT_KEY_",)
 Currency = Literal["CNY", "HKD", "MOP"]
 SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+
+_PATH_FIELDS = (
+    "data_dir",
+    "tokens_file",
+    "secrets_file",
+    "agreements_dir",
+    "kafka_sasl_password_file",
+    "kafka_ssl_cafile",
+    "stack_dir",
+    "topology_file",
+)
+# host[:port] with a DNS name, an IPv4 address or a bracketed IPv6 address
+_SERVER = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?$")
+_HTTP_URL = re.compile(r"^https?://[^\s/?#]+(?:[/?#]\S*)?$")
+_DB_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S*$")
 
 
 class HubSettings(BaseSettings):
@@ -89,19 +111,52 @@ class HubSettings(BaseSettings):
         "one worker share its consumer group and partitions, each with files of its own.",
     )
 
+    def __init__(self, **values: Any) -> None:
+        # The one boundary of every construction (load_settings, cluster_settings): a HubError, one line.
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(_first_problem(exc)) from exc
+
+    @field_validator(*_PATH_FIELDS, mode="before")
+    @classmethod
+    def _path_given(cls, value: Any) -> Any:
+        # An empty HUB_DATA_DIR= would silently mean the current directory.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty (unset the variable for the default)")
+        if isinstance(value, (str, Path)) and "\x00" in str(value):
+            raise ValueError("must not contain a NUL character")
+        return value
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _servers(cls, value: str) -> str:
+        if not value:
+            return value  # derived from kafka_port below
+        for entry in value.split(","):
+            match = _SERVER.fullmatch(entry.strip())
+            if match is None or (match.group(1) is not None and not 1 <= int(match.group(1)) <= 65535):
+                raise ValueError(f"{entry.strip()!r} is not host:port (port 1-65535), in a comma-separated list")
+        return value
+
+    @field_validator("schema_registry_url")
+    @classmethod
+    def _registry_url(cls, value: str) -> str:
+        if not _HTTP_URL.fullmatch(value):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and not _DB_URL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a SQLAlchemy URL (dialect://..., e.g. sqlite:///hub.db)")
+        return value
+
     @model_validator(mode="after")
     def _derive_defaults(self) -> HubSettings:
         # Paths are made absolute once, here: child processes run in other directories.
-        for name in (
-            "data_dir",
-            "tokens_file",
-            "secrets_file",
-            "agreements_dir",
-            "kafka_sasl_password_file",
-            "kafka_ssl_cafile",
-            "stack_dir",
-            "topology_file",
-        ):
+        for name in _PATH_FIELDS:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value).expanduser().resolve())
@@ -116,7 +171,9 @@ class HubSettings(BaseSettings):
         ports = [self.kafka_port, self.kafka_controller_port, self.kafka_internal_port, self.kafka_tls_port]
         given = [p for p in ports if p is not None]
         if len(set(given)) != len(given):
-            raise ValueError("kafka_port, kafka_controller_port, kafka_internal_port and kafka_tls_port must differ")
+            raise ValueError(
+                "HUB_KAFKA_PORT, HUB_KAFKA_CONTROLLER_PORT, HUB_KAFKA_INTERNAL_PORT and HUB_KAFKA_TLS_PORT must differ"
+            )
         if self.kafka_sasl_password_file is not None:
             object.__setattr__(self, "kafka_sasl_password", SecretStr(_read_secret(self.kafka_sasl_password_file)))
         return self
@@ -130,10 +187,22 @@ def _read_secret(path: Path) -> str:
     try:
         value = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise ValueError(f"cannot read the password file {path}: {exc.strerror}") from exc
+        raise ValueError(f"HUB_KAFKA_SASL_PASSWORD_FILE: cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"HUB_KAFKA_SASL_PASSWORD_FILE: {path} is not UTF-8 text ({exc.reason})") from exc
     if not value:
-        raise ValueError(f"the password file {path} is empty")
+        raise ValueError(f"HUB_KAFKA_SASL_PASSWORD_FILE: {path} is empty")
     return value
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """``HUB_NAME: rule`` of the first error; a check of several fields names its variables itself."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    cause = (err.get("ctx") or {}).get("error")
+    message = str(cause) if isinstance(cause, ValueError) else err["msg"]
+    message = " ".join(message.split())  # one line, whatever the rule's text
+    return f"{_env_name(loc)}: {message}" if loc else message
 
 
 def absolute_sqlite_url(url: str) -> str:
@@ -170,7 +239,13 @@ def known_variables() -> list[str]:
 
 def _read_env_file(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the settings file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -208,10 +283,4 @@ def load_settings(env_file: Path | None = Path(".env"), **overrides: object) -> 
         env_file = None
     _check_unknown(list(os.environ), "the environment")
     given = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        return HubSettings(_env_file=env_file, **given)  # type: ignore[call-arg, arg-type]
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        name = _env_name(loc) if loc else "settings"
-        raise ConfigError(f"{name}: {err['msg']}") from exc
+    return HubSettings(_env_file=env_file, **given)  # ConfigError, one line, on any bad value
