@@ -24,6 +24,10 @@ Complementary suppression repeats two steps until neither adds a cell:
    of published values, however many equations it takes). Each cell the audit
    can pin to a single value gets one more complement in one of its equations.
 
+A small count whose ``<5`` bound would pin its withheld parts (a total of 4
+over four withheld ones: zeros are published) is shown as ``x`` instead,
+withheld without a bound.
+
 Cells another publication already decided (``decided``: withheld there, with
 its mark, or shown there) keep their fate: none is ever chosen as a
 complement, so a pattern decided after another never withholds what the
@@ -138,8 +142,39 @@ def suppress(
             if not _mark_dependents(cells, marks, family, fixed):
                 break
     _mark_dependents(cells, marks, "ratio", fixed)
+    _unbind(cells, equations, policy, marks, fixed)
     unresolved = sorted(disclosed(cells, equations, marks, policy), key=repr)
     return Result(marks, rounds, unresolved)
+
+
+def _unbind(
+    cells: Mapping[K, Cell[K]],
+    equations: Sequence[Equation[K]],
+    policy: Policy,
+    marks: dict[K, Mark],
+    fixed: Collection[K],
+) -> None:
+    """Show a small total as ``x`` (withheld, no bound) where its ``<5`` bound pins its withheld parts.
+
+    Zeros are published, so a ``<5`` total over four or more withheld non-zero parts leaves each of them
+    exactly 1, and no further complement can change that. Dropping the bound (the largest such count in
+    the equations of a pinned cell, one at a time) only widens what the attacker knows, so it exposes
+    nothing new.
+    """
+    for _ in range(len(marks)):
+        relevant = [eq for eq in equations if any(k in marks for k in eq.cells)]
+        exact: set[K] = _linear(cells, relevant, marks)
+        pinned = _intervals(cells, relevant, marks, policy) - exact
+        bounded = {
+            k
+            for eq in relevant
+            if any(p in eq.cells for p in pinned)
+            for k in eq.cells
+            if marks.get(k) == "primary" and k not in fixed
+        }
+        if not bounded:
+            return
+        marks[max(bounded, key=lambda k: (cells[k].value, repr(k)))] = "complementary"
 
 
 def _mark_dependents(
