@@ -16,8 +16,10 @@ that holds it (Hong Kong and Macao hold no mainland data) publishes the same
 pattern; ``mainland`` then withholds every shared cell ``gba`` withholds, never
 withholds one ``gba`` shows (it would protect nothing), and is audited against
 both reports at once: its own complements close whatever the union reveals.
-Outputs of different periods are protected separately (see docs/reports.md for
-what that leaves open). Which counts are protected is
+Periods enclose each other: :func:`year_patterns` decides a year, then its
+quarters keeping it, then each quarter's months keeping that quarter, so no
+combination of a year's outputs reveals a cell one of them withholds (see
+docs/reports.md for what it does not cover). Which counts are protected is
 :mod:`projections.people_counts`; how a pattern is found and audited is
 :mod:`projections.suppression`.
 """
@@ -29,10 +31,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal
 
-from projections.indicators import ALL, INDICATORS, Indicator, IndicatorValue, splits
+from projections.indicators import ALL, BY_NAME, INDICATORS, Indicator, IndicatorValue, splits
 from projections.people_counts import suppression_family
-from projections.periods import Period
-from projections.suppression import Cell, Equation, Mark, Policy, Result, suppress
+from projections.periods import Period, parse_period
+from projections.suppression import Cell, Equation, Mark, Policy, Result, disclosed, suppress
 
 CellKey = tuple[str, str, str, str, str]
 """(region, district, period_kind, period, indicator)."""
@@ -111,16 +113,18 @@ _SPLITS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = tuple(
 
 @dataclass(frozen=True)
 class Published:
-    """One zone's pattern of a period as published: what a later zone's pattern of the period must keep."""
+    """One zone's pattern of a period as published: what the patterns decided after it must keep."""
 
     zone: str
     cells: Mapping[CellKey, Cell[CellKey]]
     equations: Sequence[Equation[CellKey]]
     marks: Mapping[CellKey, Mark]
     unresolved: tuple[CellKey, ...] = ()
+    period: Period | None = None
 
 
 ZonedKey = tuple[str, CellKey]
+_Table = tuple[Period, dict[CellKey, Cell[CellKey]], list[Equation[CellKey]]]
 
 
 def period_suppression(
@@ -134,8 +138,9 @@ def period_suppression(
 ) -> Result[CellKey]:
     """The suppression pattern of one period of ``zone``: every scope, every indicator.
 
-    ``published``: the patterns of the same period that zones before this one published; the cells
-    they share with this zone keep their fate, and the audit plays the attacker on all of them at once.
+    ``published``: patterns decided before this one (other zones' of the same period, this zone's
+    enclosing periods); the cells they share with this one keep their fate, and the audit plays the
+    attacker on all of them at once.
     """
     pattern = published_pattern(zone, values, period, places, policy, published=published)
     return Result(dict(pattern.marks), unresolved=list(pattern.unresolved))
@@ -150,30 +155,168 @@ def published_pattern(
     *,
     published: Sequence[Published] = (),
 ) -> Published:
-    """:func:`period_suppression`, kept with its cells and equations for the zones after this one."""
+    """:func:`period_suppression`, kept with its cells and equations for the patterns decided after it."""
     cells, equations = period_cells(values, period, places)
-    if not published:
+    return _decide(zone, [(period, cells, equations)], policy, published)[0]
+
+
+def year_patterns(
+    year: Period,
+    zones: Sequence[tuple[str, Sequence[IndicatorValue], Sequence[PlaceKey]]],
+    policy: Policy | None = None,
+) -> dict[str, dict[str, Published]]:
+    """Every pattern of one year, zone by zone in the order given: ``{zone: {period: pattern}}``.
+
+    Within a zone the year is decided first, then its four quarters together keeping the year, then
+    the three months of each quarter together keeping that quarter: a flow's year is the sum of its
+    quarters and a quarter of its months, a stock's (``over_time="end"``) is its last quarter's and
+    month's, so a period decided alone could show what an enclosing one withholds, or the year and
+    three quarters could give the fourth away. Deciding downwards keeps every year's figure as it was
+    decided alone: small months are withheld more, never the year. Each zone keeps, for each step, what
+    the zones before it published for the same periods.
+    """
+    if year.kind != "year":
+        raise ValueError(f"year_patterns: {year.value!r} is not a year")
+    quarters = [parse_period(f"{year.value}-Q{q}") for q in range(1, 5)]
+    out: dict[str, dict[str, Published]] = {}
+    for zone, values, places in zones:
+        by_period = _values_by_period(values)
+        own: dict[str, Published] = {}
+
+        def before(periods: Iterable[Period], zone: str = zone) -> list[Published]:
+            wanted = {p.value for p in periods}
+            return [
+                pattern for z, patterns in out.items() if z != zone for v, pattern in patterns.items() if v in wanted
+            ]
+
+        def table(
+            period: Period, by_period: dict[str, list[IndicatorValue]] = by_period, places: Sequence[PlaceKey] = places
+        ) -> _Table:
+            cells, equations = period_cells(by_period.get(period.value, []), period, places)
+            return period, cells, equations
+
+        (own[year.value],) = _decide(zone, [table(year)], policy, before([year]))
+        for pattern in _decide(
+            zone, [table(q) for q in quarters], policy, [own[year.value], *before([year, *quarters])]
+        ):
+            assert pattern.period is not None
+            own[pattern.period.value] = pattern
+        for q in quarters:
+            months = _months_of(q)
+            for pattern in _decide(zone, [table(m) for m in months], policy, [own[q.value], *before([q, *months])]):
+                assert pattern.period is not None
+                own[pattern.period.value] = pattern
+        out[zone] = own
+    return out
+
+
+def _values_by_period(values: Iterable[IndicatorValue]) -> dict[str, list[IndicatorValue]]:
+    out: dict[str, list[IndicatorValue]] = {}
+    for v in values:
+        out.setdefault(v.period, []).append(v)
+    return out
+
+
+def _months_of(quarter: Period) -> list[Period]:
+    first = quarter.start.month
+    return [parse_period(f"{quarter.start.year:04d}-{m:02d}") for m in range(first, first + 3)]
+
+
+def _children(period: Period) -> list[Period]:
+    if period.kind == "year":
+        return [parse_period(f"{period.value}-Q{q}") for q in range(1, 5)]
+    if period.kind == "quarter":
+        return _months_of(period)
+    return []
+
+
+def _decide(zone: str, own: Sequence[_Table], policy: Policy | None, published: Sequence[Published]) -> list[Published]:
+    """Decide ``own`` tables of ``zone`` together, keeping what ``published`` decided."""
+    if not published and len(own) == 1:
+        period, cells, equations = own[0]
         result = suppress(cells, equations, policy)
-        return Published(zone, cells, equations, result.marks, tuple(result.unresolved))
-    earlier = [p for p in published if p.zone != zone]
+        return [Published(zone, cells, equations, result.marks, tuple(result.unresolved), period)]
     union: dict[ZonedKey, Cell[ZonedKey]] = {}
     links: list[Equation[ZonedKey]] = []
     decided: dict[ZonedKey, Mark | None] = {}
-    for p in earlier:
+    tables: dict[str, dict[str, tuple[Period, Mapping[CellKey, Cell[CellKey]]]]] = {}
+    for p in published:
         union.update({(p.zone, k): _zoned(p.zone, c) for k, c in p.cells.items()})
         links += [_zoned_equation(p.zone, eq) for eq in p.equations]
         decided.update({(p.zone, k): p.marks.get(k) for k in p.cells})
-    union.update({(zone, k): _zoned(zone, c) for k, c in cells.items()})
-    links += [_zoned_equation(zone, eq) for eq in equations]
-    for p in earlier:
-        for key in _shared(cells, p.cells):
-            decided[(zone, key)] = p.marks.get(key)
-            if cells[key].family in ("count", "amount"):
-                links.append(Equation.total((zone, key), [(p.zone, key)]))
+        if p.period is not None:
+            tables.setdefault(p.zone, {})[p.period.value] = (p.period, p.cells)
+    for period, cells, equations in own:
+        union.update({(zone, k): _zoned(zone, c) for k, c in cells.items()})
+        links += [_zoned_equation(zone, eq) for eq in equations]
+        tables.setdefault(zone, {})[period.value] = (period, cells)
+        for p in published:
+            if p.zone == zone or p.period is None or p.period.value != period.value:
+                continue
+            for key in _shared(cells, p.cells):
+                decided[(zone, key)] = p.marks.get(key)
+                if cells[key].family in ("count", "amount"):
+                    links.append(Equation.total((zone, key), [(p.zone, key)]))
+    for z, periods in tables.items():
+        links += _period_links(z, periods)
+    decided.update(_known_already(union, links, decided, policy))
     joint = suppress(union, links, policy, decided=decided)
-    marks = {k: m for (z, k), m in joint.marks.items() if z == zone}
-    unresolved = tuple(k for z, k in joint.unresolved if z == zone)
-    return Published(zone, cells, equations, marks, unresolved)
+    out: list[Published] = []
+    for period, cells, equations in own:
+        marks = {k: m for (z, k), m in joint.marks.items() if z == zone and k in cells}
+        unresolved = tuple(k for z, k in joint.unresolved if z == zone and k in cells)
+        out.append(Published(zone, cells, equations, marks, unresolved, period))
+    return out
+
+
+def _known_already(
+    cells: Mapping[ZonedKey, Cell[ZonedKey]],
+    equations: Sequence[Equation[ZonedKey]],
+    decided: Mapping[ZonedKey, Mark | None],
+    policy: Policy | None,
+) -> dict[ZonedKey, None]:
+    """The undecided figures a reader can already work out from what was published: shown, not withheld.
+
+    Withholding one protects nothing (a month of a stock equals its quarter's figure; the months of a
+    flow whose quarter is 0 are 0), and a complement there would be recovered, with what it was to hide.
+    A small count stays withheld (its ``<5``) even so.
+    """
+    policy = policy or Policy()
+    probe: dict[ZonedKey, Mark] = {k: m for k, m in decided.items() if m is not None}
+    undecided = [k for k, c in cells.items() if k not in decided and c.family in ("count", "amount")]
+    probe.update({k: "complementary" for k in undecided})
+    known = disclosed(cells, equations, probe, policy)
+    return {
+        k: None
+        for k in undecided
+        if k in known and not (cells[k].family == "count" and policy.is_small(cells[k].value))
+    }
+
+
+def _period_links(
+    zone: str, periods: Mapping[str, tuple[Period, Mapping[CellKey, Cell[CellKey]]]]
+) -> list[Equation[ZonedKey]]:
+    """What a reader knows between a zone's periods: a flow's parent is the sum of its children, a stock's
+    equals its last child's. Only equations that hold exactly (amounts are rounded per period)."""
+    out: list[Equation[ZonedKey]] = []
+    for parent, cells in periods.values():
+        children = [periods[c.value] for c in _children(parent) if c.value in periods]
+        if not children or len(children) != len(_children(parent)):
+            continue
+        for key, cell in cells.items():
+            region, district, _, _, name = key
+            spec = BY_NAME[name]
+            if cell.family not in ("count", "amount") or spec.over_time not in ("sum", "end"):
+                continue
+            parts = [(region, district, c.kind, c.value, name) for c, _ in children]
+            if any(part not in child for part, (_, child) in zip(parts, children, strict=True)):
+                continue
+            values = [child[part].value for part, (_, child) in zip(parts, children, strict=True)]
+            if spec.over_time == "sum" and sum(values) == cell.value:
+                out.append(Equation.total((zone, key), [(zone, part) for part in parts]))
+            elif spec.over_time == "end" and values[-1] == cell.value:
+                out.append(Equation.total((zone, key), [(zone, parts[-1])]))
+    return out
 
 
 def _zoned(zone: str, cell: Cell[CellKey]) -> Cell[ZonedKey]:
@@ -223,4 +366,5 @@ __all__ = [
     "period_suppression",
     "published_pattern",
     "scopes",
+    "year_patterns",
 ]

@@ -25,7 +25,7 @@ from hub.zones import ZONE_REGIONS, ZONES
 from projections import fact_queries, indicator_store
 from projections.fx import load_rates
 from projections.indicators import ALL, BY_NAME, IndicatorValue, indicator
-from projections.period_suppression import CellKey, Published, published_pattern
+from projections.period_suppression import CellKey, Published, published_pattern, year_patterns
 from projections.periods import Period, parse_period
 from projections.report import COMPLEMENTARY_LABEL, Report, build_report, illustrative_caveat
 from projections.suppression import Mark, Policy
@@ -117,7 +117,7 @@ class ReportService:
     empty report that looks like no activity."""
     cluster: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _cache: dict[tuple[Any, ...], Published] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple[Any, ...], dict[str, dict[str, Published]]] = field(default_factory=dict, repr=False)
     _checked_at: float | None = field(default=None, repr=False)
 
     def _scope(self, zone: str, region: str | None, district: str | None) -> Scope:
@@ -143,30 +143,27 @@ class ReportService:
     def _marks(
         self, zone: str, period: Period, values: Sequence[IndicatorValue], places: Sequence[tuple[str, str]]
     ) -> Mapping[CellKey, Mark]:
-        return self._pattern(zone, period, values, places).marks
-
-    def _pattern(
-        self, zone: str, period: Period, values: Sequence[IndicatorValue], places: Sequence[tuple[str, str]]
-    ) -> Published:
-        """The zone's pattern of the period, keeping what the zones before it (in ZONES, held here) publish."""
-        earlier = [z for z in ZONES[: ZONES.index(zone)] if z in self.held_zones] if zone in ZONES else []
-        stamps = tuple(indicator_store.zone_stamp(self.engine, z) for z in (*earlier, zone))
-        key = (zone, period.kind, period.value, self.policy, stamps)
+        """The zone's pattern of ``period``: a part of its year's, decided with the zones before it."""
+        if zone not in ZONES:
+            return published_pattern(zone, values, period, places, self.policy).marks
+        year = parse_period(period.value[:4])
+        zones = tuple(z for z in ZONES[: ZONES.index(zone) + 1] if z in self.held_zones or z == zone)
+        stamps = tuple(indicator_store.zone_stamp(self.engine, z) for z in zones)
+        key = (year.value, zones, self.policy, stamps)
         with self._lock:
             cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        published = [self._pattern(z, period, *self._period_values(z, period)) for z in earlier]
-        pattern = published_pattern(zone, values, period, places, self.policy, published=published)
-        with self._lock:
-            if len(self._cache) >= _CACHE_SIZE:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = pattern
-        return pattern
+        if cached is None:
+            inputs = [(z, *self._year_values(z, year)) for z in zones]
+            cached = year_patterns(year, inputs, self.policy)
+            with self._lock:
+                if len(self._cache) >= _CACHE_SIZE:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[key] = cached
+        return cached[zone][period.value].marks
 
-    def _period_values(self, zone: str, period: Period) -> tuple[list[IndicatorValue], list[tuple[str, str]]]:
-        values = indicator_store.read_values(self.engine, zone, period_kind=period.kind, period=period.value)
-        return list(values), list(indicator_store.known_places(self.engine, zone))
+    def _year_values(self, zone: str, year: Period) -> tuple[list[IndicatorValue], list[tuple[str, str]]]:
+        values = [v for v in indicator_store.read_values(self.engine, zone) if v.period[:4] == year.value]
+        return values, list(indicator_store.known_places(self.engine, zone))
 
     def report(
         self,
