@@ -158,7 +158,10 @@ def _port(value: Any, where: str) -> int:
 
 
 def _jurisdiction(name: str, doc: Any, units: OrgUnits) -> Jurisdiction:
-    where = f"jurisdictions.{name}"
+    where = f"jurisdictions.{name if name.isprintable() else repr(name)}"
+    for text in ("name", "jurisdiction", "bootstrap_servers", "schema_registry_url", "database_url"):
+        if isinstance(doc, dict) and doc.get(text) is not None and not isinstance(doc[text], str):
+            raise ConfigError(f"topology: {where}.{text} must be text")
     if not _NAME.fullmatch(name):
         raise ConfigError(f"topology: {where}: a cluster name is 1-16 lowercase letters and digits, letter first")
     if not isinstance(doc, dict):
@@ -174,7 +177,8 @@ def _jurisdiction(name: str, doc: Any, units: OrgUnits) -> Jurisdiction:
     for code in sorted(codes):
         info = units.regions.get(code)
         if info is None:
-            raise ConfigError(f"topology: {where}.regions: {code} is not a region of the org units")
+            shown = code if code.isprintable() else repr(code)
+            raise ConfigError(f"topology: {where}.regions: {shown} is not a region of the org units")
         if jurisdiction is not None and info.get("jurisdiction") != jurisdiction:
             raise ConfigError(
                 f"topology: {where}.regions: {code} belongs to jurisdiction {info.get('jurisdiction')!r} "
@@ -204,8 +208,11 @@ def _jurisdiction(name: str, doc: Any, units: OrgUnits) -> Jurisdiction:
 
 def parse_topology(doc: Any, units: OrgUnits, agreements: Iterable[Agreement] = ()) -> Topology:
     """The topology of a parsed ``topology.yaml``, its flows derived from ``agreements``."""
-    if not isinstance(doc, dict) or doc.get("version") != 1:
+    if not isinstance(doc, dict) or type(doc.get("version")) is not int or doc["version"] != 1:
         raise ConfigError("topology: expected a mapping with 'version: 1'")
+    unknown = sorted(str(k) for k in set(doc) - {"version", "jurisdictions"})
+    if unknown:
+        raise ConfigError(f"topology: unknown key {unknown[0]!r}")
     entries = doc.get("jurisdictions")
     if not isinstance(entries, dict) or not entries:
         raise ConfigError("topology: 'jurisdictions' must map cluster names to their declarations")
@@ -373,9 +380,18 @@ def _loaded(path: Path, folder: Path, stamp: tuple[int, ...]) -> Topology:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read the topology {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"the topology {path} is not YAML: {exc}") from exc
-    return parse_topology(doc, org_units(), load_agreements(folder).values())
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"the topology {path} is not UTF-8 text (byte {exc.start})") from exc
+    except yaml.YAMLError as exc:  # one line: where and what, not PyYAML's multi-line report
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        what = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise ConfigError(f"the topology {path} is not YAML: {where}{what}") from exc
+    try:
+        topology = parse_topology(doc, org_units(), load_agreements(folder).values())
+    except ConfigError as exc:  # name the file: "topology: ..." -> "<path>: ..."
+        raise ConfigError(f"{path}: {str(exc).removeprefix('topology: ')}") from exc
+    return topology
 
 
 __all__ = [

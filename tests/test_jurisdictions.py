@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,24 @@ def test_a_missing_topology_file_is_one_line(tmp_path: Path) -> None:
     settings = load_settings(env_file=None, data_dir=tmp_path, topology_file=tmp_path / "nowhere.yaml")
     with pytest.raises(ConfigError, match=r"cannot read the topology .*nowhere\.yaml"):
         load_topology(settings)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"version: 1\njurisdictions: [unclosed\n", r"not YAML: line \d+: "),
+        (b"version: 1\n\xff\xfe jurisdictions\n", r"not UTF-8 text"),
+        (b"version: 1\njurisdictions: {}\nextra: 1\n", r"unknown key 'extra'"),
+        (b"version: true\njurisdictions: {}\n", r"version: 1"),
+        (b"version: 1\njurisdictions:\n  cn: {regions: [GD], name: 5}\n", r"jurisdictions\.cn\.name must be text"),
+    ],
+    ids=["yaml", "utf-8", "unknown-key", "version", "type"],
+)
+def test_a_malformed_topology_file_is_one_line_naming_the_file(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "topology.yaml"
+    path.write_bytes(content)
+    settings = load_settings(env_file=None, data_dir=tmp_path, topology_file=path)
+    with pytest.raises(ConfigError) as caught:
+        load_topology(settings)
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message and re.search(expected, message), message
