@@ -19,6 +19,9 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as fuzz_settings
+from hypothesis import strategies as st
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
@@ -505,3 +508,57 @@ def test_the_last_batch_before_a_quiet_spell_is_committed_without_waiting_for_an
     finally:
         consumer.close()
     assert not behind, f"committed offsets still short of the crossed records after 30 s: {behind}"
+
+
+_RAW_PAYLOAD = st.one_of(
+    st.binary(max_size=160).map(lambda b: ("random", b)),
+    st.integers(0, 10_000).map(lambda n: ("truncated", n)),  # a valid record cut after n % len bytes
+    st.binary(min_size=1, max_size=40).map(lambda b: ("framed", b)),  # magic byte 0, a schema id, garbage
+)
+
+
+@fuzz_settings(
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: each example crosses through a real broker
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(payloads=st.lists(_RAW_PAYLOAD, min_size=4, max_size=14))
+def test_random_and_truncated_bytes_on_a_raw_topic_are_dead_letters_and_the_partition_moves_on(
+    gateway: RunningGateway, payloads: list[tuple[str, Any]]
+) -> None:
+    settings = gateway.settings
+    topic = naming.raw_topic("GD", "shenzhen-nanshan", "VisitMade")
+    token = uuid.uuid4().hex[:8]
+    with RegistryClient(settings.schema_registry_url) as registry:
+        encode = AvroSerializer(registry, schema_text("raw", "VisitMade"))
+        whole = encode(
+            validate_event(valid_event_doc("VisitMade", case_id=f"NS-{token}-C001")).record, naming.subject_for(topic)
+        )
+    sent: dict[bytes, bytes] = {}
+    producer = KafkaProducer(**connection_config(settings), acks="all")
+    try:
+        for i, (kind, data) in enumerate(payloads):
+            if kind == "truncated":
+                value = whole[: data % len(whole)]
+            elif kind == "framed":
+                value = frame(int.from_bytes(data[:4].ljust(4, b"\0")) % 1_000_000 + 1, data[4:])
+            else:
+                value = data
+            key = f"fuzz-{token}-{i}".encode()
+            producer.send(topic, key=key, value=value).get(timeout=30)
+            sent[key] = value
+    finally:
+        producer.close()
+    after = [valid_event_doc("VisitMade", case_id=f"NS-{token}-C{i:03d}", visit_id=f"NS-V-{token}-{i}") for i in (2, 3)]
+    acks = publish(gateway, after)
+    wait_for_audit(settings, set(acks))  # the partition moved past every fuzz record (raw topics: one partition)
+    letters = {}
+    for r in read_topic(settings, naming.DLQ_TOPIC):
+        letter = decode_dead_letter(r.value)
+        if letter.source_topic == topic and letter.original_key in sent:
+            letters[letter.original_key] = letter
+    assert set(letters) == set(sent), "every fuzz record is a dead letter"
+    for key, letter in letters.items():
+        assert (letter.stage, letter.original_value) == ("decode", sent[key]) and letter.reason

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as fuzz_settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from hub import naming
@@ -243,3 +246,55 @@ def test_the_worker_resumes_from_the_database_offsets_not_from_the_group_offsets
         launcher.stop(second, [zone])
     assert dump(second.database_url) == dump(worker.database_url)
     assert dump(second.database_url) == _reference(worker, dialect, request, tmp_path, zone, stream.events)
+
+
+# -- fuzzing a shared topic ---------------------------------------------------------------------------------
+_FUZZ_ID = iter(range(1_000_000))
+_PAYLOAD = st.one_of(
+    st.binary(max_size=160).map(lambda b: ("random", b)),
+    st.integers(0, 10_000).map(lambda n: ("truncated", n)),  # a valid record cut after n % len bytes
+    st.just(("empty", b"")),
+    st.binary(min_size=1, max_size=40).map(lambda b: ("framed", b)),  # magic byte 0, a schema id, garbage
+)
+
+
+@fuzz_settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: each example runs a worker on a real broker
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(payloads=st.lists(_PAYLOAD, min_size=4, max_size=14))
+def test_random_and_truncated_bytes_on_a_shared_topic_are_dead_letters_and_the_partition_moves_on(
+    sqlite_worker: HubSettings, zone: str, registry: str, payloads: list[tuple[str, Any]]
+) -> None:
+    worker = sqlite_worker
+    run = next(_FUZZ_ID)
+    topic = naming.shared_topic(zone, "CaseOpened")
+    before, valid = crossing("CaseOpened", case_id=f"FUZZ-{run}-A"), crossing("CaseOpened", case_id=f"FUZZ-{run}-B")
+    key = before.key.encode()  # one key: one partition, the fuzz between two valid records
+    fuzz: list[tuple[str, int, int]] = []
+    with SharedProducer(worker, registry) as producer:
+        good = producer.publish(zone, [before])
+        _, whole = producer.encode(zone, valid)
+        for kind, data in payloads:
+            if kind == "truncated":
+                value = whole[: data % len(whole)]
+            elif kind == "framed":
+                value = frame(int.from_bytes(data[:4].ljust(4, b"\0")) % 1_000_000 + 1, data[4:])
+            else:
+                value = data
+            fuzz.append(producer.publish_raw(topic, key, value))
+        good += producer.publish(zone, [valid])
+    launcher.start(worker, [zone], timeout_s=WAIT_S)
+    try:
+        _wait(worker, [*good, *fuzz])  # the partition moved past every fuzz record to the valid one after it
+    finally:
+        launcher.stop(worker, [zone])
+    letters = {(d.source_topic, d.source_partition, d.source_offset): d for d in dead_letters(worker, [topic])}
+    assert set(fuzz) <= set(letters), "every fuzz record is a dead letter"
+    assert all(letters[p].reason and letters[p].stage == "decode" for p in fuzz)
+    cases = dump(worker.database_url)["cases"]
+    for c in (before, valid):  # the valid records on either side of the fuzz landed
+        assert any(c.shared_record["case_ref"] in row for row in cases), c.shared_record["case_ref"]
