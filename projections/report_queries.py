@@ -13,19 +13,19 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import Engine
 
 from hub.errors import ValidationError
 from hub.orgunits import org_units
 from hub.provenance import ILLUSTRATIVE_MARK, ILLUSTRATIVE_REFERRAL
-from hub.reporting_time import PERIOD_KINDS, PeriodKind
+from hub.reporting_time import PERIOD_KINDS
 from hub.zones import ZONE_REGIONS, ZONES
 from projections import fact_queries, indicator_store
 from projections.fx import load_rates
 from projections.indicators import ALL, BY_NAME, IndicatorValue, indicator
-from projections.period_suppression import CellKey, Published, published_pattern, year_patterns
+from projections.period_suppression import CellKey, Published, year_patterns
 from projections.periods import Period, parse_period
 from projections.report import COMPLEMENTARY_LABEL, Report, build_report, illustrative_caveat
 from projections.suppression import Mark, Policy
@@ -98,6 +98,12 @@ def check_indicators(names: Sequence[str] | None) -> list[str] | None:
     return out or None
 
 
+class _PeriodView(NamedTuple):
+    values: list[IndicatorValue]
+    places: list[tuple[str, str]]
+    marks: Mapping[CellKey, Mark]
+
+
 @dataclass
 class ReportService:
     """Reports and indicator queries of one database, with the suppression patterns cached."""
@@ -117,7 +123,9 @@ class ReportService:
     empty report that looks like no activity."""
     cluster: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _cache: dict[tuple[Any, ...], dict[str, dict[str, Published]]] = field(default_factory=dict, repr=False)
+    _cache: dict[
+        tuple[Any, ...], dict[str, tuple[list[IndicatorValue], list[tuple[str, str]], dict[str, Published]]]
+    ] = field(default_factory=dict, repr=False)
     _checked_at: float | None = field(default=None, repr=False)
 
     def _scope(self, zone: str, region: str | None, district: str | None) -> Scope:
@@ -140,12 +148,13 @@ class ReportService:
             indicator_store.ensure_fresh(self.engine, reporting_currency=self.reporting_currency)
             self._checked_at = time.monotonic()
 
-    def _marks(
-        self, zone: str, period: Period, values: Sequence[IndicatorValue], places: Sequence[tuple[str, str]]
-    ) -> Mapping[CellKey, Mark]:
-        """The zone's pattern of ``period``: a part of its year's, decided with the zones before it."""
-        if zone not in ZONES:
-            return published_pattern(zone, values, period, places, self.policy).marks
+    def _view(self, zone: str, period: Period) -> _PeriodView:
+        """The zone's values, places and pattern of ``period``, from ONE read of its year.
+
+        The pattern is a part of the year's, decided with the zones before this one; the values shown
+        beside it are the ones it was computed from, so a refresh between two reads can never pair a
+        figure with a mark computed for another.
+        """
         year = parse_period(period.value[:4])
         zones = tuple(z for z in ZONES[: ZONES.index(zone) + 1] if z in self.held_zones or z == zone)
         stamps = tuple(indicator_store.zone_stamp(self.engine, z) for z in zones)
@@ -154,12 +163,15 @@ class ReportService:
             cached = self._cache.get(key)
         if cached is None:
             inputs = [(z, *self._year_values(z, year)) for z in zones]
-            cached = year_patterns(year, inputs, self.policy)
+            decided = year_patterns(year, inputs, self.policy)
+            cached = {z: (values, places, decided[z]) for z, values, places in inputs}
             with self._lock:
                 if len(self._cache) >= _CACHE_SIZE:
                     self._cache.pop(next(iter(self._cache)))
                 self._cache[key] = cached
-        return cached[zone][period.value].marks
+        values, places, patterns = cached[zone]
+        shown = [v for v in values if (v.period_kind, v.period) == (period.kind, period.value)]
+        return _PeriodView(shown, places, patterns[period.value].marks)
 
     def _year_values(self, zone: str, year: Period) -> tuple[list[IndicatorValue], list[tuple[str, str]]]:
         values = [v for v in indicator_store.read_values(self.engine, zone) if v.period[:4] == year.value]
@@ -178,8 +190,12 @@ class ReportService:
         scope = self._scope(zone, region, district)
         period = check_period(period_text)
         self.ensure_fresh()
-        values = indicator_store.read_values(self.engine, zone, period_kind=period.kind, period=period.value)
-        places = indicator_store.known_places(self.engine, zone)
+        marks: Mapping[CellKey, Mark] | None = None
+        if suppressed:
+            values, places, marks = self._view(zone, period)
+        else:
+            values = indicator_store.read_values(self.engine, zone, period_kind=period.kind, period=period.value)
+            places = indicator_store.known_places(self.engine, zone)
         caveat = illustrative_caveat(self.illustrative_districts(zone))
         report = build_report(
             zone,
@@ -191,7 +207,7 @@ class ReportService:
             fx_source=self.fx_source,
             policy=self.policy,
             suppressed=suppressed,
-            marks=self._marks(zone, period, values, places) if suppressed else None,
+            marks=marks,
             caveats=[caveat] if caveat else [],
             region=scope.region,
             district=scope.district,
@@ -232,15 +248,12 @@ class ReportService:
             period_kind=period.kind if period else None,
             period=period.value if period else None,
         )
-        places = indicator_store.known_places(self.engine, zone)
-        by_period: dict[tuple[PeriodKind, str], list[IndicatorValue]] = {}
-        for v in values:
-            by_period.setdefault((v.period_kind, v.period), []).append(v)
+        found = {(v.period_kind, v.period) for v in values}
         out: list[dict[str, Any]] = []
         order = {k: i for i, k in enumerate(PERIOD_KINDS)}
-        for (_, value), group in sorted(by_period.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
-            marks = self._marks(zone, parse_period(value), group, places)
-            for v in group:
+        for _, value in sorted(found, key=lambda kv: (order[kv[0]], kv[1])):
+            shown, _places, marks = self._view(zone, parse_period(value))
+            for v in shown:
                 if region is not None and v.region != region:
                     continue
                 if district is not None and v.district != district:
