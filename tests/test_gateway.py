@@ -38,6 +38,7 @@ from hub.serde import AvroDeserializer, AvroSerializer
 from hub.settings import HubSettings
 from hub.validation import validate_event
 from hub.wire import frame
+from tests.byte_fuzz import PAYLOADS, Payload, materialise
 from tests.factories import valid_event_doc
 from tests.fixtures.gateway import RunningGateway
 
@@ -510,13 +511,6 @@ def test_the_last_batch_before_a_quiet_spell_is_committed_without_waiting_for_an
     assert not behind, f"committed offsets still short of the crossed records after 30 s: {behind}"
 
 
-_RAW_PAYLOAD = st.one_of(
-    st.binary(max_size=160).map(lambda b: ("random", b)),
-    st.integers(0, 10_000).map(lambda n: ("truncated", n)),  # a valid record cut after n % len bytes
-    st.binary(min_size=1, max_size=40).map(lambda b: ("framed", b)),  # magic byte 0, a schema id, garbage
-)
-
-
 @fuzz_settings(
     max_examples=4,
     deadline=None,
@@ -524,9 +518,9 @@ _RAW_PAYLOAD = st.one_of(
     phases=[Phase.explicit, Phase.generate],  # no shrinking: each example crosses through a real broker
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(payloads=st.lists(_RAW_PAYLOAD, min_size=4, max_size=14))
+@given(payloads=st.lists(PAYLOADS, min_size=4, max_size=14))
 def test_random_and_truncated_bytes_on_a_raw_topic_are_dead_letters_and_the_partition_moves_on(
-    gateway: RunningGateway, payloads: list[tuple[str, Any]]
+    gateway: RunningGateway, payloads: list[Payload]
 ) -> None:
     settings = gateway.settings
     topic = naming.raw_topic("GD", "shenzhen-nanshan", "VisitMade")
@@ -539,13 +533,8 @@ def test_random_and_truncated_bytes_on_a_raw_topic_are_dead_letters_and_the_part
     sent: dict[bytes, bytes] = {}
     producer = KafkaProducer(**connection_config(settings), acks="all")
     try:
-        for i, (kind, data) in enumerate(payloads):
-            if kind == "truncated":
-                value = whole[: data % len(whole)]
-            elif kind == "framed":
-                value = frame(int.from_bytes(data[:4].ljust(4, b"\0")) % 1_000_000 + 1, data[4:])
-            else:
-                value = data
+        for i, payload in enumerate(payloads):
+            value = materialise(payload, whole)
             key = f"fuzz-{token}-{i}".encode()
             producer.send(topic, key=key, value=value).get(timeout=30)
             sent[key] = value

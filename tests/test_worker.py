@@ -31,6 +31,7 @@ from projections import launcher, store
 from projections.lag import wait_for_offsets
 from projections.status import group_id, served_zones
 from projections.tables import READ_MODELS
+from tests.byte_fuzz import PAYLOADS, Payload, materialise
 from tests.shared_events import crossing
 from tests.shared_stream import (
     SharedProducer,
@@ -250,12 +251,6 @@ def test_the_worker_resumes_from_the_database_offsets_not_from_the_group_offsets
 
 # -- fuzzing a shared topic ---------------------------------------------------------------------------------
 _FUZZ_ID = iter(range(1_000_000))
-_PAYLOAD = st.one_of(
-    st.binary(max_size=160).map(lambda b: ("random", b)),
-    st.integers(0, 10_000).map(lambda n: ("truncated", n)),  # a valid record cut after n % len bytes
-    st.just(("empty", b"")),
-    st.binary(min_size=1, max_size=40).map(lambda b: ("framed", b)),  # magic byte 0, a schema id, garbage
-)
 
 
 @fuzz_settings(
@@ -265,9 +260,9 @@ _PAYLOAD = st.one_of(
     phases=[Phase.explicit, Phase.generate],  # no shrinking: each example runs a worker on a real broker
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(payloads=st.lists(_PAYLOAD, min_size=4, max_size=14))
+@given(payloads=st.lists(PAYLOADS, min_size=4, max_size=14))
 def test_random_and_truncated_bytes_on_a_shared_topic_are_dead_letters_and_the_partition_moves_on(
-    sqlite_worker: HubSettings, zone: str, registry: str, payloads: list[tuple[str, Any]]
+    sqlite_worker: HubSettings, zone: str, registry: str, payloads: list[Payload]
 ) -> None:
     worker = sqlite_worker
     run = next(_FUZZ_ID)
@@ -278,14 +273,8 @@ def test_random_and_truncated_bytes_on_a_shared_topic_are_dead_letters_and_the_p
     with SharedProducer(worker, registry) as producer:
         good = producer.publish(zone, [before])
         _, whole = producer.encode(zone, valid)
-        for kind, data in payloads:
-            if kind == "truncated":
-                value = whole[: data % len(whole)]
-            elif kind == "framed":
-                value = frame(int.from_bytes(data[:4].ljust(4, b"\0")) % 1_000_000 + 1, data[4:])
-            else:
-                value = data
-            fuzz.append(producer.publish_raw(topic, key, value))
+        for payload in payloads:
+            fuzz.append(producer.publish_raw(topic, key, materialise(payload, whole)))
         good += producer.publish(zone, [valid])
     launcher.start(worker, [zone], timeout_s=WAIT_S)
     try:
