@@ -49,6 +49,9 @@ CHROMIUM_ARGS = [
 ]
 OUTPUT = Path(os.environ.get("HUB_TEST_OUTPUT", Path(__file__).resolve().parents[1] / "build" / "test-output"))
 TIMEOUT_MS = 30_000
+# The first view of a zone's year computes its suppression (every period, with the zones before it): seconds
+# on a busy machine. Every expectation waits as long as the page's own timeout, not expect's 5 s default.
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
