@@ -210,8 +210,12 @@ def read_ranges(
     *,
     client_id: str,
     timeout_s: float | None = None,
+    read_committed: bool = True,
 ) -> Iterator[ConsumerRecord]:
     """The committed records of each partition in its window ``[start, stop)`` (read_committed).
+
+    ``read_committed=False`` returns every record written there, aborted or open ones too: for
+    diagnostics only, never for state.
 
     Records come partition by partition in offset order. Raises :class:`BrokerError` when no
     partition moves for ``timeout_s`` (default: the request timeout, at least 30 s); a refusal is a
@@ -221,7 +225,7 @@ def read_ranges(
     if not wanted:
         return
     timeout = timeout_s if timeout_s is not None else max(settings.request_timeout_s, 30.0)
-    with KafkaReader(settings, client_id=client_id, read_committed=True) as reader:
+    with KafkaReader(settings, client_id=client_id, read_committed=read_committed) as reader:
         reader.assign({tp: start for tp, (start, _) in wanted.items()})
         remaining = set(wanted)
         positions = {tp: wanted[tp][0] for tp in wanted}
@@ -260,20 +264,30 @@ def written_ends(
 
 
 def read_topic(
-    settings: HubSettings, topic: str, *, client_id: str = "hub-reader", timeout_s: float | None = None
+    settings: HubSettings,
+    topic: str,
+    *,
+    client_id: str = "hub-reader",
+    timeout_s: float | None = None,
+    read_committed: bool = True,
 ) -> Iterator[ConsumerRecord]:
     """Every committed record of ``topic``, all partitions, from the beginning to what is written now.
 
     Holds every record committed before the call (it reads to :func:`written_ends`, so it waits for a
     transaction still open there). Raises :class:`BrokerError` if the topic does not exist, Kafka fails,
-    or no partition moves for ``timeout_s``.
+    or no partition moves for ``timeout_s``. ``read_committed=False``: every record written, as in
+    :func:`read_ranges`.
     """
     with KafkaReader(settings, client_id=client_id, read_committed=True) as reader:
         tps = reader.partitions([topic])
         begins = reader.beginning_offsets(tps)
     ends = written_ends(settings, tps, client_id=client_id)
     yield from read_ranges(
-        settings, {tp: (begins[tp], ends[tp]) for tp in tps}, client_id=client_id, timeout_s=timeout_s
+        settings,
+        {tp: (begins[tp], ends[tp]) for tp in tps},
+        client_id=client_id,
+        timeout_s=timeout_s,
+        read_committed=read_committed,
     )
 
 

@@ -102,3 +102,11 @@ def test_an_open_transaction_does_not_hide_a_record_committed_after_it(kafka: Hu
     finally:
         zombie.close(timeout=10)
         writer.close(timeout=10)
+
+
+def test_a_read_for_diagnostics_also_returns_what_was_aborted(kafka: HubSettings) -> None:
+    topic, _last = _written(kafka, [b"kept"], [b"thrown-away"])
+    committed = [r.value for r in read_topic(kafka, topic, client_id="test-reader")]
+    everything = [r.value for r in read_topic(kafka, topic, client_id="test-reader", read_committed=False)]
+    assert committed == [b"kept"]
+    assert everything == [b"kept", b"thrown-away"]

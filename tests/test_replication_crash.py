@@ -24,6 +24,7 @@ from hub import local_kafka, naming
 from hub.process import read_status
 from hub.replication.flow import FlowSpec
 from hub.replication.wiring import files
+from hub.settings import HubSettings
 from hub.transfers.record import decode, record_key
 from tests.fixtures.clusters import RegionStack
 from tests.fixtures.replication import Sent, event_ids, produce, read_committed, stack_side
@@ -56,6 +57,17 @@ def _wait_copying(status: Path, proc: subprocess.Popen[bytes], log: Path, *, aft
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+
+
+def _broker_warnings(settings: HubSettings, lines: int = 60) -> str:
+    """The target broker's last WARN and ERROR lines, so a failure here can be read after the run."""
+    server_log = local_kafka.paths(settings).logs / "server.log"
+    if not server_log.exists():
+        return f"(no {server_log})"
+    found = [
+        line for line in server_log.read_text(errors="replace").splitlines() if "] WARN " in line or "] ERROR " in line
+    ]
+    return f"{server_log}, its last WARN/ERROR lines:\n" + "\n".join(found[-lines:])
 
 
 def _produce_round(stack: RegionStack) -> list[Sent]:
@@ -108,7 +120,9 @@ def test_every_event_lands_exactly_once_through_three_sigkills_and_a_target_brok
         admin = region_stack.admin("hk")
         deadline = time.monotonic() + 180
         while not wanted <= set(event_ids(read_committed(admin, topics), admin.schema_registry_url)):
-            assert proc.poll() is None, f"the replicator exited ({proc.returncode}):\n{log.read_text()[-3000:]}"
+            assert proc.poll() is None, (
+                f"the replicator exited ({proc.returncode}):\n{log.read_text()[-3000:]}\n{_broker_warnings(hk)}"
+            )
             assert time.monotonic() < deadline, f"not every event arrived (seed {seed}):\n{log.read_text()[-3000:]}"
             time.sleep(1)
         os.killpg(proc.pid, signal.SIGTERM)

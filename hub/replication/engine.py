@@ -237,9 +237,15 @@ class _Session:
                     f"{naming.TRANSFERS_TOPIC} (`hub audit verify`)"
                 )
         if have > len(on_target):
+            written = target_side.uncommitted_seqs(owner.target, flow, above=len(on_target))
+            where = (
+                f"the target's log holds seq {', '.join(map(str, written))} outside any committed transaction"
+                if written
+                else "the target's log holds none of them at all"
+            )
             raise ReplicationError(
                 f"flow {flow.name}: the source's {naming.TRANSFERS_TOPIC} is ahead of the target's "
-                f"(seq {have} > {len(on_target)}): a record was committed on the source only"
+                f"(seq {have} > {len(on_target)}): a record was committed on the source only ({where})"
             )
         if missing:
             self._append_to_source(missing)

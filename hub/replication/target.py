@@ -86,4 +86,12 @@ def chain_records(settings: HubSettings, flow: FlowSpec, *, side: str) -> list[T
     return records
 
 
-__all__ = ["chain_records", "ensure_copies", "require", "resume"]
+def uncommitted_seqs(settings: HubSettings, flow: FlowSpec, *, above: int) -> list[int]:
+    """Seqs above ``above`` of the flow's records written to the target's ``hub.transfers`` but never
+    committed (aborted, or still open): a diagnostic for a log that is short, never state."""
+    key = record_key(flow.chain)
+    found = read_topic(settings, naming.TRANSFERS_TOPIC, client_id=f"{flow.principal}.diagnose", read_committed=False)
+    return sorted({s for r in found if r.key == key and (s := decode(r.value).seq) > above})
+
+
+__all__ = ["chain_records", "ensure_copies", "require", "resume", "uncommitted_seqs"]
