@@ -38,7 +38,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from hub import naming
-from hub.errors import ReplicationError
+from hub.errors import HubError, ReplicationError
 from hub.process import StatusFile
 from hub.replication import batch as batches
 from hub.replication import positions as stored
@@ -237,12 +237,15 @@ class _Session:
                     f"{naming.TRANSFERS_TOPIC} (`hub audit verify`)"
                 )
         if have > len(on_target):
-            written = target_side.uncommitted_seqs(owner.target, flow, above=len(on_target))
-            where = (
-                f"the target's log holds seq {', '.join(map(str, written))} outside any committed transaction"
-                if written
-                else "the target's log holds none of them at all"
-            )
+            try:
+                written = target_side.uncommitted_seqs(owner.target, flow, above=len(on_target))
+                where = (
+                    f"the target's log holds seq {', '.join(map(str, written))} outside any committed transaction"
+                    if written
+                    else "the target's log holds none of them at all"
+                )
+            except HubError as exc:  # the diagnosis must not turn a stop into a retry
+                where = f"the target's uncommitted records could not be read: {exc}"
             raise ReplicationError(
                 f"flow {flow.name}: the source's {naming.TRANSFERS_TOPIC} is ahead of the target's "
                 f"(seq {have} > {len(on_target)}): a record was committed on the source only ({where})"
