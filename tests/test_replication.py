@@ -10,7 +10,9 @@ aliases of their own. Fixtures: ``tests/fixtures/clusters.py``; helpers:
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import threading
 import uuid
 from collections import Counter
@@ -19,7 +21,7 @@ from typing import Any
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from hub import kafka_acls, naming, topology
+from hub import kafka_acls, local_kafka, naming, topology
 from hub.acl_plan import Operation
 from hub.errors import KafkaAuthError, ReplicationError
 from hub.kafka_admin import admin_client, apply_topics
@@ -30,6 +32,7 @@ from hub.replication.engine import Replicator, Tuning
 from hub.replication.flow import FlowSpec
 from hub.replication.metrics import serve
 from hub.replication.progress import Progress
+from hub.replication.transactions import TransactionalProducer
 from hub.replication.wiring import setup
 from hub.schemas import schema_text
 from hub.settings import HubSettings
@@ -265,6 +268,25 @@ def test_a_source_log_left_short_by_a_failure_after_the_commit_catches_up_at_the
     assert len(short) < len(full) and full[: len(short)] == short
     copy_all(region_stack, r"shared\.gba\.case-opened")
     assert log(cn) == log(hk) == full, "the next start appended exactly what the source lacked"
+
+
+def test_closing_a_producer_whose_broker_does_not_answer_leaves_no_sender_behind(region_stack: RegionStack) -> None:
+    hk = region_stack.admin("hk")
+    topic = f"t-close-{uuid.uuid4().hex[:8]}"
+    apply_topics(hk, [TopicSpec(topic, 1, 1, {})])
+    producer = TransactionalProducer(hk, transactional_id=f"test.{topic}", client_id=topic, timeout_s=2.0)
+    pid = local_kafka.running_pid(hk)
+    assert pid is not None
+    producer.begin()
+    producer.offsets([producer.send(topic, b"written")])  # the topic's metadata is known from here on
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        producer.send(topic, b"pending")
+        producer.close(0)  # kafka-python's own close raises here, its sender left running
+        sender = producer._producer._sender
+        assert not sender.is_alive(), "a zombie with the flow's transactional id would go on retrying"
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 # -- on the single-cluster session broker: records a flow must refuse ------------------------------------

@@ -120,11 +120,16 @@ class TransactionalProducer:
 
     def offsets(self, futures: Sequence[FutureRecordMetadata]) -> list[int]:
         """Flush, then the offset each send got (in order)."""
-        self._call(lambda: self._producer.flush(timeout=self.timeout_s), "flush its records")
-        return [self._call(functools.partial(self._offset, f), "write a record") for f in futures]
+        return [offset for _, offset in self.placements(futures)]
 
-    def _offset(self, future: FutureRecordMetadata) -> int:
-        return int(future.get(timeout=self.timeout_s).offset)
+    def placements(self, futures: Sequence[FutureRecordMetadata]) -> list[tuple[int, int]]:
+        """Flush, then the (partition, offset) each send got (in order)."""
+        self._call(lambda: self._producer.flush(timeout=self.timeout_s), "flush its records")
+        return [self._call(functools.partial(self._placement, f), "write a record") for f in futures]
+
+    def _placement(self, future: FutureRecordMetadata) -> tuple[int, int]:
+        meta = future.get(timeout=self.timeout_s)
+        return int(meta.partition), int(meta.offset)
 
     def commit(self) -> None:
         self._finish(commit=True)
@@ -144,8 +149,22 @@ class TransactionalProducer:
             raise self._failed(KafkaTimeoutError(f"no answer within {self.timeout_s:g}s"), doing)
 
     def close(self, timeout_s: float | None = None) -> None:
-        with contextlib.suppress(KafkaError, OSError):
+        """Close, waiting up to ``timeout_s`` for what is pending; its sender thread is gone when this returns.
+
+        kafka-python's ``close`` flushes first and raises if records are still pending (a broker that is
+        away), leaving its sender running: a zombie with this transactional id that would go on retrying
+        in this process, and could fence the producer that replaces it. That sender is stopped here.
+        """
+        try:
             self._producer.close(timeout=self.timeout_s if timeout_s is None else timeout_s)
+        except (KafkaError, OSError):
+            sender = self._producer._sender
+            sender.force_close()  # fails what is pending instead of sending it
+            sender.join(self.timeout_s)
+            with contextlib.suppress(KafkaError, OSError):
+                self._producer.close(timeout=0)
+            if sender.is_alive():
+                log.warning("producer %s: its sender thread did not stop", self.transactional_id)
 
 
 def _denied_topics(exc: BaseException) -> str | None:
