@@ -193,6 +193,39 @@ class KafkaReader:
             )
         return int(found)
 
+    def read(
+        self, windows: Mapping[TopicPartitionKey, tuple[int, int]], *, timeout_s: float | None = None
+    ) -> Iterator[ConsumerRecord]:
+        """The records of each partition in its window ``[start, stop)``, as :func:`read_ranges` (which see).
+
+        Reassigns this reader to the windows' partitions; a reader kept open reads window after window
+        without a new connection and login each time.
+        """
+        wanted = {tp: window for tp, window in windows.items() if window[1] > window[0]}
+        if not wanted:
+            return
+        timeout = timeout_s if timeout_s is not None else max(self.settings.request_timeout_s, 30.0)
+        self.assign({tp: start for tp, (start, _) in wanted.items()})
+        remaining = set(wanted)
+        positions = {tp: wanted[tp][0] for tp in wanted}
+        moved_at = time.monotonic()
+        while remaining:
+            records = self.poll()
+            yield from (r for r in records if r.offset < wanted[(r.topic, r.partition)][1])
+            for tp in list(remaining):
+                now = self.position(tp)
+                if now != positions[tp]:
+                    positions[tp] = now
+                    moved_at = time.monotonic()
+                if now >= wanted[tp][1]:
+                    remaining.discard(tp)
+            if remaining and time.monotonic() - moved_at > timeout:
+                stuck = ", ".join(f"{t}[{p}]@{positions[(t, p)]}/{wanted[(t, p)][1]}" for t, p in sorted(remaining))
+                raise BrokerError(
+                    f"reading stalled at {stuck}: nothing moved for {timeout:g}s (a transaction still open "
+                    "there holds read_committed readers back until it is decided or times out)"
+                )
+
     def _failed(self, exc: KafkaError, message: str) -> HubError:
         """Kafka refusing this reader (no ACL lets it READ or DESCRIBE) in one line; anything else a BrokerError."""
         return refusal(exc, self.settings, operation="READ") or BrokerError(message)
@@ -221,31 +254,8 @@ def read_ranges(
     partition moves for ``timeout_s`` (default: the request timeout, at least 30 s); a refusal is a
     :class:`~hub.errors.KafkaAuthError`.
     """
-    wanted = {tp: window for tp, window in windows.items() if window[1] > window[0]}
-    if not wanted:
-        return
-    timeout = timeout_s if timeout_s is not None else max(settings.request_timeout_s, 30.0)
     with KafkaReader(settings, client_id=client_id, read_committed=read_committed) as reader:
-        reader.assign({tp: start for tp, (start, _) in wanted.items()})
-        remaining = set(wanted)
-        positions = {tp: wanted[tp][0] for tp in wanted}
-        moved_at = time.monotonic()
-        while remaining:
-            records = reader.poll()
-            yield from (r for r in records if r.offset < wanted[(r.topic, r.partition)][1])
-            for tp in list(remaining):
-                now = reader.position(tp)
-                if now != positions[tp]:
-                    positions[tp] = now
-                    moved_at = time.monotonic()
-                if now >= wanted[tp][1]:
-                    remaining.discard(tp)
-            if remaining and time.monotonic() - moved_at > timeout:
-                stuck = ", ".join(f"{t}[{p}]@{positions[(t, p)]}/{wanted[(t, p)][1]}" for t, p in sorted(remaining))
-                raise BrokerError(
-                    f"reading stalled at {stuck}: nothing moved for {timeout:g}s (a transaction still open "
-                    "there holds read_committed readers back until it is decided or times out)"
-                )
+        yield from reader.read(windows, timeout_s=timeout_s)
 
 
 def written_ends(
