@@ -10,6 +10,7 @@ aliases of their own. Fixtures: ``tests/fixtures/clusters.py``; helpers:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -27,7 +28,7 @@ from hub.errors import KafkaAuthError, ReplicationError
 from hub.kafka_admin import admin_client, apply_topics
 from hub.orgunits import org_units
 from hub.registry.client import RegistryClient
-from hub.replication import positions
+from hub.replication import engine, positions
 from hub.replication.engine import Replicator, Tuning
 from hub.replication.flow import FlowSpec
 from hub.replication.metrics import serve
@@ -268,6 +269,44 @@ def test_a_source_log_left_short_by_a_failure_after_the_commit_catches_up_at_the
     assert len(short) < len(full) and full[: len(short)] == short
     copy_all(region_stack, r"shared\.gba\.case-opened")
     assert log(cn) == log(hk) == full, "the next start appended exactly what the source lacked"
+
+
+def test_a_commit_the_target_acknowledged_but_lost_is_copied_again_and_never_reaches_the_source_log(
+    region_stack: RegionStack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    cn, hk = stack_side(region_stack, "cn"), stack_side(region_stack, "hk")
+    topic = naming.shared_topic("gba", "CaseOpened")
+    copy_all(region_stack, None)  # both logs equal from here on
+    sent = produce(cn, topic, 20, partition=lambda i: i % 2)
+    flow = stack_flow(region_stack, r"shared\.gba\.case-opened", batch_records=5)
+    lost: list[int] = []
+
+    class LosesItsSecondCommit(engine.TransactionalProducer):
+        """A target broker that answers the flow's second commit as done, then holds it aborted."""
+
+        commits = 0
+
+        def commit(self) -> None:
+            if self.transactional_id == flow.flow.transactional_id:
+                LosesItsSecondCommit.commits += 1
+                if LosesItsSecondCommit.commits == 2:
+                    lost.append(1)
+                    self._finish(commit=False)
+                    return
+            super().commit()
+
+    monkeypatch.setattr(engine, "TransactionalProducer", LosesItsSecondCommit)
+    with caplog.at_level(logging.WARNING, logger="hub.replication"):
+        done = flow.run(until_caught_up=True)
+    assert lost == [1] and done.restarts >= 1
+    assert "the target acknowledged the commit of seq" in caplog.text
+    counts = Counter(event_ids(read_committed(hk.admin, [f"cn.{topic}"]), hk.registry_url))
+    assert {counts[s.event_id] for s in sent} == {1}, "the lost transaction's records were copied again, once"
+    key = record_key("cn->hk")
+    on_target = [decode(r.value) for r in read_committed(hk.admin, [naming.TRANSFERS_TOPIC]) if r.key == key]
+    on_source = [decode(r.value) for r in read_committed(cn.admin, [naming.TRANSFERS_TOPIC]) if r.key == key]
+    assert [r.seq for r in on_target] == list(range(1, len(on_target) + 1)), "no gap where the lost commit was"
+    assert [r.digest for r in on_source] == [r.digest for r in on_target]
 
 
 def test_closing_a_producer_whose_broker_does_not_answer_leaves_no_sender_behind(region_stack: RegionStack) -> None:

@@ -8,8 +8,11 @@ Per batch of source records, ONE Kafka transaction on the target holds:
    (``hub.transfers``), with the target offsets the copies got;
 3. the source positions reached and the chain head (``hub.replication.offsets``).
 
-After the commit, the same transfer records are appended to ``hub.transfers``
-on the source (a transaction of their own). Guarantees:
+A transaction commits only once the one before it shows committed on the
+target (read back with ``read_committed`` while this one is open); then that
+one's transfer records are appended to ``hub.transfers`` on the source (a
+transaction of their own). The last is read back when the flow is idle, at
+least every ``status_every_s`` and before a graceful stop. Guarantees:
 
 - **exactly once on the target** for ``read_committed`` readers: a session
   starts by fencing the flow's previous producer (which aborts whatever it had
@@ -23,6 +26,12 @@ on the source (a transaction of their own). Guarantees:
 - a refusal (:class:`~hub.errors.KafkaAuthError`), a record that must not be
   copied or a fenced producer (:class:`~hub.errors.ReplicationError`) stops the
   flow with one line, never retried;
+- the source's transfer log is never ahead of the target's: it is only given
+  records read back committed from the target, never on the strength of an
+  acknowledged commit alone. A commit acknowledged but not found committed
+  there (a broker that lost it) ends the session like any outage before
+  anything commits after it, so the next session copies those records again
+  from what the target holds, and the chain has no gap;
 - the source's transfer log catches up with the target's on every start: the
   records of this flow it lacks are appended, by seq, so it is never short for
   long and never holds one twice.
@@ -38,7 +47,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from hub import naming
-from hub.errors import HubError, ReplicationError
+from hub.errors import BrokerError, HubError, ReplicationError
+from hub.kafka_reader import KafkaReader
 from hub.process import StatusFile
 from hub.replication import batch as batches
 from hub.replication import positions as stored
@@ -154,6 +164,9 @@ class _Session:
         self.positions: dict[TopicPartitionKey, int] = {}
         self.head = ChainHead.start()
         self._in_transaction = False
+        # committed on the target, not yet seen there: (record, its bytes, partition, offset in hub.transfers)
+        self._unconfirmed: list[tuple[TransferRecord, bytes, int, int]] = []
+        self._confirmer: KafkaReader | None = None
 
     def __enter__(self) -> _Session:
         return self
@@ -165,8 +178,9 @@ class _Session:
         for producer in (self._out, self._log):
             if producer is not None:
                 producer.close(0 if failed else None)
-        if self._reader is not None:
-            self._reader.close()
+        for reader in (self._reader, self._confirmer):
+            if reader is not None:
+                reader.close()
         if self._translator is not None:
             self._translator.close()
 
@@ -203,6 +217,7 @@ class _Session:
             timeout_s=t.timeout_s or owner.target.request_timeout_s,
         )
         self._reader = SourceReader(owner.source, flow, max_records=t.batch_records)
+        self._confirmer = KafkaReader(owner.target, client_id=f"{flow.principal}.confirm", read_committed=True)
         start = self._reader.assign(topics, self.positions)
         self.positions = {**start, **self.positions}
         self._topics: list[SourceTopic] = topics
@@ -268,6 +283,35 @@ class _Session:
             producer.abort()
             raise
 
+    def _confirm(self) -> None:
+        """Append to the source's log the records committed since the last call, once the target shows them.
+
+        Raises :class:`BrokerError` (the session ends, the next resumes from the target) if one of them
+        is not committed there: nothing the target does not hold reaches the source's log.
+        """
+        pending, reader = self._unconfirmed, self._confirmer
+        if not pending or reader is None:
+            return
+        windows: dict[TopicPartitionKey, tuple[int, int]] = {}
+        for _, _, partition, offset in pending:
+            lo, hi = windows.get((naming.TRANSFERS_TOPIC, partition), (offset, offset + 1))
+            windows[(naming.TRANSFERS_TOPIC, partition)] = (min(lo, offset), max(hi, offset + 1))
+        key = record_key(self.flow.chain)
+        try:
+            shown = {(r.partition, r.offset): r.value for r in reader.read(windows) if r.key == key}
+        except BaseException:
+            reader.close()  # reopened on the next call
+            raise
+        lost = [r.seq for r, value, partition, offset in pending if shown.get((partition, offset)) != value]
+        if lost:
+            raise BrokerError(
+                f"flow {self.flow.name}: the target acknowledged the commit of seq {lost[0]}..{lost[-1]} but "
+                f"its {naming.TRANSFERS_TOPIC} does not hold them committed; copying them again from what the "
+                "target holds (the source's log was not given them)"
+            )
+        self._append_to_source([r for r, _, _, _ in pending])
+        self._unconfirmed = []
+
     # -- steady state ------------------------------------------------------------------------------
     def run(self, *, until_caught_up: bool) -> None:
         self.open()
@@ -276,10 +320,12 @@ class _Session:
             copied = self.step()
             now = time.monotonic()
             if copied == 0 or now - last_status >= self.tuning.status_every_s:
+                self._confirm()
                 caught_up = self.measure()
                 last_status = now
                 if copied == 0 and caught_up and until_caught_up:
                     return
+        self._confirm()
 
     def _poll(self) -> list[batches.SourceRecord]:
         reader, t = self._reader, self.tuning
@@ -322,7 +368,8 @@ class _Session:
             record, head = append(head, transfer, self.owner.key)
             chained.append(record)
         key = record_key(self.flow.chain)
-        recorded = [out.send(naming.TRANSFERS_TOPIC, encode(record), key=key) for record in chained]
+        values = [encode(record) for record in chained]
+        recorded = [out.send(naming.TRANSFERS_TOPIC, value, key=key) for value in values]
         reached = batches.positions_after(records)
         recorded += [
             out.send(naming.REPLICATION_OFFSETS_TOPIC, v, key=k)
@@ -330,14 +377,17 @@ class _Session:
         ]
         # every record of the transaction acknowledged before the commit is asked for: a send that failed
         # (its partition perhaps never added to the transaction) must abort it, never commit the copies alone
-        out.offsets(recorded)
+        placed = out.placements(recorded)
+        self._confirm()  # nothing commits after a transaction the target does not show committed
         out.commit()
         self._in_transaction = False
         self.positions.update(reached)
         self.head = head
         self.progress.committed(len(copies), time.monotonic())
         self.progress.state = "copying"
-        self._append_to_source(chained)
+        self._unconfirmed += [
+            (r, v, p, o) for r, v, (p, o) in zip(chained, values, placed[: len(chained)], strict=True)
+        ]
         return len(copies)
 
     def measure(self) -> bool:
