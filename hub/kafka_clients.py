@@ -367,17 +367,20 @@ def new_confluent_producer(
         "logger": logging.getLogger("kafka.librdkafka"),  # its log lines through logging, as kafka-python's
     }
     producer = Producer(config)
-    try:
-        producer.list_topics(timeout=bound)  # connect and log in now, as kafka-python's constructor does
-    except KafkaException as exc:  # why is in the error callback
-        refused = [e for e in errors if e.code() == -169]
-        if refused:
-            denied = refusal(SaslAuthenticationFailedError(refused[0].str()), settings)
-            if denied is not None:
-                raise denied from exc
-        if _tcp_open(settings):
-            raise _no_session(settings, security_protocol(settings), bound) from exc
-        raise BrokerError(f"no Kafka broker answered at {describe(settings)} within {bound:g}s") from exc
+    for last in (False, True):  # a timeout while the port is open is tried once more, as _open says why
+        try:
+            producer.list_topics(timeout=bound)  # connect and log in now, as kafka-python's constructor does
+            break
+        except KafkaException as exc:  # why is in the error callback
+            refused = [e for e in errors if e.code() == -169]
+            if refused:
+                denied = refusal(SaslAuthenticationFailedError(refused[0].str()), settings)
+                if denied is not None:
+                    raise denied from exc
+            if not _tcp_open(settings):
+                raise BrokerError(f"no Kafka broker answered at {describe(settings)} within {bound:g}s") from exc
+            if last:
+                raise _no_session(settings, security_protocol(settings), bound) from exc
     return ConfluentProducer(producer, bound, KafkaException)
 
 
@@ -462,6 +465,24 @@ def _no_session(settings: HubSettings, protocol: str, timeout_s: float) -> Kafka
 
 
 def _open(kind: Any, config: dict[str, Any], cluster: Cluster, timeout_s: float, *, hint: str = "") -> Any:
+    """``kind(**config)``, its failure translated: a refused login, TLS, no session, no broker.
+
+    A timeout while the port is open is tried once more before it is called "no session": a broker that comes
+    back late in the window (a restart) gets no reconnect from kafka-python before its timeout, its backoff having
+    grown to many seconds while the port was closed, so only a second attempt tells that from a login refused
+    without a word.
+    """
+    try:
+        return _attempt(kind, config, cluster, timeout_s, hint=hint, last=False)
+    except _PortOpen:
+        return _attempt(kind, config, cluster, timeout_s, hint=hint, last=True)
+
+
+class _PortOpen(Exception):
+    """An attempt timed out while the broker's port accepts connections."""
+
+
+def _attempt(kind: Any, config: dict[str, Any], cluster: Cluster, timeout_s: float, *, hint: str, last: bool) -> Any:
     _quiet_clear_text_warning(config)
     catcher = _RefusalCatcher()
     library = logging.getLogger("kafka")
@@ -482,6 +503,8 @@ def _open(kind: Any, config: dict[str, Any], cluster: Cluster, timeout_s: float,
                 "HUB_KAFKA_SSL_CAFILE names the CA that signed the brokers' certificates)"
             ) from exc
         if isinstance(exc, KafkaTimeoutError) and _tcp_open(cluster):
+            if not last:
+                raise _PortOpen from exc
             raise _no_session(settings, config["security_protocol"], timeout_s) from exc
         if isinstance(exc, KafkaTimeoutError):
             raise BrokerError(f"no Kafka broker answered at {describe(cluster)} within {timeout_s:g}s{hint}") from exc
