@@ -16,9 +16,12 @@ poison encoders (which register the raw schemas in the registry they are given).
 - :func:`poison_records` are raw records a district could write but the gateway
   must refuse, each with the stage and a fragment of the reason its dead letter
   must name.
-- :func:`fault_plan` is the seeded list of faults and the chunk of the stream
-  after which each is injected, :func:`spread` deals the poison records to the
+- :func:`fault_plan` is the seeded list of faults (the replicator's kills and
+  the target broker's restart among them) and the chunk of the stream after
+  which each is injected, :func:`spread` deals the poison records to the
   chunks: the same seed gives the same plan, stream and poison.
+- :func:`stream_regions` are the regions the stream publishes in: the chaos
+  cluster homes them, the replication target the rest.
 """
 
 from __future__ import annotations
@@ -175,6 +178,11 @@ def _as_date(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
+def stream_regions() -> frozenset[str]:
+    """The regions whose districts the stream publishes in (those of :data:`PLACES`)."""
+    return frozenset(region for region, *_ in PLACES.values())
+
+
 def entitled(docs: list[Doc], zone: str = PARTNER_ZONE) -> set[str]:
     """The event ids of ``docs`` that cross into ``zone`` (the partner's entitlement)."""
     return {d["event_id"] for d in docs if zone in PLACES[d["district"]][3]}
@@ -283,29 +291,46 @@ def _visit(region: str, district: str, n: int) -> Doc:
 
 
 # -- the faults ---------------------------------------------------------------------------------------------
-#: SIGKILL one process and start it again; restart the broker or the registry; re-publish a slice of the stream.
-KILLS: Final = ("kill gateway", "kill projection worker", "kill subscriber")
-ONCE: Final = ("restart broker", "restart registry", "republish")
+#: SIGKILL one process and start it again; restart a broker or the registry; re-publish a slice of the stream.
+KILLS: Final = ("kill gateway", "kill projection worker", "kill subscriber", "kill replicator")
+ONCE: Final = ("restart broker", "restart registry", "restart target broker", "republish")
+#: The replicator is SIGKILLed this long (at most, seeded) after it has records to copy: any point of its cycle.
+KILL_DELAY_S: Final = 2.0
+#: Faults injected halfway through publishing their chunk: the replicator copies what arrives within a fraction
+#: of a second, so only a chunk still being published keeps it busy through the fault.
+MID_CHUNK: Final = frozenset({"kill replicator", "restart target broker"})
 
 
 @dataclass(frozen=True)
 class Fault:
     what: str
     after_chunk: int
-    """Injected once this chunk of the stream (1-based) is published, while the pipeline is busy with it."""
+    """Injected once this chunk of the stream (1-based) is published (halfway through it for the faults of
+    :data:`MID_CHUNK`), while the pipeline is busy with it."""
+    delay_s: float = 0.0
+    """How long after the process is busy it is killed (the replicator's kills; 0 for the others)."""
+
+    @property
+    def mid_chunk(self) -> bool:
+        return self.what in MID_CHUNK
+
+    def __str__(self) -> str:
+        return f"{self.what} after {self.after_chunk}" + (f" (+{self.delay_s:.2f}s)" if self.delay_s else "")
 
 
 def fault_plan(seed: int, kills: int, chunks: int) -> list[Fault]:
-    """``kills`` SIGKILLs of each process, one broker and one registry restart and one re-publication, each after
-    another chunk from the second on (so that each finds the pipeline busy with a chunk of its own), in the order
-    they are injected. Same seed, same plan."""
+    """``kills`` SIGKILLs of each process, one restart of each broker and of the registry and one
+    re-publication, each after another chunk from the second on (so that each finds the pipeline busy with a
+    chunk of its own), in the order they are injected; each replicator kill lands a seeded delay after the
+    replicator is busy. Same seed, same plan."""
     faults = [what for what in KILLS for _ in range(kills)] + list(ONCE)
     assert len(faults) < chunks, f"{len(faults)} faults need more than {chunks} chunks"
     rng = random.Random(f"chaos faults {seed}")
     rng.shuffle(faults)
+    after = rng.sample(range(2, chunks + 1), len(faults))
+    delays = [round(rng.uniform(0.0, KILL_DELAY_S), 2) if what == "kill replicator" else 0.0 for what in faults]
     return sorted(
-        (Fault(what, n) for what, n in zip(faults, rng.sample(range(2, chunks + 1), len(faults)), strict=True)),
-        key=lambda f: f.after_chunk,
+        (Fault(what, n, d) for what, n, d in zip(faults, after, delays, strict=True)), key=lambda f: f.after_chunk
     )
 
 

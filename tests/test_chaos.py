@@ -1,30 +1,48 @@
-"""The chaos run: a stream with poison records through the whole single-cluster pipeline, under faults.
+"""The chaos run: a stream with poison records through the whole pipeline and on to a second cluster, under faults.
 
-A secured broker of its own (SASL/SCRAM, ACLs; it is stopped and restarted
-mid-run, so not the session's), its registry, the gateway and the projection
-worker as managed processes, and ``hub subscribe --as hk`` into a JSON Lines
-sink, each component logged in as its own principal. The stream
-(:func:`tests.chaos_support.chaos_stream`, ``HUB_CHAOS_EVENTS`` events: a few
-thousand by default, 100,000 for ``make test-chaos``) is published in chunks
-by the district SDK, each district as itself, with poison records written raw
-between them. Publishing waits (on offsets, never a fixed sleep) until no
-stage is more than a few chunks behind, so each fault lands while the
-pipeline is busy. After seeded chunks (``HUB_CHAOS_SEED``, printed; the same
-seed gives the same stream, poison and plan) it SIGKILLs and restarts the
-gateway, the projection worker and the subscriber (several times each in the
-full run), stops and restarts the broker once and the registry once, and
-re-publishes a slice of the stream with ``hub publish`` (the same event ids).
+Two clusters of a topology of their own (:func:`chaos_topology`), each a
+secured broker (SASL/SCRAM, ACLs) with its registry on free ports, started as
+``hub stack up`` starts clusters, not the session's (both are restarted
+mid-run). The chaos cluster homes every region the stream publishes in (as the
+single-cluster hub does, regions of three jurisdictions); the target homes the
+one left, FJ, so the flow between them, ``chaos -> target``, copies
+``shared.mainland.*``. On the chaos cluster run the gateway and the projection
+worker as managed processes, ``hub subscribe --as hk`` into a JSON Lines sink,
+and ``hub replicate run --from chaos --to target``, each component logged in
+as its own principal (the replicator as ``replicator.chaos-target`` on both
+clusters). The stream (:func:`tests.chaos_support.chaos_stream`,
+``HUB_CHAOS_EVENTS`` events: a few thousand by default, 100,000 for ``make
+test-chaos``) is published in chunks by the district SDK, each district as
+itself, with poison records written raw between them. Publishing waits (on
+offsets, never a fixed sleep) until no stage is more than a few chunks behind,
+so each fault lands while the pipeline is busy. After seeded chunks
+(``HUB_CHAOS_SEED``, printed; the same seed gives the same stream, poison and
+plan) it SIGKILLs and restarts the gateway, the projection worker, the
+subscriber and the replicator (several times each in the full run; the
+replicator a seeded moment after it has records to copy), stops and restarts
+the chaos broker, the target broker (under the running replicator) and the
+registry once each, and re-publishes a slice of the stream with ``hub publish``
+(the same event ids).
 
 Then, once every stage has caught up:
 
-- no component died other than by the test's hand;
+- no component died other than by the test's hand, and the replicator stops on SIGTERM with exit 0;
 - every indicator of both zones equals ``tests.indicator_stream.expected``,
   computed from the input documents by independent code (with the shipped rates);
 - the partner's sink holds each event of ``gba`` exactly once, and nothing else;
 - ``hub.dlq`` holds exactly the poison records (by source coordinates), each
   with the stage and reason its kind calls for; a re-crossed batch after a
   SIGKILL may write a dead letter twice (at least once, as every output of the
-  gateway), and the copies must be the same letter.
+  gateway), and the copies must be the same letter;
+- the target, read with read_committed, holds each record of the flow's shared
+  topics exactly once: per partition the source's records, in order, with key,
+  body, headers and timestamp (a record the gateway re-crossed is two records
+  on both sides), no other copy of the chaos cluster, and their events, decoded
+  with the target's registry alone, are exactly the ``mainland`` events of the
+  input;
+- the flow's transfer log is one unbroken chain, the same in both clusters'
+  ``hub.transfers``, counting every copy once, and ``hub audit verify`` passes
+  on both.
 
 Every wait polls fresh reads (a new consumer, connection or file read per
 look) under a deadline and fails naming what was still behind.
@@ -46,28 +64,34 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
+import yaml
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
+from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from consumers.sinks.jsonl import OFFSETS_FILE, read_jsonl
-from hub import credentials, local_kafka, naming, topology
+from hub import credentials, local_kafka, naming
 from hub.agreements import default_agreements_dir, load_agreements
 from hub.agreements.keys import generate_key
 from hub.catalogue import EVENT_TYPES
 from hub.dlq import DeadLetter, decode_dead_letter
 from hub.errors import HubError
 from hub.gateway import launcher as gateways
-from hub.gateway.status import group_id
-from hub.kafka_admin import apply_topics, group_lag, shared_topics
+from hub.gateway.status import group_id, served_regions
+from hub.jurisdictions import Flow, all_cluster_settings, homed_regions, load_topology
+from hub.kafka_admin import group_lag, shared_topics
 from hub.kafka_clients import new_producer
 from hub.kafka_reader import KafkaReader, read_topic
-from hub.orgunits import REGIONS, org_units
+from hub.orgunits import org_units
 from hub.publishing.publisher import Ack, Publisher, Rejected
 from hub.registry import launcher as registry
 from hub.registry.client import RegistryClient
-from hub.settings import ENV_PREFIX, HubSettings, as_environment
+from hub.settings import ENV_PREFIX, HubSettings, as_environment, load_settings
 from hub.sql import make_engine
+from hub.stack import start_clusters, stop_clusters
+from hub.transfers.record import flow_of
 from projections import indicator_store, store
 from projections import launcher as workers
 from projections import status as worker_files
@@ -85,9 +109,11 @@ from tests.chaos_support import (
     poison_records,
     shipped_rates,
     spread,
+    stream_regions,
 )
-from tests.conftest import broker_settings, free_port
+from tests.fixtures.clusters import RegionStack, free_port_topology
 from tests.fixtures.postgres import PostgresServer
+from tests.fixtures.replication import audit_verify, broker_warnings, event_ids, one_chain, read_committed
 from tests.indicator_stream import PLACES, Doc, Key, expected
 from tests.subscriber_support import HUB
 
@@ -114,7 +140,28 @@ REPLAY: Final = f"{_SEED_VARIABLE}={SEED} {_EVENTS_VARIABLE}={EVENTS} replays th
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.chaos]
 
 
-# -- the cluster of the run ------------------------------------------------------------------------------
+# -- the clusters of the run -----------------------------------------------------------------------------
+#: The chaos cluster homes the regions the stream publishes in; the replication target the one left (FJ). Their
+#: flow copies the zones with members on both sides: ``mainland``, as ``chaos.shared.mainland.*``.
+SOURCE: Final = "chaos"
+TARGET: Final = "target"
+
+
+def chaos_topology(path: Path) -> Path:
+    """The run's topology, written to ``path``: :data:`SOURCE` and :data:`TARGET` on free ports (those
+    :func:`free_port_topology` picks). Neither declares a ``jurisdiction``: the chaos cluster homes regions of
+    three, as the single-cluster hub does."""
+    free = yaml.safe_load(free_port_topology(path).read_text(encoding="utf-8"))
+    ports = [body["local"] for body in free["jurisdictions"].values()]
+    homes = {SOURCE: stream_regions(), TARGET: frozenset(org_units().regions) - stream_regions()}
+    doc = {
+        "version": 1,
+        "jurisdictions": {name: {"regions": sorted(homes[name]), "local": ports[i]} for i, name in enumerate(homes)},
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
 @dataclass(frozen=True)
 class Cluster:
     settings: HubSettings
@@ -122,28 +169,45 @@ class Cluster:
     admin: HubSettings
     """The test's own observations (offsets, topics) log in as the admin super user."""
     registry_port: int
+    stack: RegionStack
+    """Both clusters of the run's topology: the chaos cluster (:data:`SOURCE`, the one above) and the target."""
+    flow: Flow
+    """The replication flow from the chaos cluster to the target."""
+
+    @property
+    def target(self) -> HubSettings:
+        return self.stack.clusters[TARGET]
+
+    @property
+    def target_admin(self) -> HubSettings:
+        return self.stack.admin(TARGET)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) -> Iterator[Cluster]:
-    """A secured broker of its own on free ports, the hub's topics, its registry, and a fresh read-model database."""
-    port, registry_port = free_port(), free_port()
-    home = broker_settings(
-        tmp_path_factory.mktemp("hub-chaos"), kafka_port=port, bootstrap_servers=f"127.0.0.1:{port}", kafka_heap="512m"
-    )
+    """The chaos cluster and the replication target as ``hub stack up`` starts a topology's clusters (in parallel,
+    secured, each with its logins, ACL plan, topic layout and registry), on free ports; the chaos cluster projects
+    into a fresh read-model database."""
+    root = tmp_path_factory.mktemp("hub-chaos")
+    base = load_settings(env_file=None, data_dir=root, topology_file=chaos_topology(root / "topology.yaml"))
+    layout = load_topology(base)
+    clusters = all_cluster_settings(base, layout)
     database = postgres.create_database("hub_chaos")
-    local_kafka.start(home)
+    clusters[SOURCE] = clusters[SOURCE].model_copy(update={"kafka_heap": "512m", "database_url": database})
     try:
-        admin = local_kafka.admin_settings(home)
-        apply_topics(admin, topology.expand(admin, org_units()), timeout_s=60)
-        url = registry.start(home, port=registry_port, timeout_s=120).url
+        start_clusters(clusters, Console(quiet=True))
         try:
-            update = {"schema_registry_url": url, "database_url": database}
-            yield Cluster(home.model_copy(update=update), admin.model_copy(update=update), registry_port)
+            home = clusters[SOURCE]
+            yield Cluster(
+                home,
+                local_kafka.admin_settings(home),
+                layout.get(SOURCE).local.registry_port,
+                RegionStack(base, layout, clusters),
+                layout.flow(SOURCE, TARGET),
+            )
         finally:
-            registry.stop(home)
+            stop_clusters(clusters)
     finally:
-        local_kafka.stop(home)
         postgres.drop_database(database)
 
 
@@ -151,17 +215,49 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) 
 @dataclass(frozen=True)
 class Behind:
     """What each stage still has to do, read fresh: raw records not committed by the gateway, shared records
-    not applied by the projection worker, ``gba`` records not stored by the subscriber."""
+    not applied by the projection worker, ``gba`` records not stored by the subscriber, records of the flow's
+    shared topics not copied to the target (committed) by the replicator."""
 
     gateway: int
     worker: int
     subscriber: int
+    replicator: int
 
     def most(self) -> int:
-        return max(self.gateway, self.worker, self.subscriber)
+        return max(self.gateway, self.worker, self.subscriber, self.replicator)
 
     def __str__(self) -> str:
-        return f"gateway {self.gateway}, projection worker {self.worker}, subscriber {self.subscriber} behind"
+        return (
+            f"gateway {self.gateway}, projection worker {self.worker}, subscriber {self.subscriber}, "
+            f"replicator {self.replicator} behind"
+        )
+
+
+@dataclass
+class FlowPositions:
+    """The source positions a flow reached, as the target's ``hub.replication.offsets`` holds them committed.
+
+    Each look is a fresh reader that reads on from where the last look stopped, up to the last stable offset
+    (so never ahead of what the target has committed), and folds the flow's position records (canonical JSON,
+    docs/replication.md) itself.
+    """
+
+    settings: HubSettings
+    flow: str
+    read_to: dict[tuple[str, int], int] = field(default_factory=dict)
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def look(self) -> dict[tuple[str, int], int]:
+        with KafkaReader(self.settings, client_id="chaos-probe.positions", read_committed=True) as reader:
+            tps = reader.partitions([naming.REPLICATION_OFFSETS_TOPIC])
+            stable = reader.end_offsets(tps)
+            windows = {tp: (self.read_to.get(tp, 0), end) for tp, end in stable.items()}
+            for r in reader.read(windows):
+                key = json.loads(r.key)
+                if key.get("flow") == self.flow and key.get("kind") == "position":
+                    self.positions[(key["topic"], key["partition"])] = json.loads(r.value)["next_offset"]
+        self.read_to.update(stable)
+        return dict(self.positions)
 
 
 @dataclass
@@ -173,6 +269,9 @@ class Pipeline:
     log: list[str] = field(default_factory=list)
     pids: dict[str, int] = field(default_factory=dict)
     subscriber: subprocess.Popen[bytes] | None = None
+    replicator: subprocess.Popen[bytes] | None = None
+    replicator_exit: int | None = None
+    """How the last replicator ended when the run stopped it (SIGTERM: 0 once it finished its transaction)."""
 
     def __post_init__(self) -> None:
         keys = {a.key_variable: generate_key() for a in load_agreements(default_agreements_dir()).values()}
@@ -180,7 +279,11 @@ class Pipeline:
         self.gateway_environ = self.environ | keys
         self.sink = self.folder / f"{PARTNER}-sink"
         self.raw_topics = sorted({naming.raw_topic(r, d, t) for d, (r, *_) in PLACES.items() for t in EVENT_TYPES})
-        self.gateway_group = group_id(REGIONS)
+        # the gateway serves what the chaos cluster homes
+        self.gateway_group = group_id(served_regions(None, homed_regions(self.settings)))
+        flow = self.cluster.flow
+        self.flow_topics = {naming.shared_topic(z, t) for z in flow.zones for t in EVENT_TYPES}
+        self.positions = FlowPositions(self.cluster.target_admin, flow.name)
 
     @property
     def settings(self) -> HubSettings:
@@ -213,6 +316,23 @@ class Pipeline:
             )
         self.pids["subscriber"] = self.subscriber.pid
 
+    def start_replicator(self) -> None:
+        """``hub replicate run`` of the flow, as its own process group: it logs in on both clusters as the
+        flow's principal, from the topology's local logins."""
+        flow = self.cluster.flow
+        args = [HUB, "replicate", "run", "--from", flow.source, "--to", flow.target]
+        with (self.folder / "replicator.log").open("ab") as out:
+            self.replicator = subprocess.Popen(
+                args,
+                env=self.environ | self.cluster.stack.env(),
+                cwd=self.folder,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pids["replicator"] = self.replicator.pid
+
     def child_env(self) -> dict[str, str]:
         return as_environment(self.settings, self.environ)
 
@@ -223,18 +343,22 @@ class Pipeline:
         elif component == "projection worker":
             pid = workers.kill(self.settings)
         else:
-            assert self.subscriber is not None
-            os.kill(self.subscriber.pid, signal.SIGKILL)
-            self.subscriber.wait(timeout=60)
-            assert self.subscriber.returncode == -signal.SIGKILL, f"the subscriber exited {self.subscriber.returncode}"
-            pid = self.subscriber.pid
+            proc = self.subscriber if component == "subscriber" else self.replicator
+            assert proc is not None
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+            assert proc.returncode == -signal.SIGKILL, f"the {component} exited {proc.returncode}"
+            pid = proc.pid
         assert pid == self.pids[component], f"the {component} ran as {pid}, not as the {self.pids[component]} started"
         return pid
 
     def start(self, component: str) -> None:
-        {"gateway": self.start_gateway, "projection worker": self.start_worker, "subscriber": self.start_subscriber}[
-            component
-        ]()
+        {
+            "gateway": self.start_gateway,
+            "projection worker": self.start_worker,
+            "subscriber": self.start_subscriber,
+            "replicator": self.start_replicator,
+        }[component]()
 
     def crashed(self) -> list[str]:
         """The components that are not running as the test last started them, each with the tail of its log."""
@@ -242,9 +366,8 @@ class Pipeline:
         running = {
             "gateway": gateways.running_pid(self.settings),
             "projection worker": workers.running_pid(self.settings),
-            "subscriber": self.subscriber.pid
-            if self.subscriber is not None and self.subscriber.poll() is None
-            else None,
+            "subscriber": _alive(self.subscriber),
+            "replicator": _alive(self.replicator),
         }
         for component, pid in running.items():
             if component in self.pids and pid != self.pids[component]:
@@ -256,16 +379,13 @@ class Pipeline:
             return gateways.paths_of(self.settings).log
         if component == "projection worker":
             return worker_files.paths(self.settings, workers.status(self.settings).group_id).log
-        return self.folder / "subscriber.log"
+        return self.folder / f"{component}.log"
 
     def stop_all(self) -> None:
+        if self.replicator is not None and self.replicator.poll() is None:
+            self.replicator_exit = _terminate(self.replicator)
         if self.subscriber is not None and self.subscriber.poll() is None:
-            self.subscriber.send_signal(signal.SIGTERM)
-            try:
-                self.subscriber.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.subscriber.kill()
-                self.subscriber.wait(timeout=60)
+            _terminate(self.subscriber)
         workers.stop(self.settings)
         gateways.stop(self.settings)
 
@@ -274,6 +394,8 @@ class Pipeline:
         """Each stage's backlog, or None when the broker or database does not answer this time (just restarted)."""
         admin = self.cluster.admin
         try:
+            # the flow's positions before the ends they are compared with: the backlog is never under-read
+            copied = self.positions.look()
             gateway = group_lag(admin, self.gateway_group, self.raw_topics).behind
             applied = {(r.topic, r.partition): r.next_offset for r in store.offset_rows(self.engine, READ_MODELS)}
             with KafkaReader(admin, client_id="chaos-probe") as reader:
@@ -283,7 +405,8 @@ class Pipeline:
         # the shared topics are written without transactions: their end offsets are their last records'
         worker = sum(max(0, end - applied.get(tp, 0)) for tp, end in ends.items())
         partner = sum(end for tp, end in ends.items() if naming.parse_shared_topic(tp[0]).zone == PARTNER_ZONE)
-        return Behind(gateway, worker, max(0, partner - self.stored_by_subscriber()))
+        replicator = sum(max(0, end - copied.get(tp, 0)) for tp, end in ends.items() if tp[0] in self.flow_topics)
+        return Behind(gateway, worker, max(0, partner - self.stored_by_subscriber()), replicator)
 
     def stored_by_subscriber(self) -> int:
         try:
@@ -321,7 +444,26 @@ class Pipeline:
         return None
 
 
-_FIELD: Final = {"gateway": "gateway", "projection worker": "worker", "subscriber": "subscriber"}
+_FIELD: Final = {
+    "gateway": "gateway",
+    "projection worker": "worker",
+    "subscriber": "subscriber",
+    "replicator": "replicator",
+}
+
+
+def _alive(proc: subprocess.Popen[bytes] | None) -> int | None:
+    return proc.pid if proc is not None and proc.poll() is None else None
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> int:
+    """SIGTERM ``proc`` and wait for it (SIGKILL after a minute); its exit code."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        return proc.wait(timeout=60)
 
 
 def _tail(path: Path, lines: int = 25) -> str:
@@ -397,10 +539,12 @@ def inject(fault: Fault, pipeline: Pipeline, docs_so_far: list[Doc], rng: random
     if what.startswith("kill "):
         component = what.removeprefix("kill ")
         found = pipeline.busy(component)
+        time.sleep(fault.delay_s)  # seeded: the replicator's kills land anywhere in its cycle
+        delayed = f", then {fault.delay_s:.2f}s" if fault.delay_s else ""
         pid = pipeline.kill(component)
         pipeline.start(component)
         pipeline.note(
-            f"SIGKILL {component} (pid {pid}, {found or 'idle'}) after chunk {fault.after_chunk}; "
+            f"SIGKILL {component} (pid {pid}, {found or 'idle'}{delayed}) {_when(fault)}; "
             f"restarted as {pipeline.pids[component]} in {time.monotonic() - began:.1f}s"
         )
     elif what == "restart broker":
@@ -410,12 +554,24 @@ def inject(fault: Fault, pipeline: Pipeline, docs_so_far: list[Doc], rng: random
         local_kafka.start(home, timeout_s=WAIT_S)
         pipeline.note(
             f"broker stopped in {stopped - began:.1f}s and restarted in {time.monotonic() - stopped:.1f}s "
-            f"after chunk {fault.after_chunk}"
+            f"{_when(fault)}"
+        )
+    elif what == "restart target broker":
+        # under the running replicator, while it has records to copy
+        found = pipeline.busy("replicator")
+        target = pipeline.cluster.target
+        began = time.monotonic()
+        local_kafka.stop(target)
+        stopped = time.monotonic()
+        local_kafka.start(target, timeout_s=WAIT_S)
+        pipeline.note(
+            f"target broker stopped in {stopped - began:.1f}s ({found or 'idle'}) and restarted in "
+            f"{time.monotonic() - stopped:.1f}s {_when(fault)}"
         )
     elif what == "restart registry":
         registry.stop(pipeline.settings)
         registry.start(pipeline.settings, port=pipeline.cluster.registry_port, timeout_s=WAIT_S)
-        pipeline.note(f"registry down and back in {time.monotonic() - began:.1f}s after chunk {fault.after_chunk}")
+        pipeline.note(f"registry down and back in {time.monotonic() - began:.1f}s {_when(fault)}")
     else:
         assert what == "republish", what
         size = min(REPUBLISH, len(docs_so_far))
@@ -424,9 +580,13 @@ def inject(fault: Fault, pipeline: Pipeline, docs_so_far: list[Doc], rng: random
         done.republished += size
         pipeline.note(
             f"re-published events {first}..{first + size - 1} ({size}) with hub publish in "
-            f"{time.monotonic() - began:.1f}s after chunk {fault.after_chunk}"
+            f"{time.monotonic() - began:.1f}s {_when(fault)}"
         )
     done.counts[what] += 1
+
+
+def _when(fault: Fault) -> str:
+    return f"{'halfway through' if fault.mid_chunk else 'after'} chunk {fault.after_chunk}"
 
 
 # -- reading the results ---------------------------------------------------------------------------------------
@@ -457,6 +617,67 @@ def differences(want: dict[Key, Decimal], got: dict[Key, Decimal]) -> str:
     return "; ".join(parts)
 
 
+Copy = tuple[bytes | None, bytes, tuple[tuple[str, bytes], ...], int]
+"""What a copy keeps of its source record: key, Avro body (after the 5-byte frame), headers, timestamp."""
+
+
+def by_partition(records: list[ConsumerRecord], alias: str | None = None) -> dict[tuple[str, int], list[Copy]]:
+    """Each partition's records in offset order, as :data:`Copy`; ``alias``: the records are copies
+    ``<alias>.<topic>``, filed under their source topic."""
+    out: dict[tuple[str, int], list[Copy]] = defaultdict(list)
+    for r in records:
+        topic = r.topic.removeprefix(f"{alias}.") if alias else r.topic
+        headers = tuple((k, bytes(v)) for k, v in r.headers)
+        out[(topic, r.partition)].append((r.key, bytes(r.value[5:]), headers, r.timestamp))
+    return dict(out)
+
+
+def partition_differences(want: dict[tuple[str, int], list[Copy]], got: dict[tuple[str, int], list[Copy]]) -> str:
+    """The partitions whose copies are not their source's records one for one (a few, and how many), or ``""``."""
+    found = []
+    for tp in sorted(set(want) | set(got)):
+        w, g = want.get(tp, []), got.get(tp, [])
+        if w != g:
+            first = next((i for i, (a, b) in enumerate(zip(w, g, strict=False)) if a != b), min(len(w), len(g)))
+            found.append(f"{tp[0]}[{tp[1]}]: {len(w)} records, {len(g)} copies, first difference at {first}")
+    return f"{len(found)} partitions differ: " + "; ".join(found[:6]) if found else ""
+
+
+def check_replication(cluster: Cluster, pipeline: Pipeline, docs: list[Doc]) -> str:
+    """The target, read with read_committed, holds each record of the flow's shared topics once (the same
+    records in the same order per partition, their events decoding with the target's registry alone) and no
+    other copy; the transfer log is one unbroken chain, the same on both clusters, that counts every copy; the
+    hub's auditor passes both. Returns the summary line."""
+    flow, target = cluster.flow, cluster.target_admin
+    topics = sorted(pipeline.flow_topics)
+    copy_topics = [naming.remote_topic(flow.source, t) for t in topics]
+    with KafkaReader(target, client_id="chaos-check") as reader:
+        landed = sorted(t for t in reader.topics() if t.startswith(f"{flow.source}."))
+    assert landed == copy_topics, f"copies on the target: {landed}, the flow's: {copy_topics}"
+
+    source_records = read_committed(cluster.admin, topics, timeout_s=WAIT_S)
+    copies = read_committed(target, copy_topics, timeout_s=WAIT_S)
+    wrong = partition_differences(by_partition(source_records), by_partition(copies, flow.source))
+    assert not wrong, f"the target's copies are not the source's records once each: {wrong}"
+    copied = Counter(event_ids(copies, target.schema_registry_url))
+    want = set().union(*(entitled(docs, zone) for zone in flow.zones))
+    assert set(copied) == want, (
+        f"{len(want - set(copied))} events of {', '.join(flow.zones)} not on the target, "
+        f"{len(set(copied) - want)} there that are not"
+    )
+
+    chain = one_chain(cluster.admin, target, flow_of(flow.source, flow.target))
+    assert {r.transfer.source_topic for r in chain} <= set(topics), "a transfer record of another topic"
+    assert sum(r.transfer.count for r in chain) == len(copies), "every committed copy is in exactly one transfer"
+    for name in (flow.target, flow.source):  # the hub's own auditor: signatures, chain, landed data
+        audit_verify(name, pipeline.environ | cluster.stack.env())
+    return (
+        f"target holds the {len(copies)} records of {len(topics)} {'/'.join(flow.zones)} topics once each "
+        f"({len(copied)} events, {len(copies) - len(copied)} gateway re-crossings copied as such); "
+        f"{len(chain)} transfer records, one chain on both clusters"
+    )
+
+
 # -- the run ------------------------------------------------------------------------------------------------------
 @pytest.mark.timeout(int(1200 + EVENTS * 0.03))
 def test_the_pipeline_loses_and_doubles_nothing_through_kills_restarts_republishing_and_poison(
@@ -478,7 +699,7 @@ def test_the_pipeline_loses_and_doubles_nothing_through_kills_restarts_republish
     pipeline = Pipeline(cluster, tmp_path, engine)
     pipeline.note(
         f"{len(docs)} events generated in {generated:.1f}s; {len(poison)} poison records; {len(chunks)} chunks; "
-        f"plan: " + ", ".join(f"{f.what} after {f.after_chunk}" for f in plan)
+        f"plan: " + ", ".join(str(f) for f in plan)
     )
     published = Published()
     injected = Injected()
@@ -488,7 +709,8 @@ def test_the_pipeline_loses_and_doubles_nothing_through_kills_restarts_republish
         pipeline.start_gateway()
         pipeline.start_worker()
         pipeline.start_subscriber()
-        pipeline.note("gateway, projection worker and subscriber running")
+        pipeline.start_replicator()
+        pipeline.note(f"gateway, projection worker, subscriber and replicator (flow {cluster.flow.name}) running")
         with (
             RegistryClient(cluster.settings.schema_registry_url) as client,
             Publisher(cluster.settings, client, logins=logins, timeout_s=60) as pub,
@@ -498,10 +720,16 @@ def test_the_pipeline_loses_and_doubles_nothing_through_kills_restarts_republish
                 pipeline.wait(
                     f"every stage is within {AHEAD} chunks of the stream", lambda b: b.most() <= AHEAD * chunk * 2
                 )
-                publish(pub, part, published)
+                due = [f for f in pending if f.after_chunk == n]
+                del pending[: len(due)]
+                halfway = len(part) // 2 if any(f.mid_chunk for f in due) else len(part)
+                publish(pub, part[:halfway], published)
+                for fault in (f for f in due if f.mid_chunk):
+                    inject(fault, pipeline, docs[: (n - 1) * chunk + halfway], rng, injected)
+                publish(pub, part[halfway:], published)
                 write_poison(producers, cluster.settings, poison_of[n - 1], published)
-                while pending and pending[0].after_chunk == n:
-                    inject(pending.pop(0), pipeline, docs[: n * chunk], rng, injected)
+                for fault in (f for f in due if not f.mid_chunk):
+                    inject(fault, pipeline, docs[: n * chunk], rng, injected)
             assert not pending, pending
         pipeline.note(f"all {len(chunks)} chunks published ({published.retried} re-sent after a refusal)")
         final = pipeline.wait("every stage has caught up", lambda b: b.most() == 0)
@@ -515,6 +743,10 @@ def test_the_pipeline_loses_and_doubles_nothing_through_kills_restarts_republish
     assert len(published.poison) == len(poison)
     assert not crashed, "\n".join([*crashed, REPLAY])
     assert injected.counts == Counter(f.what for f in plan), injected.counts
+    assert pipeline.replicator_exit == 0, (
+        f"the replicator exited {pipeline.replicator_exit} on SIGTERM:\n"
+        f"{_tail(pipeline.log_of('replicator'))}\n{REPLAY}"
+    )
 
     # the partner's sink: each entitled event exactly once, nothing else
     stored = Counter(line["event"]["event_id"] for line in read_jsonl(pipeline.sink))
@@ -559,6 +791,12 @@ def test_the_pipeline_loses_and_doubles_nothing_through_kills_restarts_republish
         assert not wrong, f"indicators of {zone}: {wrong}; {REPLAY}"
         checked += len(want_values)
     engine.dispose()
+
+    # the target: each record of the flow's shared topics exactly once, in order, nothing else; one transfer chain
+    try:
+        replicated = check_replication(cluster, pipeline, docs)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{broker_warnings(cluster.target)}\n{REPLAY}") from exc
     verified = time.monotonic() - pipeline.started_at - elapsed
 
     summary = [
@@ -571,6 +809,7 @@ def test_the_pipeline_loses_and_doubles_nothing_through_kills_restarts_republish
         f"  {published.acks} events acknowledged, {published.retried} of them re-sent after a refusal; "
         f"{injected.republished} re-published with hub publish",
         f"  sink holds the {len(want)} gba events once each; {checked} indicator values exact in {', '.join(ZONES)}",
+        f"  {replicated}",
     ]
     if _GIVEN[_EVENTS_VARIABLE]:  # make test-chaos: the figures on the terminal, with the run's timeline
         with capsys.disabled():

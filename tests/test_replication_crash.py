@@ -15,7 +15,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,12 +23,19 @@ from hub import local_kafka, naming
 from hub.process import read_status
 from hub.replication.flow import FlowSpec
 from hub.replication.wiring import files
-from hub.settings import HubSettings
-from hub.transfers.record import decode, record_key
 from tests.fixtures.clusters import RegionStack
-from tests.fixtures.replication import Sent, event_ids, produce, read_committed, stack_side
+from tests.fixtures.replication import (
+    HUB,
+    Sent,
+    audit_verify,
+    broker_warnings,
+    event_ids,
+    one_chain,
+    produce,
+    read_committed,
+    stack_side,
+)
 
-HUB = str(Path(sys.executable).with_name("hub"))
 TYPES = ("ServiceDelivered", "VolunteerRegistered", "ProjectEvaluated")
 ROUND = 150  # events per type and round
 
@@ -57,17 +63,6 @@ def _wait_copying(status: Path, proc: subprocess.Popen[bytes], log: Path, *, aft
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-
-
-def _broker_warnings(settings: HubSettings, lines: int = 60) -> str:
-    """The target broker's last WARN and ERROR lines, so a failure here can be read after the run."""
-    server_log = local_kafka.paths(settings).logs / "server.log"
-    if not server_log.exists():
-        return f"(no {server_log})"
-    found = [
-        line for line in server_log.read_text(errors="replace").splitlines() if "] WARN " in line or "] ERROR " in line
-    ]
-    return f"{server_log}, its last WARN/ERROR lines:\n" + "\n".join(found[-lines:])
 
 
 def _produce_round(stack: RegionStack) -> list[Sent]:
@@ -121,7 +116,7 @@ def test_every_event_lands_exactly_once_through_three_sigkills_and_a_target_brok
         deadline = time.monotonic() + 180
         while not wanted <= set(event_ids(read_committed(admin, topics), admin.schema_registry_url)):
             assert proc.poll() is None, (
-                f"the replicator exited ({proc.returncode}):\n{log.read_text()[-3000:]}\n{_broker_warnings(hk)}"
+                f"the replicator exited ({proc.returncode}):\n{log.read_text()[-3000:]}\n{broker_warnings(hk)}"
             )
             assert time.monotonic() < deadline, f"not every event arrived (seed {seed}):\n{log.read_text()[-3000:]}"
             time.sleep(1)
@@ -136,24 +131,10 @@ def test_every_event_lands_exactly_once_through_three_sigkills_and_a_target_brok
     assert repeated == {}, f"events copied more than once (seed {seed}, kills {kills})"
     assert len(wanted) == 5 * ROUND * len(TYPES)
 
-    key = record_key("cn->hk")
-    on_target = [decode(r.value) for r in read_committed(admin, [naming.TRANSFERS_TOPIC]) if r.key == key]
-    on_source = [
-        decode(r.value) for r in read_committed(region_stack.admin("cn"), [naming.TRANSFERS_TOPIC]) if r.key == key
-    ]
-    assert [r.seq for r in on_target] == list(range(1, len(on_target) + 1)), "one unbroken chain on the target"
-    assert [r.digest for r in on_source] == [r.digest for r in on_target], "the source's log caught up"
+    on_target = one_chain(region_stack.admin("cn"), admin, "cn->hk")
     mine = [r for r in on_target if r.transfer.source_topic in {naming.shared_topic("gba", t) for t in TYPES}]
     assert sum(r.transfer.count for r in mine) == sum(
         n for (t, _), n in Counter((r.topic, r.partition) for r in read_committed(admin, topics)).items()
     ), "every committed copy is in exactly one transfer record"
     for cluster in ("hk", "cn"):  # the hub's own auditor finds both logs sound: signatures, chain, landed data
-        audit = subprocess.run(
-            [HUB, "--cluster", cluster, "audit", "verify"],
-            env={**os.environ, **region_stack.env()},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert audit.returncode == 0, f"{cluster}: {audit.stdout}{audit.stderr}"
+        audit_verify(cluster, {**os.environ, **region_stack.env()})
